@@ -19,6 +19,19 @@ from custodes.errors import CustodesError
 COMMANDS: dict[str, str] = {
     "demo": "custodes.demo:demo",
     "simulate": "custodes.simulate.commands:simulate",
+    "ingest": "custodes.lake.commands:ingest",
+    "status": "custodes.lake.commands:status",
+    "quarantine": "custodes.lake.commands:quarantine",
+    "verify": "custodes.lake.commands:verify",
+    "guard": "custodes.guard.commands:guard",
+    "detect": "custodes.detect.commands:detect",
+    "findings": "custodes.detect.commands:findings",
+    "incidents": "custodes.detect.commands:incidents",
+    "scope": "custodes.respond.commands:scope",
+    "report": "custodes.respond.commands:report",
+    "notify": "custodes.respond.commands:notify",
+    "offboard": "custodes.respond.commands:offboard",
+    "serve": "custodes.console.commands:serve",
 }
 
 
@@ -32,11 +45,6 @@ class LazyGroup(click.Group):
             return None
         module, attr = target.split(":")
         return getattr(importlib.import_module(module), attr)
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        # Show short help without importing every capability's dependencies eagerly is not
-        # possible with click, and importing them costs well under a second: accept it.
-        super().format_commands(ctx, formatter)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

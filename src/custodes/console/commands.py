@@ -1,0 +1,137 @@
+"""`custodes serve`: run the web console, and manage its users.
+
+    custodes serve [--host 127.0.0.1] [--port 8700]
+    custodes serve --add-user NAME --role viewer|analyst|admin [--password-stdin] [--replace]
+    custodes serve --remove-user NAME
+    custodes serve --list-users [--format json]
+    custodes serve --verify-audit
+
+Passwords are read from a hidden prompt or from stdin, never from the command line (argv is
+visible to every user of the machine and kept in shell history).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+
+import click
+
+from custodes.clikit import emit_json, format_option, note, workspace_option
+from custodes.console.roles import ROLES
+from custodes.errors import CustodesError, UsageError
+
+DEFAULT_PORT = 8700
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            raise CustodesError("--password-stdin: nothing on standard input")
+        return line.rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _manage_users(workspace, add_user, role, remove_user, list_users, password_stdin, replace, fmt):
+    from custodes.console.users import UserStore
+
+    store = UserStore.of(workspace)
+    if add_user:
+        if not role:
+            raise UsageError("--add-user needs --role (one of " + ", ".join(ROLES) + ")")
+        user = store.add(add_user.strip().lower(), role, _read_password(password_stdin), replace=replace)
+        note(f"console user {user.name!r} ({user.role}) saved in {store.path}")
+    if remove_user:
+        store.remove(remove_user.strip().lower())
+        note(f"console user {remove_user!r} removed; their sessions end on their next request")
+    if list_users:
+        users = [{"name": u.name, "role": u.role} for u in store.list()]
+        if fmt == "json":
+            emit_json(users)
+        else:
+            for u in users:
+                click.echo(f"{u['name']}\t{u['role']}")
+
+
+def _verify_audit(workspace, fmt) -> None:
+    from custodes.console.audit import verify
+    from custodes.console.users import console_dir
+
+    check = verify(console_dir(workspace) / "audit.jsonl")
+    if fmt == "json":
+        emit_json({"ok": check.ok, "entries": check.entries, "problem": check.problem, "line": check.line})
+    elif check.ok:
+        click.echo(f"audit trail intact: {check.entries} entries")
+    else:
+        click.echo(f"audit trail BROKEN at line {check.line}: {check.problem}")
+    if not check.ok:
+        raise CustodesError(f"the console audit trail is broken at line {check.line}")
+
+
+@click.command()
+@workspace_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on (loopback by default)")
+@click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True)
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="Host header to accept (repeatable; default: loopback names, or any when --host is not loopback)")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), default=None, help="serve https with this certificate (PEM)")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), default=None, help="private key of --tls-cert (PEM)")
+@click.option("--secure-cookies", is_flag=True, help="mark cookies Secure (TLS terminated by a proxy in front)")
+@click.option("--add-user", metavar="NAME", default=None, help="add a console user (password from a prompt or --password-stdin)")
+@click.option("--role", type=click.Choice(ROLES), default=None, help="role of --add-user")
+@click.option("--password-stdin", is_flag=True, help="read --add-user's password from the first line of stdin")
+@click.option("--replace", is_flag=True, help="with --add-user: replace an existing user's password and role")
+@click.option("--remove-user", metavar="NAME", default=None, help="remove a console user")
+@click.option("--list-users", is_flag=True, help="list console users and roles")
+@click.option("--verify-audit", is_flag=True, help="check the console audit trail's hash chain; exit 1 when broken")
+@format_option()
+def serve(workspace, host, port, allowed_hosts, tls_cert, tls_key, secure_cookies, add_user, role,
+          password_stdin, replace, remove_user, list_users, verify_audit, fmt):
+    """Run the web console for analysts (incidents, blast radius, findings, credential posture,
+    lake state), with its own users, roles and audit trail."""
+    if add_user or remove_user or list_users:
+        return _manage_users(workspace, add_user, role, remove_user, list_users, password_stdin, replace, fmt)
+    if verify_audit:
+        return _verify_audit(workspace, fmt)
+    if role or password_stdin or replace:
+        raise UsageError("--role, --password-stdin and --replace go with --add-user")
+    if bool(tls_cert) != bool(tls_key):
+        raise UsageError("--tls-cert and --tls-key go together")
+    _run(workspace, host, port, list(allowed_hosts), tls_cert, tls_key, secure_cookies)
+
+
+def _run(workspace, host, port, allowed_hosts, tls_cert, tls_key, secure_cookies) -> None:
+    from custodes.console.users import UserStore
+
+    store = UserStore.of(workspace)
+    if not store.names():
+        raise CustodesError(
+            "the console has no users, and it has no default password. Add one first:\n"
+            f"  custodes serve --workspace {workspace.root} --add-user NAME --role admin")
+    import uvicorn
+
+    from custodes.console.app import LOOPBACK_HOSTS, create_app
+
+    if not allowed_hosts:
+        allowed_hosts = list(LOOPBACK_HOSTS) if _is_loopback(host) else ["*"]
+    if not _is_loopback(host):
+        note(f"warning: listening on {host}, reachable from other machines; "
+             "serve it over https (--tls-cert/--tls-key or a proxy with --secure-cookies) "
+             "and name the --allowed-host it is reached by")
+    https = bool(tls_cert) or secure_cookies
+    app = create_app(workspace, https=https, allowed_hosts=allowed_hosts, users=store)
+    scheme = "https" if tls_cert else "http"
+    note(f"custodes console on {scheme}://{host}:{port}/ (workspace {workspace.root}); Ctrl-C to stop")
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
+                ssl_certfile=tls_cert, ssl_keyfile=tls_key, server_header=False,
+                proxy_headers=False)

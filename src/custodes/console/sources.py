@@ -1,0 +1,196 @@
+"""Where each page's data comes from, and what a page says when a source is not there.
+
+Every source is another capability's library (detect's store, respond's scope, the lake's status)
+or a query over the lake. A page never fails because one is missing or broken: it gets an
+:class:`Outcome` with ``missing`` set to a sentence for the analyst, and the rest of the page
+renders. Errors are reported by class and message only (never with row data).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import time
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from custodes.errors import CustodesError
+from custodes.workspace import Workspace
+
+#: how long a scope result is reused (scope scans the lake; pages are reloaded often)
+SCOPE_TTL_S = 60.0
+ACCOUNTS_SHOWN = 500
+
+
+@dataclass(frozen=True)
+class Outcome:
+    data: Any = None
+    missing: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.missing is None
+
+
+def _module(name: str, capability: str):
+    """Import a capability's module, or explain that it has not landed in this installation."""
+    try:
+        return importlib.import_module(name), None
+    except ModuleNotFoundError as exc:
+        if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
+            return None, f"the {capability} capability ({name}) is not installed in this build"
+        raise
+
+
+def _failed(what: str, exc: Exception) -> Outcome:
+    if isinstance(exc, CustodesError):
+        return Outcome(missing=f"{what}: {exc}")
+    print(f"custodes serve: {what} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+    return Outcome(missing=f"{what} failed ({type(exc).__name__}); see the console's stderr")
+
+
+class Sources:
+    def __init__(self, workspace: Workspace, backend: str | None = None):
+        self.workspace = workspace
+        self.backend = backend
+        self._scope_cache: dict[tuple, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    # Engine: one per call, because a DuckDB connection is not to be shared across threads.
+    def engine(self):
+        from custodes.engine import connect
+
+        return connect(self.workspace, self.backend)
+
+    # Detections ---------------------------------------------------------------------------
+    def incidents(self) -> Outcome:
+        return self._from_store("load_incidents", "incidents")
+
+    def findings(self) -> Outcome:
+        return self._from_store("load_findings", "findings")
+
+    def _from_store(self, loader: str, what: str) -> Outcome:
+        store, why = _module("custodes.detect.store", "detection")
+        if store is None:
+            return Outcome(missing=why)
+        try:
+            return Outcome(list(getattr(store, loader)(self.workspace)))
+        except Exception as exc:  # noqa: BLE001 - a broken source must not take the page down
+            return _failed(f"loading {what}", exc)
+
+    def incident(self, incident_id: str) -> Outcome:
+        found = self.incidents()
+        if not found.ok:
+            return found
+        for incident in found.data:
+            if incident.get("incident_id") == incident_id:
+                return Outcome(incident)
+        return Outcome(missing=None, data=None)
+
+    # Blast radius -------------------------------------------------------------------------
+    def scope_incident(self, incident_id: str, with_accounts: bool = False) -> Outcome:
+        return self.scope("incident", incident_id, with_accounts)
+
+    def scope(self, kind: str, value: str, with_accounts: bool = False) -> Outcome:
+        """The CONTRACT.md §3 scope summary, and with ``with_accounts`` the first
+        :data:`ACCOUNTS_SHOWN` affected accounts (the accounts CSV's columns). Only what a page
+        shows is kept in memory: a breach of millions of accounts is exported, not held."""
+        key = (kind, value, with_accounts, self._lake_stamp())
+        with self._lock:
+            hit = self._scope_cache.get(key)
+            if hit and time.monotonic() - hit[0] < SCOPE_TTL_S:
+                return hit[1]
+        outcome = self._compute_scope(kind, value, with_accounts)
+        with self._lock:
+            if len(self._scope_cache) > 64:
+                self._scope_cache.clear()
+            self._scope_cache[key] = (time.monotonic(), outcome)
+        return outcome
+
+    def _compute_scope(self, kind: str, value: str, with_accounts: bool) -> Outcome:
+        scope_mod, why = _module("custodes.respond.scope", "scope")
+        if scope_mod is None:
+            return Outcome(missing=why)
+        Selector = scope_mod.Selector  # scope's own name for it, wherever it is defined
+        try:
+            with self.engine() as engine:
+                result = scope_mod.scope(engine, self.workspace, Selector(kind, value))
+                accounts = None
+                if with_accounts:
+                    table = scope_mod.accounts_table(engine, result)
+                    accounts = table.slice(0, ACCOUNTS_SHOWN).to_pylist()
+                return Outcome({"summary": result.to_json(), "accounts": accounts,
+                                "notes": list(result.notes)})
+        except Exception as exc:  # noqa: BLE001
+            return _failed("blast radius", exc)
+
+    def export_accounts(self, kind: str, value: str, path) -> Outcome:
+        """Write the whole accounts CSV (CONTRACT.md §3) to ``path`` (0600); the row count."""
+        scope_mod, why = _module("custodes.respond.scope", "scope")
+        if scope_mod is None:
+            return Outcome(missing=why)
+        Selector = scope_mod.Selector  # scope's own name for it, wherever it is defined
+        try:
+            with self.engine() as engine:
+                result = scope_mod.scope(engine, self.workspace, Selector(kind, value))
+                return Outcome(scope_mod.write_accounts_csv(engine, result, path))
+        except Exception as exc:  # noqa: BLE001
+            return _failed("accounts export", exc)
+
+    def export_notification(self, kind: str, value: str, path, by: str) -> Outcome:
+        """Write respond's notification list (accounts joined with their contacts, 0600) to
+        ``path``; respond records the export in its own audit log too. The row count."""
+        notify, why = _module("custodes.respond.notify", "notification")
+        scope_mod, why_scope = _module("custodes.respond.scope", "scope")
+        if notify is None or scope_mod is None:
+            return Outcome(missing=why or why_scope)
+        try:
+            with self.engine() as engine:
+                result = scope_mod.scope(engine, self.workspace, scope_mod.Selector(kind, value))
+                entry = notify.export_notification_list(engine, self.workspace, result, path, by=by)
+                return Outcome(int(entry.get("rows", 0)) if isinstance(entry, dict) else None)
+        except Exception as exc:  # noqa: BLE001
+            return _failed("notification list", exc)
+
+    def _lake_stamp(self) -> tuple:
+        """Changes when anything is ingested or detected, so cached scopes go stale with the data."""
+        # Directory mtimes change when a file is added, renamed or removed in them: walking the
+        # directories (a few hundred) is enough, no need to stat every file.
+        stamps = []
+        for root in (self.workspace.lake, self.workspace.detect):
+            for path, _dirs, _files in os.walk(root):
+                stamps.append(os.stat(path).st_mtime_ns)
+        return (len(stamps), max(stamps, default=0))
+
+    # Lake and posture ---------------------------------------------------------------------
+    def lake_status(self) -> Outcome:
+        lake, why = _module("custodes.lake", "lake")
+        if lake is None or not hasattr(lake, "status"):
+            return Outcome(missing=why or "the lake capability has no status() in this build")
+        try:
+            return Outcome(lake.status(self.workspace))
+        except Exception as exc:  # noqa: BLE001
+            return _failed("lake status", exc)
+
+    def verify_lake(self) -> Outcome:
+        """Hash every sealed partition now (``custodes verify``): the report as a dict."""
+        lake, why = _module("custodes.lake", "lake")
+        if lake is None or not hasattr(lake, "verify"):
+            return Outcome(missing=why or "the lake capability has no verify() in this build")
+        try:
+            report = lake.verify(self.workspace)
+            return Outcome(report.to_dict() if hasattr(report, "to_dict") else dict(vars(report)))
+        except Exception as exc:  # noqa: BLE001
+            return _failed("seal verification", exc)
+
+    def posture(self) -> Outcome:
+        from custodes.console.posture import DEFAULT_KEY_MAX_AGE_DAYS, posture
+
+        try:
+            max_age = int(self.workspace.setting("posture.key_max_age_days", DEFAULT_KEY_MAX_AGE_DAYS))
+            with self.engine() as engine:
+                return Outcome(posture(engine, max_age))
+        except Exception as exc:  # noqa: BLE001
+            return _failed("credential posture", exc)

@@ -1,0 +1,108 @@
+"""`custodes detect`, `custodes findings`, `custodes incidents`."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import click
+
+from custodes.clikit import emit_json, format_option, note, parse_time_option, workspace_option
+from custodes.detect.rule import SEVERITIES, SEVERITY_RANK
+from custodes.errors import CustodesError
+
+
+@click.command()
+@workspace_option
+@click.option("--full", is_flag=True, help="recompute every day, not only what arrived since the last run")
+@click.option("--engine", "backend", type=click.Choice(["duckdb", "spark"]), default=None,
+              help="query engine (default: custodes.yaml engine, else duckdb)")
+@format_option()
+def detect(workspace, full, backend, fmt):
+    """Run every detection over what was ingested since the last run; group into incidents."""
+    from custodes.detect.run import detect as run_detect
+
+    summary = run_detect(workspace, backend=backend, full=full, notify=note)
+    if fmt == "json":
+        emit_json(dataclasses.asdict(summary))
+        return
+    since = f" from {summary.since}" if summary.since else ""
+    click.echo(f"{summary.mode} run{since}, data time now {summary.now}: {summary.rules_run} rules, "
+               f"{summary.new_findings} new findings, {summary.findings} findings in "
+               f"{summary.incidents} incidents")
+    if summary.by_severity:
+        click.echo("  " + ", ".join(f"{summary.by_severity[s]} {s}" for s in reversed(SEVERITIES)
+                                    if s in summary.by_severity))
+    for inc in summary.top_incidents:
+        click.echo(f"  {inc['severity']:<8} {inc['incident_id']}  {inc['title']}")
+
+
+def _severity_filter(value):
+    if value is None:
+        return None
+    if value not in SEVERITY_RANK:
+        raise click.BadParameter(f"{value!r}; expected one of {', '.join(SEVERITIES)}", param_hint="--severity")
+    return value
+
+
+@click.command()
+@workspace_option
+@click.option("--since", default=None, help="only findings last seen at or after this time (RFC 3339)")
+@click.option("--severity", default=None, metavar="S", help="minimum severity: info, low, medium, high, critical")
+@click.option("--rule", "rule_id", default=None, help="only this rule's findings")
+@format_option("text", "json", "ocsf")
+def findings(workspace, since, severity, rule_id, fmt):
+    """List findings (newest first in text; as CONTRACT.md in json; OCSF 2004 in ocsf)."""
+    from custodes.clikit import iso
+    from custodes.detect.store import load_findings
+
+    since_t = parse_time_option(since, "--since")
+    minimum = _severity_filter(severity)
+    items = _require(workspace, load_findings(workspace))
+    if since_t is not None:
+        items = [f for f in items if f["last_seen"] >= iso(since_t)]
+    if minimum:
+        items = [f for f in items if SEVERITY_RANK[f["severity"]] >= SEVERITY_RANK[minimum]]
+    if rule_id:
+        items = [f for f in items if f["rule_id"] == rule_id]
+    if fmt == "json":
+        emit_json(items)
+    elif fmt == "ocsf":
+        from custodes.detect.ocsf import to_ocsf
+
+        emit_json([to_ocsf(f) for f in items])
+    else:
+        for f in sorted(items, key=lambda f: (f["last_seen"], f["finding_id"]), reverse=True):
+            click.echo(f"{f['severity']:<8} {f['last_seen']}  {f['rule_id']:<30} {f['title']}")
+        note(f"{len(items)} findings")
+
+
+@click.command()
+@workspace_option
+@click.option("--severity", default=None, metavar="S", help="minimum severity")
+@format_option()
+def incidents(workspace, severity, fmt):
+    """List incidents: findings that share entities, grouped."""
+    from custodes.detect.store import load_incidents
+
+    minimum = _severity_filter(severity)
+    items = _require(workspace, load_incidents(workspace))
+    if minimum:
+        items = [i for i in items if SEVERITY_RANK[i["severity"]] >= SEVERITY_RANK[minimum]]
+    if fmt == "json":
+        emit_json(items)
+        return
+    for i in items:
+        click.echo(f"{i['severity']:<8} {i['incident_id']}  {i['first_seen']} .. {i['last_seen']}  "
+                   f"{len(i['finding_ids'])} findings")
+        click.echo(f"         {i['title']}")
+        ents = ", ".join(f"{k}: {', '.join(v[:5])}{' ...' if len(v) > 5 else ''}"
+                         for k, v in i["entities"].items() if v)
+        if ents:
+            click.echo(f"         {ents}")
+    note(f"{len(items)} incidents")
+
+
+def _require(workspace, items):
+    if not (workspace.detect / "findings.json").exists():
+        raise CustodesError(f"no detection results in {workspace.root}: run custodes detect first")
+    return items

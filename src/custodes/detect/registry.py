@@ -1,0 +1,80 @@
+"""Finds the detections: the built-in rules (one module each under custodes.detect.rules) and an
+operator's own (every ``*.py`` in ``detect.rules_dir`` of custodes.yaml, relative to the
+workspace). A rule is any subclass of :class:`custodes.detect.rule.Rule` with an ``id``."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import pkgutil
+from pathlib import Path
+
+from custodes.detect.rule import SEVERITIES, Rule
+from custodes.errors import CustodesError
+
+
+def _rules_in(module) -> list[type[Rule]]:
+    return [obj for _, obj in inspect.getmembers(module, inspect.isclass)
+            if issubclass(obj, Rule) and obj is not Rule and obj.id and obj.__module__ == module.__name__]
+
+
+def builtin_rules() -> list[type[Rule]]:
+    import custodes.detect.rules as package
+
+    found = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if not info.name.startswith("_"):
+            found += _rules_in(importlib.import_module(f"{package.__name__}.{info.name}"))
+    return found
+
+
+def rules_from_folder(folder: Path) -> list[type[Rule]]:
+    """Import an operator's rule modules. A module that fails to import is an error naming it:
+    a detection silently missing is worse than a run that stops."""
+    if not folder.is_dir():
+        raise CustodesError(f"detect.rules_dir {folder} is not a directory")
+    found = []
+    for path in sorted(folder.glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        spec = importlib.util.spec_from_file_location(f"custodes_user_rules.{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:  # an operator's code: report, never a traceback
+            raise CustodesError(f"{path}: cannot load rule module: {type(exc).__name__}: {exc}") from None
+        found += _rules_in(module)
+    return found
+
+
+def _check(rule: type[Rule], origin: str) -> None:
+    if rule.severity not in SEVERITIES:
+        raise CustodesError(f"{origin}: rule {rule.id} has severity {rule.severity!r}; "
+                            f"expected one of {', '.join(SEVERITIES)}")
+    if rule.kind not in ("event", "posture"):
+        raise CustodesError(f"{origin}: rule {rule.id} has kind {rule.kind!r}; expected event or posture")
+
+
+def all_rules(workspace=None) -> list[Rule]:
+    """Instances of every rule, built-in first, ids unique."""
+    classes = [(r, "built-in") for r in builtin_rules()]
+    if workspace is not None:
+        folder = workspace.setting("detect.rules_dir")
+        if folder:
+            path = Path(folder)
+            path = path if path.is_absolute() else workspace.root / path
+            classes += [(r, str(path)) for r in rules_from_folder(path)]
+    seen: dict[str, str] = {}
+    rules = []
+    for cls, origin in classes:
+        _check(cls, origin)
+        if cls.id in seen:
+            raise CustodesError(f"{origin}: rule id {cls.id} is already defined ({seen[cls.id]})")
+        seen[cls.id] = origin
+        rules.append(cls())
+    return rules
+
+
+def rule_by_id(rules: list[Rule]) -> dict[str, Rule]:
+    return {r.id: r for r in rules}

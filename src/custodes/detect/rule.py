@@ -1,0 +1,226 @@
+"""The Rule base class: one detection = metadata at class level + one query written once in Ibis.
+
+A rule's :meth:`Rule.query` returns an Ibis table with one row per finding (never one per event):
+the grouping columns it declares in ``group_by`` (the finding's window and entities), plus
+``first_seen``, ``last_seen`` and the evidence counts it declares in ``counts``. The runner turns
+those few rows into CONTRACT.md §3 findings (severity, title, stable id) in Python, so Python
+only ever touches findings, never events.
+
+Event rules work per UTC day (``window`` is the day, ``YYYY-MM-DD``): a finding's id is a hash
+of the rule id, its entities and its day, so an incremental run that recomputes the days that
+received new rows gives exactly the findings a full run gives. Posture rules (``kind =
+"posture"``) judge the state of keys and credentials at the run's data-time now; their window
+is ``posture``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import ibis
+
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+SEVERITY_RANK = {name: i for i, name in enumerate(SEVERITIES)}
+
+#: The five entity keys every finding carries (CONTRACT.md §3); ``asn`` and ``country`` are ours.
+ENTITY_KEYS = ("kid", "src_ip", "credential_id", "actor_id", "employee_id")
+EXTRA_ENTITY_KEYS = ("asn", "country")
+
+#: Tolerance for clock skew between the gateway, the authorization server and the HR system.
+SKEW = dt.timedelta(minutes=5)
+
+UTC = dt.timezone.utc
+
+
+def at_least(a: str, b: str) -> str:
+    """The more severe of two severities."""
+    return a if SEVERITY_RANK[a] >= SEVERITY_RANK[b] else b
+
+
+def stable_id(prefix: str, *parts: Any) -> str:
+    """A short deterministic id: the same inputs give the same id on every run and engine."""
+    text = "\x1f".join(str(p) for p in parts)
+    return f"{prefix}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+
+
+@dataclass
+class Context:
+    """What a rule may look at: the engine, the run's data-time now, and the days to compute.
+
+    ``since`` is midnight UTC of the first day being (re)computed; None for every day.
+    """
+
+    engine: Any
+    now: dt.datetime
+    since: dt.datetime | None = None
+    config: dict = field(default_factory=dict)
+    available: frozenset = frozenset()
+    first_day: int | None = None  # the first day of access data in the lake (warm-up of baselines)
+
+    def warmed_up(self, day: ibis.Expr, days: int) -> ibis.Expr:
+        """True where a baseline of ``days`` days of history exists before ``day``."""
+        return day >= (self.first_day if self.first_day is not None else 0) + days
+
+    def table(self, dataset: str) -> ibis.Table:
+        return self.engine.table(dataset)
+
+    def has(self, dataset: str) -> bool:
+        return dataset in self.available
+
+    def setting(self, name: str, default: Any) -> Any:
+        return self.config.get(name, default)
+
+    def lit_time(self, value: dt.datetime) -> ibis.Expr:
+        return lit_time(value)
+
+    @property
+    def since_day(self) -> int | None:
+        return None if self.since is None else day_number(self.since)
+
+    def events(self, dataset: str = "access", lookback_days: int = 0) -> ibis.Table:
+        """The dataset's rows from ``since - lookback_days`` up to now (all of them without since)."""
+        t = self.table(dataset)
+        t = t.filter(t.time <= self.lit_time(self.now))
+        if self.since is not None:
+            t = t.filter(t.time >= self.lit_time(self.since - dt.timedelta(days=lookback_days)))
+        return t
+
+    def in_window(self, t: ibis.Table) -> ibis.Table:
+        """Rows of the days being computed (drops the lookback part)."""
+        if self.since is None:
+            return t
+        return t.filter(t.time >= self.lit_time(self.since))
+
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def lit_time(value: dt.datetime) -> ibis.Expr:
+    return ibis.literal(value.astimezone(UTC))
+
+
+def day_number(value: dt.datetime) -> int:
+    """Days since 1970-01-01 (UTC): the integer form of a finding's window."""
+    return (value.astimezone(UTC) - EPOCH).days
+
+
+def day_window(number: int) -> str:
+    return (EPOCH + dt.timedelta(days=int(number))).date().isoformat()
+
+
+def day_start(number: int) -> dt.datetime:
+    return EPOCH + dt.timedelta(days=int(number))
+
+
+def day_expr(time: ibis.Expr) -> ibis.Expr:
+    """The UTC day number of a timestamp column, computed by the engine."""
+    return (time.epoch_seconds() // 86400).cast("int64")
+
+
+def account_key(t: ibis.Table) -> ibis.Expr:
+    """The customer account a request touched; for a customer actor it defaults to the actor."""
+    own = ibis.ifelse(t.actor_type == "customer", t.actor_id_key, ibis.null("int64"))
+    return ibis.coalesce(t.account_id_key, own)
+
+
+def successful(t: ibis.Table) -> ibis.Table:
+    """Requests the edge answered (2xx/3xx): data actually left. Refused attempts are not access."""
+    return t.filter(t.status < 400)
+
+
+def keys_table(flagged: list[dict], columns: tuple[str, ...], schema):
+    """An Arrow table of group keys, typed like the rows they select."""
+    import pyarrow as pa
+
+    arrays = {}
+    for name in columns:
+        kind = schema[name].to_pyarrow()
+        arrays[name] = pa.array([f[name] for f in flagged], type=kind)
+    return pa.table(arrays)
+
+
+class Rule:
+    """Base class of every detection. Subclasses set the class attributes and ``rows`` (event
+    rules) or ``query`` (posture rules).
+
+    Event rules: ``rows(ctx)`` gives the request-level access rows a finding is made of, with a
+    ``day`` column and the ``group_by`` columns; ``query(ctx)`` aggregates them to one row per
+    (day, group) and, for threshold rules, keeps only the groups that cross it. A finding's
+    evidence is its group's rows on its day.
+    """
+
+    id: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    severity: ClassVar[str] = "medium"  # the default; ``severity_of`` may raise or lower it
+    attack: ClassVar[tuple[str, ...]] = ()
+    description: ClassVar[str] = ""
+    false_positives: ClassVar[tuple[str, ...]] = ()
+    requires: ClassVar[tuple[str, ...]] = ("access",)
+    optional: ClassVar[tuple[str, ...]] = ()  # datasets used when present
+    kind: ClassVar[str] = "event"  # "event" (per day) or "posture" (state at now)
+    lookback_days: ClassVar[int] = 0  # history an event rule reads before the days it computes
+    #: Columns (besides ``day``) that identify a finding; their values are its entities.
+    group_by: ClassVar[tuple[str, ...]] = ()
+    #: finding entity key -> group column holding it.
+    entity_columns: ClassVar[dict[str, str]] = {}
+    #: finding entity key -> evidence column listed (its ``top_n`` most frequent values).
+    top_entities: ClassVar[dict[str, str]] = {}
+    top_n: ClassVar[int] = 20
+    #: query columns copied into the finding's ``evidence`` object.
+    counts: ClassVar[tuple[str, ...]] = ("requests", "accounts")
+    #: How exactly ``rows`` isolates malicious requests (0: not malicious, e.g. a ledger gap).
+    #: An incident's requests come from its findings of the highest rank, so a provenance
+    #: rule's exact rows win over a behavioural rule's approximation.
+    evidence_rank: ClassVar[int] = 1
+    #: True when ``rows`` are few (each one is evidence, e.g. unissued tokens): the runner
+    #: fetches them once and aggregates and counts entities from that copy.
+    materialize: ClassVar[bool] = False
+
+    # Event rules ----------------------------------------------------------------------------
+    def rows(self, ctx: Context) -> ibis.Table:
+        raise NotImplementedError
+
+    def query(self, ctx: Context) -> ibis.Table:
+        return self.aggregate(ctx.in_window(self.rows(ctx)))
+
+    def aggregate(self, rows: ibis.Table) -> ibis.Table:
+        return rows.group_by(["day", *self.group_by]).aggregate(
+            first_seen=rows.time.min(), last_seen=rows.time.max(), requests=rows.count(),
+            accounts=account_key(rows).nunique(), **self.extra_counts(rows),
+        )
+
+    def extra_counts(self, rows: ibis.Table) -> dict:
+        return {}
+
+    def judge(self, ctx: Context, found: list[dict]) -> list[dict]:
+        """A last look at the aggregated rows (peer comparisons); the default keeps them all."""
+        return found
+
+    def evidence_rows(self, ctx: Context, flagged: list[dict]) -> ibis.Table:
+        """The rows of the given findings' groups on their days (``flagged``: day + group values)."""
+        rows = self.rows(ctx)
+        keys = ibis.memtable(keys_table(flagged, ("day", *self.group_by), rows.schema()))
+        return rows.semi_join(keys, ["day", *self.group_by])
+
+    # Judgement of one aggregated row (a few per run: plain Python is fine) -------------------
+    def severity_of(self, row: dict) -> str:
+        return self.severity
+
+    def title_of(self, row: dict) -> str:
+        return self.title
+
+    # Helpers --------------------------------------------------------------------------------
+    @staticmethod
+    def with_day(t: ibis.Table) -> ibis.Table:
+        return t.mutate(day=day_expr(t.time))
+
+    @classmethod
+    def describe(cls) -> dict:
+        return {
+            "id": cls.id, "title": cls.title, "severity": cls.severity, "attack": list(cls.attack),
+            "description": cls.description, "false_positives": list(cls.false_positives),
+            "requires": list(cls.requires), "kind": cls.kind,
+        }

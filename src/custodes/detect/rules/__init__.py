@@ -1,0 +1,1 @@
+"""Built-in detections: one module per rule (see custodes.detect.registry)."""

@@ -1,0 +1,52 @@
+"""token.claims_mismatch: an issued jti presented with other claims than the ones issued."""
+
+from __future__ import annotations
+
+import ibis
+
+from custodes.detect.rule import SKEW, Rule, day_expr
+from custodes.detect.rules._tokens import token_requests
+
+
+class ClaimsMismatch(Rule):
+    id = "token.claims_mismatch"
+    title = "Token claims contradict their issuance"
+    severity = "high"
+    attack = ("T1606", "T1550")
+    description = (
+        "A token whose jti is in the issuance ledger but whose subject, signing key or issue "
+        "time differs from what was issued: someone minted a token reusing a real jti.")
+    false_positives = ("Clock skew beyond five minutes between the gateway and the authorization server.",)
+    requires = ("access", "issuance")
+    group_by = ("kid",)
+    entity_columns = {"kid": "kid"}
+    top_entities = {"src_ip": "src_ip", "actor_id": "actor_id"}
+    counts = ("requests", "accounts", "tokens")
+    materialize = True
+    evidence_rank = 3
+
+    def rows(self, ctx):
+        a = token_requests(ctx)
+        i = ctx.table("issuance").select(
+            token_id_key="token_id_key", issued_subject_key="subject_key", issued_kid="kid",
+            issued_iat="iat")
+        j = a.inner_join(i, a.credential_id_key == i.token_id_key)
+        skew_s = int(SKEW.total_seconds())
+        iat_off = ibis.coalesce(
+            (j.token_iat.epoch_seconds() - j.issued_iat.epoch_seconds()).abs(), ibis.literal(0))
+        bad = ((j.actor_id_key != j.issued_subject_key)
+               | (j.token_kid.fill_null("") != j.issued_kid)
+               | (iat_off > skew_s))
+        j = j.filter(bad)
+        return j.mutate(day=day_expr(j.time), kid=j.token_kid.fill_null("(none)")).drop(
+            "token_id_key", "issued_subject_key", "issued_kid", "issued_iat")
+
+    def extra_counts(self, rows):
+        return {"tokens": rows.credential_id_key.nunique()}
+
+    def severity_of(self, row):
+        return "critical" if max(row["tokens"], row["accounts"]) >= 100 else "high"
+
+    def title_of(self, row):
+        return (f"{row['tokens']} tokens presented with claims that contradict their issuance "
+                f"(kid {row['kid']})")

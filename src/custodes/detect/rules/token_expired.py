@@ -1,0 +1,38 @@
+"""token.expired_use: tokens accepted after their exp."""
+
+from __future__ import annotations
+
+from custodes.detect.rule import SKEW, Rule, day_expr
+from custodes.detect.rules._tokens import token_requests
+
+
+class ExpiredUse(Rule):
+    id = "token.expired_use"
+    title = "Tokens used after expiry"
+    severity = "medium"
+    attack = ("T1550",)
+    description = (
+        "Successful requests with a token whose exp had passed (beyond clock skew): the gateway "
+        "is not enforcing lifetimes, or tokens are being replayed.")
+    false_positives = ("Gateways that deliberately allow a grace period longer than five minutes.",)
+    requires = ("access",)
+    group_by = ("kid",)
+    entity_columns = {"kid": "kid"}
+    top_entities = {"src_ip": "src_ip"}
+    counts = ("requests", "accounts", "tokens")
+    materialize = True
+    evidence_rank = 2
+
+    def rows(self, ctx):
+        a = token_requests(ctx)
+        a = a.filter(a.token_exp.notnull() & (a.time > a.token_exp + SKEW))
+        return a.mutate(day=day_expr(a.time), kid=a.token_kid.fill_null("(none)"))
+
+    def extra_counts(self, rows):
+        return {"tokens": rows.credential_id_key.nunique()}
+
+    def severity_of(self, row):
+        return "high" if row["accounts"] >= 100 else "medium"
+
+    def title_of(self, row):
+        return f"{row['tokens']} tokens (kid {row['kid']}) accepted after they expired"

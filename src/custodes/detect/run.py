@@ -1,0 +1,290 @@
+"""Running the detections: full or incremental, findings built, merged, grouped and stored.
+
+:func:`evaluate` is the engine-only core (no workspace: tests register Arrow tables); it runs
+every applicable rule and returns CONTRACT.md §3 findings. :func:`detect` adds the workspace:
+which days must be recomputed since the last run, merging with stored findings, incidents,
+state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from custodes.clikit import iso, stderr_is_terminal
+from custodes.contract import DATASET_NAMES, EVENT_TIME_COLUMN
+from custodes.detect import incidents as incident_grouping
+from custodes.detect import store
+from custodes.detect.registry import all_rules
+from custodes.detect.rule import (
+    ENTITY_KEYS, UTC, Context, Rule, day_number, day_start, day_window, stable_id,
+)
+from custodes.detect.state import State, fingerprint
+from custodes.errors import CustodesError
+
+
+def _quiet(message: str) -> None:
+    pass
+
+
+# The core ---------------------------------------------------------------------------------------
+def data_bounds(engine) -> tuple[dt.datetime, dt.datetime]:
+    """(first, last) access time: the run's data-time now is the last."""
+    t = engine.table("access")
+    row = engine.to_arrow(t.aggregate(first=t.time.min(), last=t.time.max())).to_pylist()[0]
+    if row["last"] is None:
+        raise CustodesError("the access dataset is empty: nothing to detect")
+    return _utc(row["first"]), _utc(row["last"])
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def available_datasets(engine) -> frozenset:
+    return frozenset(d for d in DATASET_NAMES if engine.has(d))
+
+
+def missing_for(rule: Rule, available: frozenset) -> list[str]:
+    return [d for d in rule.requires if d not in available]
+
+
+def run_rule(rule: Rule, ctx: Context) -> list[dict]:
+    """One rule's findings (CONTRACT.md §3 dicts plus internal ``_group``/``_day``)."""
+    if rule.materialize and rule.kind == "event":
+        return _run_materialized(rule, ctx)
+    found = ctx.engine.to_arrow(rule.query(ctx)).to_pylist()
+    found = rule.judge(ctx, found)
+    if not found:
+        return []
+    tops = top_entities(rule, ctx, found) if rule.top_entities and getattr(rule, "has_rows", True) else {}
+    return [build_finding(rule, row, tops.get(_group_key(rule, row), {}), ctx.now) for row in found]
+
+
+def _run_materialized(rule: Rule, ctx: Context) -> list[dict]:
+    """Rules whose rows are few (every row is evidence): fetch the rows once, then aggregate
+    them on the engine and count their entities in Arrow, instead of computing them twice."""
+    data = ctx.engine.to_arrow(ctx.in_window(rule.rows(ctx)))
+    if data.num_rows == 0:
+        return []
+    rows = ctx.engine.register("detect_rule_rows", data)
+    found = rule.judge(ctx, ctx.engine.to_arrow(rule.aggregate(rows)).to_pylist())
+    tops = _count_tops(rule, data)
+    return [build_finding(rule, row, tops.get(_group_key(rule, row), {}), ctx.now) for row in found]
+
+
+def _group_key(rule: Rule, row: dict) -> tuple:
+    return (row["day"], *(row[c] for c in rule.group_by))
+
+
+def top_entities(rule: Rule, ctx: Context, found: list[dict]) -> dict[tuple, dict[str, list[str]]]:
+    """Per finding, the most frequent values of each listed entity column among its rows.
+
+    One query fetches the findings' rows (only the key and entity columns); counting and
+    ranking happen in Arrow, so a rule's evidence is compiled and scanned once."""
+    flagged = [{c: row[c] for c in ("day", *rule.group_by)} for row in found]
+    sub = Context(ctx.engine, ctx.now, day_start(min(f["day"] for f in flagged)), ctx.config,
+                  ctx.available, ctx.first_day)
+    keys = ["day", *rule.group_by]
+    wanted = {entity: column for entity, column in rule.top_entities.items() if column not in keys}
+    if not wanted:
+        return {}
+    rows = rule.evidence_rows(sub, flagged)
+    return _count_tops(rule, ctx.engine.to_arrow(rows.select(*keys, *sorted(set(wanted.values())))))
+
+
+def _count_tops(rule: Rule, data) -> dict[tuple, dict[str, list[str]]]:
+    keys = ["day", *rule.group_by]
+    wanted = {entity: column for entity, column in rule.top_entities.items() if column not in keys}
+    out: dict[tuple, dict[str, list[str]]] = {}
+    for entity, column in wanted.items():
+        counted = data.group_by([*keys, column]).aggregate([([], "count_all")]).to_pylist()
+        counted = [r for r in counted if r[column] is not None]
+        counted.sort(key=lambda r: (-r["count_all"], str(r[column])))
+        for r in counted:
+            values = out.setdefault(tuple(r[k] for k in keys), {}).setdefault(entity, [])
+            if len(values) < rule.top_n:
+                values.append(str(r[column]))
+    return out
+
+
+def _number(value):
+    if isinstance(value, float):
+        return round(value, 3)
+    return value
+
+
+def build_finding(rule: Rule, row: dict, tops: dict[str, list[str]], now: dt.datetime) -> dict:
+    window = day_window(row["day"]) if row.get("day") is not None else "posture"
+    group = {c: row[c] for c in rule.group_by}
+    entities: dict[str, list[str]] = {k: [] for k in ENTITY_KEYS}
+    for key, column in rule.entity_columns.items():
+        if row.get(column) not in (None, ""):
+            entities.setdefault(key, []).append(str(row[column]))
+    for key, values in tops.items():
+        entities.setdefault(key, []).extend(values)
+    entities = {k: sorted(set(v)) for k, v in entities.items()}
+    return {
+        "finding_id": stable_id("f", rule.id, window, *[f"{c}={group[c]}" for c in rule.group_by]),
+        "rule_id": rule.id,
+        "title": rule.title_of(row),
+        "severity": rule.severity_of(row),
+        "attack": list(rule.attack),
+        "first_seen": iso(_utc(row["first_seen"])),
+        "last_seen": iso(_utc(row["last_seen"])),
+        "detected_at": iso(now),
+        "entities": entities,
+        "evidence": {c: _number(row.get(c)) for c in rule.counts},
+        "incident_id": None,
+        "window": window,
+        "_group": group,
+        "_day": row.get("day"),
+    }
+
+
+def evaluate(engine, rules: list[Rule] | None = None, *, since: dt.datetime | None = None,
+             config: dict | None = None, notify: Callable[[str], None] = _quiet,
+             bounds: tuple[dt.datetime, dt.datetime] | None = None) -> list[dict]:
+    """Run the rules on an engine; findings of event rules for days from ``since`` (all: None)."""
+    rules = rules if rules is not None else all_rules()
+    available = available_datasets(engine)
+    if "access" not in available:
+        raise CustodesError("no access data: ingest the access dataset first (custodes ingest access FILE)")
+    first, now = bounds or data_bounds(engine)
+    findings = []
+    for rule in rules:
+        missing = missing_for(rule, available)
+        if missing:
+            notify(f"skipping {rule.id}: needs the {', '.join(missing)} dataset(s), absent from the workspace")
+            continue
+        ctx = Context(engine, now, since if rule.kind == "event" else None, config or {},
+                      available, day_number(first))
+        findings += run_rule(rule, ctx)
+    return findings
+
+
+# The workspace run ------------------------------------------------------------------------------
+@dataclass
+class RunSummary:
+    mode: str
+    now: str
+    since: str | None
+    rules_run: int
+    rules_skipped: list[str]
+    new_findings: int
+    findings: int
+    incidents: int
+    by_severity: dict[str, int] = field(default_factory=dict)
+    top_incidents: list[dict] = field(default_factory=list)
+
+
+def high_water(engine, available) -> dict[str, int]:
+    marks = {}
+    for dataset in available:
+        t = engine.table(dataset)
+        if "_seq" in t.columns:
+            value = engine.to_arrow(t.aggregate(m=t._seq.max())).to_pylist()[0]["m"]
+            marks[dataset] = int(value or 0)
+    return marks
+
+
+def first_new_day(engine, state: State, available) -> int | None:
+    """The earliest day holding a row ingested since the last run (late events included)."""
+    days = []
+    for dataset, column in EVENT_TIME_COLUMN.items():
+        if dataset not in available:
+            continue
+        t = engine.table(dataset)
+        t = t.filter(t._seq > state.seq.get(dataset, 0))
+        value = engine.to_arrow(t.aggregate(m=t[column].min())).to_pylist()[0]["m"]
+        if value is not None:
+            days.append(day_number(_utc(value)))
+    return min(days) if days else None
+
+
+def detect(workspace, *, engine=None, backend: str | None = None, full: bool = False,
+           notify: Callable[[str], None] = _quiet) -> RunSummary:
+    """Detect over what arrived since the last run (everything with ``full``), store the results."""
+    from custodes.engine import connect
+
+    if engine is None:
+        with connect(workspace, backend) as own:
+            if own.name == "duckdb":  # progress bars only for a person watching
+                own.con.raw_sql(f"SET enable_progress_bar = {str(stderr_is_terminal()).lower()}")
+            return detect(workspace, engine=own, full=full, notify=notify)
+    rules = all_rules(workspace)
+    config = workspace.setting("detect", {}) or {}
+    available = available_datasets(engine)
+    if "access" not in available:
+        raise CustodesError("no access data: ingest the access dataset first (custodes ingest access FILE)")
+    state = State.load(workspace)
+    marks = high_water(engine, available)
+    bounds = data_bounds(engine)
+    incremental = not full and state.runs > 0 and state.rules == fingerprint(rules)
+    previous = store.load_findings_raw(workspace) if incremental else []
+    since_by_rule = _since_by_rule(engine, rules, state, marks, available) if incremental else {}
+
+    kept, fresh, skipped = [], [], []
+    for rule in rules:
+        missing = missing_for(rule, available)
+        if missing:
+            notify(f"skipping {rule.id}: needs the {', '.join(missing)} dataset(s), absent from the workspace")
+            skipped.append(rule.id)
+            continue
+        plan = since_by_rule.get(rule.id) if rule.kind == "event" else None
+        if plan != "nothing":
+            since = day_start(plan) if isinstance(plan, int) else None
+            fresh += evaluate(engine, [rule], since=since, config=config, bounds=bounds)
+        kept += [f for f in previous if f["rule_id"] == rule.id and _still_valid(f, plan)]
+    _keep_first_detection(fresh, previous)
+    findings = kept + fresh
+    incidents = incident_grouping.group(findings)
+    findings.sort(key=lambda f: (f["first_seen"], f["finding_id"]))
+    store.save(workspace, findings, incidents)
+    new_ids = {f["finding_id"] for f in fresh} - {f["finding_id"] for f in previous}
+    State(rules=fingerprint(rules), seq=marks, now=iso(bounds[1]), runs=state.runs + 1).save(workspace)
+    return _summary("incremental" if incremental else "full", bounds[1], since_by_rule, rules,
+                    skipped, len(new_ids), findings, incidents)
+
+
+def _still_valid(finding: dict, plan) -> bool:
+    """Whether a stored finding survives this run: its rule computed nothing new, or only later days."""
+    if plan == "nothing":
+        return True
+    return isinstance(plan, int) and finding["_day"] is not None and finding["_day"] < plan
+
+
+def _since_by_rule(engine, rules, state: State, marks, available) -> dict:
+    """Per event rule: the first day to recompute (an int), None for all days, "nothing"."""
+    new_day = first_new_day(engine, state, available)
+    changed_reference = {d for d, m in marks.items()
+                         if d not in EVENT_TIME_COLUMN and m > state.seq.get(d, 0)}
+    out = {}
+    for rule in rules:
+        if changed_reference & (set(rule.requires) | set(rule.optional)):
+            out[rule.id] = None  # a changed roster or key list can change any day's verdict
+        else:
+            out[rule.id] = new_day if new_day is not None else "nothing"
+    return out
+
+
+def _keep_first_detection(fresh: list[dict], previous: list[dict]) -> None:
+    """A finding keeps the data time of the run that first reported it (time to detect)."""
+    first = {f["finding_id"]: f["detected_at"] for f in previous}
+    for f in fresh:
+        if f["finding_id"] in first:
+            f["detected_at"] = min(first[f["finding_id"]], f["detected_at"])
+
+
+def _summary(mode, now, since_by_rule, rules, skipped, new, findings, incidents) -> RunSummary:
+    counts: dict[str, int] = {}
+    for f in findings:
+        counts[f["severity"]] = counts.get(f["severity"], 0) + 1
+    days = [v for v in since_by_rule.values() if isinstance(v, int)]
+    return RunSummary(
+        mode=mode, now=iso(now), since=day_window(min(days)) if days else None,
+        rules_run=len(rules) - len(skipped), rules_skipped=skipped, new_findings=new,
+        findings=len(findings), incidents=len(incidents), by_severity=counts,
+        top_incidents=[{k: i[k] for k in ("incident_id", "severity", "title")} for i in incidents[:5]],
+    )

@@ -1,0 +1,45 @@
+"""Incremental state, kept small: per dataset the highest ``_seq`` already processed, the data
+time of the last run, and a fingerprint of the rule set (a changed rule set recomputes all).
+
+Baselines are not copied into the state: each day's baselines are recomputed from the lake's
+own history (a bounded look-back per rule), which is what keeps incremental runs equal to
+``--full`` even when late events land in days already judged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+
+from custodes.workspace import atomic_write_bytes, private_dir
+
+STATE_VERSION = 1
+
+
+@dataclass
+class State:
+    version: int = STATE_VERSION
+    rules: str = ""  # fingerprint of the rule ids and their versions
+    seq: dict[str, int] = field(default_factory=dict)
+    now: str | None = None
+    runs: int = 0
+
+    @classmethod
+    def load(cls, workspace) -> "State":
+        path = workspace.detect / "state.json"
+        if not path.exists():
+            return cls()
+        data = json.loads(path.read_text())
+        if data.get("version") != STATE_VERSION:
+            return cls()
+        return cls(**{k: data[k] for k in ("version", "rules", "seq", "now", "runs") if k in data})
+
+    def save(self, workspace) -> None:
+        private_dir(workspace.detect)
+        atomic_write_bytes(workspace.detect / "state.json", json.dumps(asdict(self), indent=2).encode())
+
+
+def fingerprint(rules) -> str:
+    text = ";".join(f"{r.id}:{getattr(r, 'version', 1)}" for r in sorted(rules, key=lambda r: r.id))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -1,0 +1,47 @@
+"""Findings and incidents on disk: ``WORKSPACE/detect/findings.json`` and ``incidents.json``,
+0600 (they name people, accounts and addresses), replaced atomically.
+
+Stored findings carry internal keys starting with ``_`` (the group values that locate their
+evidence rows); :func:`load_findings` returns the CONTRACT.md §3 shape without them.
+"""
+
+from __future__ import annotations
+
+import json
+
+from custodes.workspace import atomic_write_bytes, private_dir
+
+
+def _read(workspace, name: str) -> list[dict]:
+    path = workspace.detect / name
+    if not path.exists():
+        return []
+    return json.loads(path.read_text())
+
+
+def _write(workspace, name: str, items: list[dict]) -> None:
+    private_dir(workspace.detect)
+    atomic_write_bytes(workspace.detect / name, json.dumps(items, indent=1, ensure_ascii=False).encode())
+
+
+def public(finding: dict) -> dict:
+    return {k: v for k, v in finding.items() if not k.startswith("_")}
+
+
+def load_findings_raw(workspace) -> list[dict]:
+    return _read(workspace, "findings.json")
+
+
+def load_findings(workspace) -> list[dict]:
+    """Every stored finding, as CONTRACT.md §3 (plus the documented ``window``)."""
+    return [public(f) for f in load_findings_raw(workspace)]
+
+
+def load_incidents(workspace) -> list[dict]:
+    """Every stored incident, as CONTRACT.md §3."""
+    return _read(workspace, "incidents.json")
+
+
+def save(workspace, findings: list[dict], incidents: list[dict]) -> None:
+    _write(workspace, "findings.json", findings)
+    _write(workspace, "incidents.json", incidents)

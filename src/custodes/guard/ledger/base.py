@@ -1,0 +1,145 @@
+"""The issuance ledger's one interface, and the decision every backend shares.
+
+A ledger holds what the authorization server minted (``jti`` -> ``sub``, ``kid``, ``iat``,
+``exp``) and what was revoked since. Revocation semantics:
+
+- by ``jti``: that token, for good;
+- by ``kid``: every token signed by that key, for good (a leaked key forges any ``iat``);
+- by ``sub``: every token of that subject *issued* (per the ledger's ``iat``, never the token's)
+  at or before the revocation; tokens minted after it, at a new login, are accepted again.
+
+Backends raise :class:`LedgerUnavailable` when they cannot answer; the verifier then fails closed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
+
+from custodes.errors import CustodesError
+
+
+class LedgerUnavailable(CustodesError):
+    """The ledger could not be reached or read; nothing is known about the token. A
+    CustodesError, so a command that meets it (revoke, offboard --apply) exits 1 with one line."""
+
+
+class Issued(NamedTuple):  # a tuple: millions are built by `ledger load`, cheaply
+    jti: str
+    sub: str
+    kid: str
+    iat: float
+    exp: float
+
+
+def epoch(value, name: str = "time") -> float:
+    """Epoch seconds from a number or an aware datetime (a naive one is taken as UTC)."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.timestamp()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise TypeError(f"{name} must be epoch seconds or a datetime, not {type(value).__name__}")
+
+
+def decide(issued: tuple[str, str, float] | None, jti_revoked: bool, sub_revoked_at: float | None,
+           kid_revoked: bool, sub: str, kid: str) -> str | None:
+    """The ledger's verdict on one token, from what a backend fetched: a reason, or None if fine.
+
+    ``issued`` is (sub, kid, iat) as recorded, or None when the jti was never issued.
+    """
+    if issued is None:
+        return "not_issued"
+    issued_sub, issued_kid, issued_iat = issued
+    if issued_sub != sub:
+        return "sub_mismatch"
+    if issued_kid != kid:
+        return "kid_mismatch"
+    if jti_revoked:
+        return "revoked_jti"
+    if kid_revoked:
+        return "revoked_kid"
+    if sub_revoked_at is not None and issued_iat <= sub_revoked_at:
+        return "revoked_sub"
+    return None
+
+
+class Ledger(ABC):
+    """What every backend offers. ``url`` is the URL it was opened with, for messages."""
+
+    url: str = ""
+    remote = False  # True when a check costs a network round trip
+
+    def __init__(self) -> None:
+        self._revoke_listeners: list[Callable[[], None]] = []
+
+    # Recording what the authorization server minted ----------------------------------------
+    def record(self, jti: str, sub: str, kid: str, exp, iat=None) -> None:
+        """Record one minted token (``exp``/``iat``: epoch seconds or datetimes; ``iat`` defaults
+        to now)."""
+        self.record_many([Issued(jti, sub, kid, time.time() if iat is None else epoch(iat, "iat"),
+                                 epoch(exp, "exp"))])
+
+    @abstractmethod
+    def record_many(self, tokens: Iterable[Issued]) -> int:
+        """Record many minted tokens at once: ``Issued`` records or plain ``(jti, sub, kid, iat,
+        exp)`` tuples. Returns how many were recorded."""
+
+    # Revocation --------------------------------------------------------------------------
+    def revoke(self, jti: str | None = None, sub: str | None = None, kid: str | None = None,
+               at=None) -> None:
+        """Revoke a token, a subject's tokens or a key's tokens (any combination, at least one)."""
+        if jti is None and sub is None and kid is None:
+            raise ValueError("revoke needs a jti, a sub or a kid")
+        when = time.time() if at is None else epoch(at, "at")
+        self._revoke(jti, sub, kid, when)
+        for listener in self._revoke_listeners:
+            listener()
+
+    @abstractmethod
+    def _revoke(self, jti: str | None, sub: str | None, kid: str | None, at: float) -> None: ...
+
+    def on_revoke(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after every revocation made through this object (cache invalidation)."""
+        self._revoke_listeners.append(listener)
+
+    def is_revoked(self, jti: str | None = None, sub: str | None = None, kid: str | None = None,
+                   iat=None) -> bool:
+        """True when the jti or kid was revoked, or the sub was revoked at or after ``iat``
+        (any revocation of the sub when ``iat`` is None)."""
+        jti_revoked, sub_revoked_at, kid_revoked = self._revocations(jti, sub, kid)
+        if jti_revoked or kid_revoked:
+            return True
+        if sub_revoked_at is None:
+            return False
+        return iat is None or epoch(iat, "iat") <= sub_revoked_at
+
+    @abstractmethod
+    def _revocations(self, jti, sub, kid) -> tuple[bool, float | None, bool]:
+        """(jti revoked, sub revoked at, kid revoked); None arguments give False/None."""
+
+    # The verifier's question -------------------------------------------------------------
+    @abstractmethod
+    def check(self, jti: str, sub: str, kid: str) -> str | None:
+        """Was this token issued as presented and is it not revoked? None if so, else a reason."""
+
+    def check_many(self, items: list[tuple[str, str, str]]) -> list[str | None]:
+        """``check`` for many tokens; backends with a network round trip batch it."""
+        return [self.check(jti, sub, kid) for jti, sub, kid in items]
+
+    def issued(self, jti: str) -> Issued | None:
+        """The issuance record of a jti, or None."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,112 @@
+"""``custodes ingest``, ``status``, ``quarantine``, ``verify``: thin click commands over the lake."""
+
+from __future__ import annotations
+
+import click
+
+from custodes import contract
+from custodes.clikit import dumps, emit_json, format_option, note, stderr_is_terminal, workspace_option
+from custodes.lake.readers import FORMATS
+from custodes.lake.validate import REASONS
+
+
+@click.command()
+@click.argument("dataset", type=click.Choice(contract.DATASET_NAMES))
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--format", "input_format", type=click.Choice(FORMATS), default=None,
+              help="input format (default: from each file's extension)")
+@click.option("--map", "map_file", type=click.Path(dir_okay=False), default=None,
+              help="YAML field mapping: contract_column: source_column_or_dotted.path")
+@click.option("--output", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="report format: text for people, json for scripts (stdout holds nothing else)")
+@click.option("--batch-rows", type=click.IntRange(1_000, 10_000_000), default=None,
+              help="rows per batch in memory (default 262144)")
+@workspace_option
+def ingest(workspace, dataset, paths, input_format, map_file, fmt, batch_rows):
+    """Load files, directories or globs into DATASET; the same file twice adds nothing."""
+    from custodes.lake.ingest import ingest as run
+
+    report = run(workspace, dataset, list(paths), fmt=input_format, mapping=map_file, batch_rows=batch_rows,
+                 progress=note if stderr_is_terminal() else None)
+    if report.removed_orphans:
+        note(f"removed {report.removed_orphans} leftover file(s) of an interrupted ingest (or planted: "
+             f"files in the lake that no manifest entry committed)")
+    if fmt == "json":
+        emit_json(report.to_dict())
+        return
+    skipped = sum(f.skipped for f in report.files)
+    click.echo(f"{dataset}: {report.rows} rows loaded, {report.quarantined} quarantined, "
+               f"{len(report.files) - skipped} file(s) ingested, {skipped} already ingested")
+    for reason, count in report.reasons.items():
+        click.echo(f"  {count:>10}  {reason}: {REASONS.get(reason, reason)}")
+    if report.quarantined:
+        click.echo(f"see: custodes quarantine {dataset}")
+
+
+@click.command()
+@format_option()
+@workspace_option
+def status(workspace, fmt):
+    """What the workspace holds: rows, quarantined rows, files, first and last event time; seals."""
+    from custodes.lake.status import status as run
+
+    result = run(workspace)
+    if fmt == "json":
+        emit_json(result)
+        return
+    if not result["datasets"]:
+        click.echo("the workspace holds no data yet (custodes ingest DATASET PATH...)")
+    for name, d in result["datasets"].items():
+        span = f"  {d['first_time']} .. {d['last_time']}" if d["first_time"] else ""
+        click.echo(f"{name:<12} {d['rows']:>12} rows {d['quarantined']:>9} quarantined {d['files']:>6} files{span}")
+    s = result["seals"]
+    click.echo(f"seals: {s['entries']} entries, head {(s['head'] or '-')[:16]} "
+               f"({'signed' if s['signed'] else 'unsigned'}); check with: custodes verify")
+
+
+@click.command()
+@click.argument("dataset", required=False, type=click.Choice(contract.DATASET_NAMES))
+@click.option("--limit", type=click.IntRange(0), default=1000, show_default=True, help="at most this many rows (0: all)")
+@format_option()
+@workspace_option
+def quarantine(workspace, dataset, limit, fmt):
+    """The quarantined rows, with file, row, column and reason."""
+    from custodes.lake.status import quarantined
+
+    rows = quarantined(workspace, dataset, limit=limit or None).to_pylist()
+    for r in rows:
+        r.pop("_seq", None)
+    if fmt == "json":
+        emit_json(rows)
+        return
+    for r in rows:
+        value = "" if r["value"] is None else f" value={dumps(r['value'], indent=None)}"
+        click.echo(f"{r['dataset']} {r['file']}:{r['row']} {r['column'] or '-'} {r['reason']}{value}")
+    if not rows:
+        click.echo("no quarantined rows")
+
+
+@click.command()
+@click.option("--public-key", "verify_key", type=click.Path(dir_okay=False), default=None,
+              help="Ed25519 public key (PEM) to check the signed head (default: seal.verify_key)")
+@format_option()
+@workspace_option
+def verify(workspace, verify_key, fmt):
+    """Check every sealed partition; exit 1 on any altered, deleted or inserted one."""
+    from custodes.errors import CustodesError
+    from custodes.lake.verify import verify as run
+
+    report = run(workspace, verify_key=verify_key)
+    if fmt == "json":
+        emit_json(report.to_dict())
+    else:
+        click.echo(f"checked {report.files} files ({report.bytes / 1e6:.1f} MB) in {report.entries} "
+                   f"sealed ingests in {report.seconds:.2f}s; signature: {report.signature}")
+        for kind in ("altered", "deleted", "inserted"):
+            for rel in getattr(report, kind):
+                click.echo(f"{kind.upper()}: {rel}")
+        for problem in report.chain:
+            click.echo(f"CHAIN: {problem}")
+        click.echo("OK: every partition matches its seal" if report.ok else "FAILED: the lake was tampered with")
+    if not report.ok:
+        raise CustodesError("verification failed: the lake does not match its seals")

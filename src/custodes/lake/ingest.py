@@ -1,0 +1,300 @@
+"""``custodes ingest``: read, validate, store, seal, commit; one source file at a time.
+
+Each file is its own unit of work with its own ingest sequence number (``_seq``): its rows are
+written to staged files, renamed into place, and committed by writing its manifest entry last.
+A crash at any moment leaves either a committed file or nothing (the next ingest removes the
+leftovers), so re-running loads every row exactly once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from custodes import contract, ids
+from custodes.errors import CustodesError, UsageError
+from custodes.lake import manifest, mapping as mapping_mod
+from custodes.lake.keys import add_keys
+from custodes.lake.pipeline import prefetch
+from custodes.lake.readers import format_of, open_reader
+from custodes.lake.seal import file_sha256
+from custodes.lake.sources import expand
+from custodes.lake.store import QuarantineWriter, StagedWriter
+from custodes.lake.validate import batch_sql
+
+DEFAULT_BATCH_ROWS = 262_144
+
+
+@dataclass
+class FileReport:
+    path: str
+    format: str
+    seq: int | None
+    rows: int = 0
+    quarantined: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    skipped: bool = False  # already ingested (same content)
+
+
+@dataclass
+class IngestReport:
+    dataset: str
+    files: list[FileReport] = field(default_factory=list)
+    removed_orphans: int = 0
+
+    @property
+    def rows(self) -> int:
+        return sum(f.rows for f in self.files)
+
+    @property
+    def quarantined(self) -> int:
+        return sum(f.quarantined for f in self.files)
+
+    @property
+    def reasons(self) -> dict[str, int]:
+        total: Counter = Counter()
+        for f in self.files:
+            total.update(f.reasons)
+        return dict(sorted(total.items()))
+
+    def to_dict(self) -> dict:
+        return {
+            "dataset": self.dataset, "rows": self.rows, "quarantined": self.quarantined,
+            "reasons": self.reasons, "skipped": sum(f.skipped for f in self.files),
+            "removed_orphans": self.removed_orphans, "files": [asdict(f) for f in self.files],
+        }
+
+
+def _crash_point(name: str) -> None:
+    """Fault injection for the crash-safety tests: CUSTODES_LAKE_CRASH_AT=<name> kills this
+    process with SIGKILL at that point, exactly as `kill -9` would."""
+    if os.environ.get("CUSTODES_LAKE_CRASH_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def ingest(workspace, dataset: str, paths, fmt: str | None = None, mapping=None,
+           batch_rows: int | None = None, progress=None) -> IngestReport:
+    """Load ``paths`` (files, directories, globs) into ``dataset``; see the module docstring.
+
+    ``progress``, when given, is called with one line per source file (the CLI passes it when
+    stderr is a terminal)."""
+    if dataset not in contract.DATASETS:
+        raise UsageError(f"unknown dataset {dataset!r}; expected one of {', '.join(contract.DATASET_NAMES)}")
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    batch_rows = int(batch_rows or os.environ.get("CUSTODES_INGEST_BATCH_ROWS") or DEFAULT_BATCH_ROWS)
+    files = expand(list(paths))
+    fields = mapping_mod.load_mapping(Path(mapping) if mapping else None, dataset)
+    formats = [(f, format_of(f, fmt)) for f in files]
+    report = IngestReport(dataset)
+    with manifest.lock(workspace):
+        report.removed_orphans = len(manifest.recover(workspace))
+        done = manifest.entries(workspace)
+        manifest.heal_head(workspace, done)
+        known = manifest.ingested_sources(done)
+        last = done[-1] if done else None
+        for path, file_fmt in formats:
+            sha, size = file_sha256(path)
+            if (dataset, sha) in known:
+                report.files.append(FileReport(str(path), file_fmt, known[(dataset, sha)], skipped=True))
+                continue
+            seq = (last["seq"] if last else 0) + 1
+            file_report, entry = _ingest_file(workspace, dataset, path, file_fmt, fields, seq, batch_rows)
+            entry["source"] = {"path": str(path.resolve()), "sha256": sha, "bytes": size, "format": file_fmt}
+            _crash_point("before_commit")
+            last = manifest.commit(workspace, entry, last)
+            _crash_point("after_commit")
+            manifest.write_head(workspace, last)
+            known[(dataset, sha)] = seq
+            report.files.append(file_report)
+            if progress:
+                progress(f"{path}: {file_report.rows} rows, {file_report.quarantined} quarantined (seq {seq})")
+    return report
+
+
+def _connect() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # stdout is for JSON only
+    con.execute(f"SET threads = {max(1, os.cpu_count() or 1)}")
+    return con
+
+
+def _plan(dataset, reader, fields, fmt, path):
+    if reader.kind == "table":
+        plan = mapping_mod.plan_table(dataset, reader, fields, path)
+        reader.project(plan.needed)
+        return plan
+    return mapping_mod.plan_json(dataset, fields, fmt)
+
+
+def _ingest_file(ws, dataset, path: Path, fmt, fields, seq, batch_rows):
+    reader = open_reader(path, fmt, batch_rows)
+    plan = _plan(dataset, reader, fields, fmt, path)
+    store = StagedWriter(ws.root, dataset, seq)
+    quarantine = QuarantineWriter(ws.root, dataset, seq)
+    report = FileReport(str(path), fmt, seq)
+    reasons: Counter = Counter()
+    times: list = []
+    con = _connect()
+    keys_con = con.cursor()  # keys are hashed while the validating query still streams
+    keyed = ids.KEYED_COLUMNS.get(dataset, ())
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="custodes-writer")
+    pending = None
+    try:
+        first = True
+        for n_in, result in prefetch(_validated(con, reader, plan, dataset, seq, path)):
+            good, bad = _split(result)
+            if first and reader.kind == "json":
+                _require_columns(path, dataset, bad, n_in)
+            first = False
+            good = add_keys(keys_con, good, keyed)
+            if bad.num_rows:
+                reasons.update(_reason_counts(bad))
+                bad = _quarantine_rows(bad, path, seq)
+            report.rows += good.num_rows
+            report.quarantined += bad.num_rows
+            if pending is not None:
+                pending.result()  # one batch written while the next is validated; no more
+            pending = writer.submit(_write, store, quarantine, dataset, good, bad, times)
+            _crash_point("mid_file")
+        if pending is not None:
+            pending.result()
+        stored = store.finish()
+        _crash_point("after_rename")
+        qfile = quarantine.finish()
+    except BaseException:
+        if pending is not None:
+            pending.cancel()
+            _quietly(pending)
+        store.abort()
+        quarantine.abort()
+        raise
+    finally:
+        writer.shutdown(wait=True)
+        keys_con.close()
+        con.close()
+    report.reasons = dict(sorted(reasons.items()))
+    entry = {
+        "seq": seq, "dataset": dataset, "rows": report.rows, "quarantined": report.quarantined,
+        "reasons": report.reasons,
+        "first_time": _iso(min((t[0] for t in times), default=None)),
+        "last_time": _iso(max((t[1] for t in times), default=None)),
+        "files": [asdict(f) for f in stored],
+        "quarantine_file": asdict(qfile) if qfile else None,
+        "committed_at": _iso(dt.datetime.now(dt.timezone.utc)),
+    }
+    return report, entry
+
+
+def _validated(con, reader, plan, dataset, seq, path):
+    """(input rows, validated table) per batch read. (DuckDB could read Parquet itself, but its
+    Arrow stream holds the whole result in memory: batches keep memory bounded.)"""
+    sql = batch_sql(dataset, plan.sources, plan.from_sql, seq, plan.row_problem)
+    careful = plan.careful_from_sql and batch_sql(dataset, plan.sources, plan.careful_from_sql, seq,
+                                                  plan.row_problem)
+    for batch in reader.batches():
+        yield batch.num_rows, _run(con, sql, batch, path, careful)
+
+
+def _run(con, sql: str, batch: pa.RecordBatch, path: Path, careful: str | None = None) -> pa.Table:
+    con.register("batch", batch)
+    try:
+        try:
+            return con.sql(sql).to_arrow_table()
+        except duckdb.Error:
+            if not careful:
+                raise
+        return con.sql(careful).to_arrow_table()
+    except duckdb.Error as exc:
+        raise CustodesError(f"{path}: could not read rows {batch.column('_row')[0]}-"
+                            f"{batch.column('_row')[-1]}: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.unregister("batch")
+
+
+def _split(result: pa.Table) -> tuple[pa.Table, pa.Table]:
+    problem = result.column("_problem")
+    if problem.null_count == len(problem):
+        return result.drop_columns(["_problem"]), result.slice(0, 0)
+    is_bad = pc.is_valid(problem)
+    return result.filter(pc.invert(is_bad)).drop_columns(["_problem"]), result.filter(is_bad)
+
+
+def _quietly(future) -> None:
+    try:
+        future.result()
+    except BaseException:  # noqa: BLE001 - the first error is the one being raised
+        pass
+
+
+def _write(store: StagedWriter, quarantine: QuarantineWriter, dataset: str, good: pa.Table,
+           bad: pa.Table, times: list) -> None:
+    _store(store, dataset, good, times)
+    if bad.num_rows:
+        quarantine.write(bad)
+
+
+def _store(store: StagedWriter, dataset: str, good: pa.Table, times: list) -> None:
+    if not good.num_rows:
+        return
+    time_col = contract.EVENT_TIME_COLUMN.get(dataset)
+    if not time_col:
+        store.write(good)
+        return
+    mm = pc.min_max(good.column(time_col))
+    times.append((mm["min"].as_py(), mm["max"].as_py()))
+    days = good.column("_day")
+    data = good.drop_columns(["_day"])
+    unique = pc.unique(days).to_pylist()
+    if len(unique) == 1:
+        store.write(data, unique[0])
+        return
+    for day in sorted(unique):
+        store.write(data.filter(pc.equal(days, day)), day)
+
+
+def _reason_counts(bad: pa.Table) -> dict[str, int]:
+    reasons = pc.struct_field(bad.column("_problem"), "reason")
+    return {r["values"]: r["counts"] for r in pc.value_counts(reasons).to_pylist()}
+
+
+def _quarantine_rows(bad: pa.Table, path: Path, seq: int) -> pa.Table:
+    problem = bad.column("_problem")
+    n = bad.num_rows
+    return pa.table({
+        "file": pa.repeat(pa.scalar(str(path), pa.string()), n),
+        "row": bad.column("_row"),
+        "column": pc.struct_field(problem, "column"),
+        "reason": pc.struct_field(problem, "reason"),
+        "value": pc.struct_field(problem, "value"),
+        "_seq": pa.repeat(pa.scalar(seq, pa.int64()), n),
+    })
+
+
+def _require_columns(path: Path, dataset: str, bad: pa.Table, n: int) -> None:
+    """JSON has no header: a required column absent from every row of the first batch is a
+    missing column (one clear error), not a quarantine of the whole file."""
+    if not n or bad.num_rows != n:
+        return
+    problem = bad.column("_problem")
+    reasons = set(pc.struct_field(problem, "reason").to_pylist())
+    columns = set(pc.struct_field(problem, "column").to_pylist())
+    if reasons == {"missing"} and len(columns) == 1:
+        raise CustodesError(f"{path}: missing required column {columns.pop()!r} (no row of the first "
+                            f"{n} has it; map it with --map FILE if it has another name)")
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

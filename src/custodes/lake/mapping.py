@@ -1,0 +1,147 @@
+"""Field mapping: how a source's columns or JSON paths become contract columns.
+
+A mapping file (``--map FILE``) is YAML, ``contract_column: source`` where the source is a
+column name or a dotted path into nested JSON (``request.headers.user-agent``), or
+``{const: VALUE}`` for a value the source does not carry (an nginx log has no actor_type), or
+``{path: SOURCE, default: VALUE}``. Without a mapping a contract column comes from the source
+column of the same name (from its OCSF attribute for ``--format ocsf``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from custodes import contract
+from custodes.errors import CustodesError
+from custodes.lake import ocsf
+from custodes.lake.validate import Source, literal, quote
+
+
+@dataclass(frozen=True)
+class Field:
+    paths: tuple[str, ...] = ()
+    const: Any = None
+    default: Any = None
+    from_mapping: bool = False
+
+
+def load_mapping(path: Path | None, dataset: str) -> dict[str, Field]:
+    if path is None:
+        return {}
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except OSError as exc:
+        raise CustodesError(f"{path}: cannot read the mapping file ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise CustodesError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise CustodesError(f"{path}: a mapping file is a YAML mapping contract_column: source")
+    known = {c.name for c in contract.columns(dataset)}
+    out = {}
+    for col, spec in data.items():
+        if col not in known:
+            raise CustodesError(f"{path}: {col!r} is not a column of {dataset} "
+                                f"(expected one of {', '.join(sorted(known))})")
+        out[col] = _field(path, col, spec)
+    return out
+
+
+def _field(path: Path, col: str, spec: Any) -> Field:
+    if isinstance(spec, str) and spec.strip():
+        return Field(paths=(spec.strip(),), from_mapping=True)
+    if isinstance(spec, dict) and set(spec) == {"const"}:
+        return Field(const=spec["const"], from_mapping=True)
+    if isinstance(spec, dict) and "path" in spec and set(spec) <= {"path", "default"} \
+            and isinstance(spec["path"], str):
+        return Field(paths=(spec["path"],), default=spec.get("default"), from_mapping=True)
+    raise CustodesError(f"{path}: {col}: expected a source name, {{const: VALUE}} or "
+                        f"{{path: SOURCE, default: VALUE}}, got {spec!r}")
+
+
+def _with_default(sql: str, default: Any) -> str:
+    if default is None:
+        return sql
+    return f"coalesce(NULLIF(CAST({sql} AS VARCHAR), ''), {literal(default)})"
+
+
+@dataclass
+class Plan:
+    """What ingest needs to turn a reader's batches into contract rows."""
+
+    sources: dict[str, Source]
+    needed: list[str] | None  # tabular sources: the columns to read
+    from_sql: str  # the batch (registered as ``batch``) with ``_row`` and what sources refer to
+    row_problem: str | None  # whole-row check, NULL when sound
+    careful_from_sql: str | None = None  # JSON: the same, checking every line's syntax first
+
+
+def plan_table(dataset: str, reader, mapping: dict[str, Field], file: Path) -> Plan:
+    sources: dict[str, Source] = {}
+    needed = []
+    for col in contract.columns(dataset):
+        field = mapping.get(col.name, Field(paths=(col.name,)))
+        if field.const is not None:
+            sources[col.name] = Source(literal(field.const))
+            continue
+        name = field.paths[0]
+        if name in reader.columns:
+            needed.append(name)
+            typ = reader.columns[name]
+            if field.default is not None:
+                sources[col.name] = Source(_with_default(quote(name), field.default))
+            else:
+                sources[col.name] = Source(quote(name), typ)
+        elif field.default is not None:
+            sources[col.name] = Source(literal(field.default))
+        elif field.from_mapping:
+            raise CustodesError(f"{file}: the mapping takes {col.name} from column {name!r}, "
+                                f"which the file does not have")
+        elif col.required:
+            raise CustodesError(f"{file}: missing required column {col.name!r} "
+                                f"(map it with --map FILE if it has another name)")
+    return Plan(sources, needed, "batch", None)
+
+
+def json_pointer(dotted: str) -> str:
+    return "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in dotted.split("."))
+
+
+def plan_json(dataset: str, mapping: dict[str, Field], fmt: str) -> Plan:
+    paths: list[str] = []
+
+    def slot(p: str) -> str:
+        if p not in paths:
+            paths.append(p)
+        return f"NULLIF(_v[{paths.index(p) + 1}], '')"
+
+    sources: dict[str, Source] = {}
+    for col in contract.columns(dataset):
+        field = mapping.get(col.name)
+        if field is None:
+            field = Field(paths=tuple(ocsf.candidates(dataset, col.name)) if fmt == "ocsf" else (col.name,))
+        if field.const is not None:
+            sources[col.name] = Source(literal(field.const))
+            continue
+        values = [slot(p) for p in field.paths]
+        if field.default is not None:
+            values.append(literal(field.default))
+        sources[col.name] = Source(values[0] if len(values) == 1 else f"coalesce({', '.join(values)})")
+    row_problem = "CASE WHEN NOT _valid THEN 'bad_json' END"
+    if fmt == "ocsf":
+        uid = ocsf.CLASS_UID.get(dataset)
+        if uid is None:
+            raise CustodesError(f"OCSF input is for access (class 6003) and issuance (class 3002), not {dataset}")
+        cls = slot("class_uid")
+        row_problem = f"CASE WHEN NOT _valid THEN 'bad_json' WHEN {cls} IS DISTINCT FROM '{uid}' THEN 'wrong_class' END"
+    pointers = ", ".join(literal(json_pointer(p)) for p in paths)
+    # Fast: one parse a line; a malformed line makes DuckDB fail the batch, which is then re-read
+    # carefully (json_valid first) so that only that line is quarantined.
+    extract = f"CASE WHEN _valid THEN json_extract_string(_json, [{pointers}]) END AS _v"
+    fast = f"(SELECT _row, _valid, {extract} FROM (SELECT _row, _json, left(_json, 1) = '{{' AS _valid FROM batch))"
+    careful = (f"(SELECT _row, _valid, {extract} FROM (SELECT _row, _json, "
+               f"(json_valid(_json) AND left(_json, 1) = '{{') AS _valid FROM batch))")
+    return Plan(sources, None, fast, row_problem, careful)

@@ -1,0 +1,167 @@
+"""Partitioned writes: rows land in dot-named files that no reader opens, and are renamed
+into place only when the whole source file has been read (then the manifest commits them).
+
+Layout (docs/ARCHITECTURE.md): ``lake/<dataset>/date=YYYY-MM-DD/part-<seq>-<n>.parquet`` for
+event datasets, ``lake/<dataset>/part-<seq>-<n>.parquet`` for reference datasets. Columns:
+contract columns (contract types), ``<col>_key`` companions, ``_seq``, ``_row``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from custodes import contract, ids
+from custodes.lake.seal import file_sha256
+from custodes.workspace import private_dir, private_open
+
+#: Stored file names carry the ingest sequence, so orphans of a crashed ingest are known by name.
+PART_RE = re.compile(r"^part-(\d{10})-(\d{4})\.parquet$")
+QUARANTINE_RE = re.compile(r"^q-(\d{10})\.parquet$")
+COMPRESSION = "zstd"
+ROWS_PER_FILE = 20_000_000  # roll over to a new part file beyond this
+
+
+def stored_schema(dataset: str) -> pa.Schema:
+    fields = [pa.field(c.name, c.arrow_type) for c in contract.columns(dataset)]
+    fields += [pa.field(f"{k}_key", pa.int64()) for k in ids.KEYED_COLUMNS.get(dataset, ())]
+    fields += [pa.field("_seq", pa.int64()), pa.field("_row", pa.int64())]
+    return pa.schema(fields)
+
+
+QUARANTINE_SCHEMA = pa.schema([
+    ("file", pa.string()), ("row", pa.int64()), ("column", pa.string()), ("reason", pa.string()),
+    ("value", pa.string()), ("_seq", pa.int64()),
+])
+
+
+@dataclass
+class StoredFile:
+    path: str  # relative to the workspace root
+    sha256: str
+    bytes: int
+    rows: int
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _Part:
+    def __init__(self, final: Path, schema: pa.Schema):
+        self.final = final
+        self.tmp = final.with_name(f".{final.name}.tmp")
+        private_dir(final.parent)
+        private_open(self.tmp, "wb").close()  # created 0600 before pyarrow writes into it
+        self.writer = pq.ParquetWriter(str(self.tmp), schema, compression=COMPRESSION,
+                                       compression_level=1 if COMPRESSION == "zstd" else None)
+        self.rows = 0
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+            fd = os.open(self.tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+class StagedWriter:
+    """Writes one ingest's rows (one ``seq``) into staged part files, one per day."""
+
+    def __init__(self, root: Path, dataset: str, seq: int):
+        self.root = root
+        self.dataset = dataset
+        self.seq = seq
+        self.schema = stored_schema(dataset)
+        self.base = root / "lake" / dataset
+        self._open: dict[str | None, _Part] = {}
+        self._done: list[_Part] = []
+        self._counter = 0
+
+    def _part(self, day: str | None) -> _Part:
+        part = self._open.get(day)
+        if part is None or part.rows >= ROWS_PER_FILE:
+            if part is not None:
+                part.close()
+                self._done.append(part)
+            folder = self.base / f"date={day}" if day else self.base
+            part = _Part(folder / f"part-{self.seq:010d}-{self._counter:04d}.parquet", self.schema)
+            self._counter += 1
+            self._open[day] = part
+        return part
+
+    def write(self, table: pa.Table, day: str | None = None) -> None:
+        if table.num_rows == 0:
+            return
+        part = self._part(day)
+        part.writer.write_table(table.cast(self.schema), row_group_size=1 << 20)
+        part.rows += table.num_rows
+
+    def finish(self) -> list[StoredFile]:
+        """Close, fsync, hash, and rename every staged file into place."""
+        parts = self._done + list(self._open.values())
+        self._open, self._done = {}, []
+        for p in parts:
+            p.close()
+        stored = []
+        for p in parts:
+            sha, size = file_sha256(p.tmp)
+            os.replace(p.tmp, p.final)
+            fsync_dir(p.final.parent)
+            stored.append(StoredFile(str(p.final.relative_to(self.root)), sha, size, p.rows))
+        return stored
+
+    def abort(self) -> None:
+        for p in self._done + list(self._open.values()):
+            try:
+                if p.writer is not None:
+                    p.writer.close()
+            finally:
+                p.tmp.unlink(missing_ok=True)
+        self._open, self._done = {}, []
+
+
+class QuarantineWriter:
+    """Bad rows of one ingest: ``quarantine/<dataset>/q-<seq>.parquet``, 0600 (personal data)."""
+
+    def __init__(self, root: Path, dataset: str, seq: int):
+        self.root = root
+        self.final = root / "quarantine" / dataset / f"q-{seq:010d}.parquet"
+        self.part: _Part | None = None
+        self.rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        if self.part is None:
+            private_dir(self.root / "quarantine")
+            self.part = _Part(self.final, QUARANTINE_SCHEMA)
+        self.part.writer.write_table(table.cast(QUARANTINE_SCHEMA))
+        self.rows += table.num_rows
+
+    def finish(self) -> StoredFile | None:
+        if self.part is None:
+            return None
+        self.part.close()
+        sha, size = file_sha256(self.part.tmp)
+        os.replace(self.part.tmp, self.final)
+        fsync_dir(self.final.parent)
+        return StoredFile(str(self.final.relative_to(self.root)), sha, size, self.rows)
+
+    def abort(self) -> None:
+        if self.part is not None:
+            if self.part.writer is not None:
+                self.part.writer.close()
+            self.part.tmp.unlink(missing_ok=True)

@@ -1,0 +1,150 @@
+"""Row-level validation as one SQL query per batch: typed contract columns plus a quarantine
+reason for each bad row (the first bad column in contract order).
+
+The checks are a table (``CHECKS``: contract kind -> how to type a raw value and what its
+failure is called), in the spirit of sqlglot's behaviour tables. A raw value is the source's
+value after mapping; for text sources (CSV, JSON) it is VARCHAR with '' read as missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from custodes import contract
+from custodes.lake import timeparse
+
+IPV4 = r"((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_H = "[0-9a-fA-F]{1,4}"
+IPV6 = (
+    f"(({_H}:){{7}}{_H}|({_H}:){{1,7}}:|({_H}:){{1,6}}:{_H}|({_H}:){{1,5}}(:{_H}){{1,2}}|"
+    f"({_H}:){{1,4}}(:{_H}){{1,3}}|({_H}:){{1,3}}(:{_H}){{1,4}}|({_H}:){{1,2}}(:{_H}){{1,5}}|"
+    f"{_H}:((:{_H}){{1,6}})|:((:{_H}){{1,7}}|:)|"
+    f"::([fF]{{4}}(:0{{1,4}})?:)?{IPV4}|({_H}:){{1,4}}:{IPV4})"
+)
+INTEGER = r"[+-]?\d{1,18}"
+
+#: Columns holding an IP address (IPv4 or IPv6); anything else there is ``bad_ip``.
+IP_COLUMNS = {("access", "src_ip"), ("issuance", "src_ip")}
+
+#: Quarantine reasons, as the summary and ``custodes quarantine`` name them.
+REASONS = {
+    "missing": "a required value is empty",
+    "bad_time": "not an RFC 3339 time with a zone, nor an integer epoch",
+    "time_no_zone": "a time without a zone (ambiguous; add Z or an offset)",
+    "bad_ip": "not an IPv4 or IPv6 address",
+    "bad_enum": "not one of the contract's values for this column",
+    "bad_int": "not an integer",
+    "bad_bool": "not true or false",
+    "bad_json": "not a JSON object",
+    "wrong_class": "an OCSF event of another class",
+}
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a contract column's raw value comes from in a batch: a SQL expression over the
+    batch, and its Arrow type (None: text)."""
+
+    sql: str | None
+    source_type: pa.DataType | None = None
+
+
+#: Required columns whose empty value is meaningful: a catalog route that returns no personal
+#: data has empty ``fields`` (CONTRACT.md §1). Empty is stored as '' there, never "missing".
+EMPTY_ALLOWED = {("catalog", "fields")}
+
+#: Contract defaults (CONTRACT.md §1 access): applied after typing, over the typed columns.
+DEFAULTS = {
+    ("access", "account_id"): 'coalesce("t_account_id", CASE WHEN "t_actor_type" = \'customer\' THEN "t_actor_id" END)',
+    ("access", "record_count"): 'coalesce("t_record_count", CASE WHEN "t_account_id" IS NOT NULL '
+                                'OR "t_actor_type" = \'customer\' AND "t_actor_id" IS NOT NULL THEN 1 END)',
+}
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(value) -> str:
+    if value is None:
+        return "NULL"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _is_text(t: pa.DataType | None) -> bool:
+    return t is None or pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+
+
+def _typed(dataset: str, col: contract.Column, raw: str, src: Source) -> tuple[str, str]:
+    """(typed expression, reason expression when raw is set but typed is NULL)."""
+    t = src.source_type
+    if col.kind == "timestamp":
+        return timeparse.typed_to_ts(raw, t)
+    if col.kind == "int":
+        if _is_text(t):
+            return f"CASE WHEN regexp_full_match({raw}, '{INTEGER}') THEN CAST({raw} AS BIGINT) END", "'bad_int'"
+        if pa.types.is_floating(t) or pa.types.is_decimal(t):
+            return f"CASE WHEN {raw} = trunc({raw}) AND abs({raw}) < 9e18 THEN CAST({raw} AS BIGINT) END", "'bad_int'"
+        if pa.types.is_integer(t) or pa.types.is_boolean(t):
+            return f"TRY_CAST({raw} AS BIGINT)", "'bad_int'"
+        return "CAST(NULL AS BIGINT)", "'bad_int'"
+    if col.kind == "bool":
+        if t is not None and pa.types.is_boolean(t):
+            return raw, "'bad_bool'"
+        text = raw if _is_text(t) else f"CAST({raw} AS VARCHAR)"
+        return (f"CASE WHEN lower({text}) IN ('true','t','1','yes','y') THEN true "
+                f"WHEN lower({text}) IN ('false','f','0','no','n') THEN false END"), "'bad_bool'"
+    text = raw if _is_text(t) else f"CAST({raw} AS VARCHAR)"
+    if (dataset, col.name) in IP_COLUMNS:
+        return (f"CASE WHEN regexp_full_match({text}, '{IPV4}') THEN {text} "
+                f"WHEN regexp_full_match({text}, '{IPV6}') THEN lower({text}) END"), "'bad_ip'"
+    allowed = contract.ENUMS.get((dataset, col.name))
+    if allowed:
+        values = ", ".join(literal(v) for v in sorted(allowed))
+        return f"CASE WHEN {text} IN ({values}) THEN {text} END", "'bad_enum'"
+    return text, "'bad_string'"
+
+
+def _raw(src: Source, empty_allowed: bool = False) -> str:
+    if src.sql is None:
+        return "NULL"
+    if empty_allowed:
+        return f"coalesce(CAST({src.sql} AS VARCHAR), '')"
+    if _is_text(src.source_type):
+        return f"NULLIF(CAST({src.sql} AS VARCHAR), '')"
+    return src.sql
+
+
+def batch_sql(dataset: str, sources: dict[str, Source], from_sql: str, seq: int,
+              row_problem: str | None = None) -> str:
+    """The query that turns one raw batch into typed rows with ``_problem`` (NULL when good).
+
+    ``from_sql`` yields the batch with a ``_row`` column; ``row_problem`` is an optional
+    whole-row check: NULL when the row is sound, else its reason (``bad_json``, ``wrong_class``).
+    """
+    cols = contract.columns(dataset)
+    raw_select = [f"{_raw(sources.get(c.name, Source(None)), (dataset, c.name) in EMPTY_ALLOWED)} "
+                  f"AS {quote('r_' + c.name)}" for c in cols]
+    rowp = row_problem or "CAST(NULL AS VARCHAR)"
+    inner = f"SELECT _row, ({rowp}) AS _rowp, {', '.join(raw_select)} FROM {from_sql}"
+    typed, problems = [], ["WHEN _rowp IS NOT NULL THEN {'column': '', 'reason': _rowp, 'value': NULL}"]
+    for c in cols:
+        raw = quote("r_" + c.name)
+        expr, reason = _typed(dataset, c, raw, sources.get(c.name, Source(None)))
+        typed.append(f"{expr} AS {quote('t_' + c.name)}")
+        value = f"left(CAST({raw} AS VARCHAR), 200)"
+        if c.required:
+            problems.append(f"WHEN {raw} IS NULL THEN {{'column': {literal(c.name)}, 'reason': 'missing', 'value': NULL}}")
+        problems.append(f"WHEN {raw} IS NOT NULL AND {quote('t_' + c.name)} IS NULL THEN "
+                        f"{{'column': {literal(c.name)}, 'reason': {reason}, 'value': {value}}}")
+    middle = f"SELECT _row, _rowp, {', '.join(quote('r_' + c.name) for c in cols)}, {', '.join(typed)} FROM ({inner})"
+    final = {c.name: DEFAULTS.get((dataset, c.name), quote("t_" + c.name)) for c in cols}
+    out = [f"{final[c.name]} AS {quote(c.name)}" for c in cols]
+    out += [f"CAST({int(seq)} AS BIGINT) AS _seq", "CAST(_row AS BIGINT) AS _row"]
+    out.append("CASE " + " ".join(problems) + " END AS _problem")
+    time_col = contract.EVENT_TIME_COLUMN.get(dataset)
+    if time_col:
+        out.append(f"CAST(CAST({quote('t_' + time_col)} AS DATE) AS VARCHAR) AS _day")
+    return f"SELECT {', '.join(out)} FROM ({middle})"

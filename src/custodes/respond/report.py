@@ -1,0 +1,188 @@
+"""The breach report of an incident: notification to data subjects and the regulator report
+(PIPA, with the GDPR equivalents), timeline chart, fine exposure and containment plan.
+
+One context (``build``) is rendered three ways: Markdown and HTML through the Jinja2 templates
+beside this module, PDF through :mod:`custodes.respond.pdf`. Every figure in it comes from the
+scope of the incident's malicious requests; nothing is typed in by hand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+
+from custodes.clikit import iso
+from custodes.errors import CustodesError
+from custodes.respond import offboard, regulation
+from custodes.respond.chart import timeline_svg
+from custodes.respond.scope import Scope, scope
+from custodes.respond.selector import Selector
+from custodes.workspace import atomic_write_bytes, private_dir
+
+FORMATS = ("md", "html", "pdf")
+
+#: what a person can do, per item exposed (the notice tells each subject what applies)
+SUBJECT_ADVICE: dict[str, str] = {
+    "name": "Be wary of messages that address you by name and ask for payment or login details.",
+    "email": "Expect phishing e-mails that look like ours; we never ask for your password by e-mail.",
+    "phone": "Expect smishing and voice phishing; do not follow links in unexpected text messages.",
+    "address": "Be alert to deliveries or visitors you did not expect.",
+    "entrance_code": "Change the entrance code of your building or door as soon as you can.",
+    "order_history": "Be wary of messages that quote your past orders to win your trust.",
+    "payment": "Check your card and bank statements and ask your card issuer to reissue the card.",
+    "birth_date": "Be wary of identity checks over the phone that rely on your birth date.",
+    "national_id": "Ask for identity-theft protection and watch for accounts opened in your name.",
+}
+GENERAL_ADVICE = ("Sign out of all sessions and change your password in the app or on the web site.")
+
+
+@dataclass
+class Report:
+    incident: dict
+    scope: Scope
+    discovered_at: dt.datetime
+    discovered_basis: str
+    assessment: regulation.Assessment
+    containment: list[dict]
+    offboarding: list[offboard.OffboardPlan]
+    organization: str
+    contact: dict
+    generated_at: dt.datetime
+    chart_svg: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def items(self) -> list[str]:
+        return list(self.scope.fields)
+
+    @property
+    def advice(self) -> list[str]:
+        return [SUBJECT_ADVICE[i] for i in self.items if i in SUBJECT_ADVICE] + [GENERAL_ADVICE]
+
+
+# Building the context ------------------------------------------------------------------------
+def find_incident(workspace, incident_id: str) -> tuple[dict, list[dict]]:
+    try:
+        from custodes.detect.store import load_findings, load_incidents
+    except ImportError:
+        raise CustodesError("reports need the detect capability, which is not installed") from None
+    incidents = {i["incident_id"]: i for i in load_incidents(workspace)}
+    if incident_id not in incidents:
+        hint = "see `custodes incidents`" if incidents else "run `custodes detect` first"
+        raise CustodesError(f"unknown incident {incident_id!r}; {hint}")
+    incident = incidents[incident_id]
+    ids = set(incident.get("finding_ids") or [])
+    findings = [f for f in load_findings(workspace) if f.get("incident_id") == incident_id or f.get("finding_id") in ids]
+    return incident, findings
+
+
+def discovery(incident: dict, findings: list[dict]) -> tuple[dt.datetime, str]:
+    """Discovery = the data time at which custodes first detected the incident."""
+    stamps = [f["detected_at"] for f in findings if f.get("detected_at")]
+    if incident.get("detected_at"):
+        stamps.append(incident["detected_at"])
+    if stamps:
+        return min(_parse(s) for s in stamps), "first detection, in data time"
+    return _parse(incident["last_seen"]), "no detection time recorded: the incident's last_seen is used; correct it if discovery was later"
+
+
+def _parse(value) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.timezone.utc)
+    return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(dt.timezone.utc)
+
+
+def containment_plan(engine, workspace, incident: dict) -> tuple[list[dict], list[offboard.OffboardPlan], list[str]]:
+    ent = incident.get("entities") or {}
+    actions, plans, notes = [], [], []
+    for employee in ent.get("employee_id") or []:
+        try:
+            plans.append(offboard.plan(engine, workspace, employee))
+        except CustodesError as exc:
+            notes.append(f"offboarding of {employee} not planned: {exc}")
+    planned_keys = {k["kid"] for p in plans for k in p.keys}
+    for p in plans:
+        actions.append({"action": "offboard", "target": p.employee_id,
+                        "detail": f"revoke {len(p.credentials)} credential(s), rotate {len(p.keys)} key(s), "
+                                  f"end {len(p.sessions)} session(s): `custodes offboard {p.employee_id} --apply`"})
+    for kid in ent.get("kid") or []:
+        if kid not in planned_keys:
+            actions.append({"action": "rotate key", "target": kid,
+                            "detail": "deploy a new signing key, then retire this one and revoke it in the guard ledger "
+                                      f"(`custodes guard revoke --kid {kid}`)"})
+    for cred in ent.get("credential_id") or []:
+        actions.append({"action": "revoke credential", "target": cred,
+                        "detail": f"`custodes guard revoke --jti {cred}` and disable it at its issuer"})
+    ips = ent.get("src_ip") or []
+    if ips:
+        actions.append({"action": "block sources", "target": ", ".join(ips[:10]) + (" ..." if len(ips) > 10 else ""),
+                        "detail": f"block {len(ips)} source address(es) at the edge while the keys are rotated"})
+    actions.append({"action": "verify issuance", "target": "API gateway",
+                    "detail": "accept only tokens the authorization server issued (custodes guard with an issuance ledger)"})
+    return actions, plans, notes
+
+
+def build(engine, workspace, incident_id: str) -> Report:
+    incident, findings = find_incident(workspace, incident_id)
+    result = scope(engine, workspace, Selector("incident", incident_id))
+    discovered_at, basis = discovery(incident, findings)
+    assessment = regulation.assess(result.accounts, list(result.fields), discovered_at, workspace.setting)
+    actions, plans, notes = containment_plan(engine, workspace, incident)
+    contact = workspace.setting("respond.contact", None) or {}
+    if not isinstance(contact, dict):
+        raise CustodesError("custodes.yaml: respond.contact must be a mapping (name, email, phone)")
+    if not contact:
+        notes.append("respond.contact is not set in custodes.yaml: the notice has no contact point yet")
+    return Report(
+        incident=dict(incident, findings=findings), scope=result, discovered_at=discovered_at,
+        discovered_basis=basis, assessment=assessment, containment=actions, offboarding=plans,
+        organization=str(workspace.setting("respond.organization", "") or "the operator"),
+        contact=contact, generated_at=dt.datetime.now(dt.timezone.utc),
+        chart_svg=timeline_svg(result.daily), notes=notes + result.notes,
+    )
+
+
+# Rendering ----------------------------------------------------------------------------------
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("custodes.respond", "templates"),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False), undefined=jinja2.StrictUndefined,
+        trim_blocks=True, lstrip_blocks=True,
+    )
+    env.filters["iso"] = iso
+    env.filters["num"] = lambda n: "not set" if n is None else f"{n:,.0f}"
+    return env
+
+
+def render_text(report: Report, fmt: str) -> str:
+    template = _env().get_template(f"report.{fmt}.j2")
+    return template.render(r=report, s=report.scope, a=report.assessment, i=report.incident)
+
+
+def render(report: Report, fmt: str) -> bytes:
+    if fmt not in FORMATS:
+        raise CustodesError(f"unknown report format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if fmt == "pdf":
+        from custodes.respond.pdf import render_pdf
+
+        return render_pdf(report)
+    return render_text(report, fmt).encode("utf-8")
+
+
+def write(workspace, report: Report, fmt: str, out: Path | None = None) -> Path:
+    """Write the report (mode 0600) and record the export in the audit trail."""
+    data = render(report, fmt)
+    if out is None:
+        out = private_dir(workspace.respond / "reports") / f"{report.incident['incident_id']}.{fmt}"
+    out = Path(out)
+    if out.parent and not out.parent.exists():
+        raise CustodesError(f"--out {out}: directory {out.parent} does not exist")
+    atomic_write_bytes(out, data)
+    from custodes.respond.audit import audit
+
+    audit(workspace, "report", incident_id=report.incident["incident_id"], format=fmt, path=str(out.resolve()),
+          accounts=report.scope.accounts)
+    return out

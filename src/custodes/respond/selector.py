@@ -1,0 +1,196 @@
+"""What an analyst points scope at, turned into a filter over ``access``.
+
+Each selector kind is one small function from (engine, workspace, value) to the access rows it
+selects, written once in Ibis so it runs on DuckDB and Spark alike. High-cardinality indicators
+(credential, source address, actor) are turned into the lake's 64-bit ``<column>_key`` with
+:func:`custodes.ids.key_of`, so the filter compares integers, never strings.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import ibis
+
+from custodes.errors import CustodesError, UsageError
+from custodes.ids import key_of
+
+#: selector kind -> the CLI option that names it
+KINDS: dict[str, str] = {
+    "incident": "--incident",
+    "kid": "--kid",
+    "credential": "--credential",
+    "src_ip": "--src-ip",
+    "actor": "--actor",
+    "employee": "--employee",
+}
+
+
+@dataclass(frozen=True)
+class Selector:
+    kind: str
+    value: str
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise UsageError(f"unknown selector {self.kind!r}; expected one of {', '.join(KINDS)}")
+        if not str(self.value).strip():
+            raise UsageError(f"{KINDS[self.kind]} needs a non-empty value")
+
+    def describe(self) -> str:
+        return f"{KINDS[self.kind]} {self.value}"
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "value": self.value}
+
+
+def access(engine) -> ibis.Table:
+    try:
+        return engine.table("access")
+    except KeyError:
+        raise CustodesError("the workspace holds no access data; run `custodes ingest access PATH` first") from None
+
+
+def optional_table(engine, dataset: str) -> ibis.Table | None:
+    return engine.table(dataset) if engine.has(dataset) else None
+
+
+# Selectors ----------------------------------------------------------------------------------
+def by_kid(engine, workspace, value: str) -> ibis.Table:
+    t = access(engine)
+    return t.filter(t.token_kid == value)
+
+
+def by_credential(engine, workspace, value: str) -> ibis.Table:
+    t = access(engine)
+    return t.filter(t.credential_id_key == key_of(value))
+
+
+def by_actor(engine, workspace, value: str) -> ibis.Table:
+    t = access(engine)
+    return t.filter(t.actor_id_key == key_of(value))
+
+
+def by_src_ip(engine, workspace, value: str) -> ibis.Table:
+    t = access(engine)
+    text = value.strip()
+    if "/" not in text:
+        return t.filter(t.src_ip_key.isin(sorted(_address_keys(text))))
+    try:
+        net = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise UsageError(f"--src-ip {value!r} is neither an IP address nor a CIDR network") from None
+    return _network_in(engine, t, net)
+
+
+def _address_keys(text: str) -> set[int]:
+    """Keys of the address as typed and in canonical form (the log may hold either)."""
+    try:
+        canonical = str(ipaddress.ip_address(text))
+    except ValueError:
+        raise UsageError(f"--src-ip {text!r} is neither an IP address nor a CIDR network") from None
+    return {key_of(text), key_of(canonical)}
+
+
+DOTTED_QUAD = r"^([0-9]{1,3})[.]([0-9]{1,3})[.]([0-9]{1,3})[.]([0-9]{1,3})$"
+
+
+def ipv4_in(column: ibis.StringValue, net: ipaddress.IPv4Network) -> ibis.BooleanValue:
+    """Is the dotted-quad in ``net``? A cheap string-prefix test on the whole octets the prefix
+    fixes rules out nearly every row before the exact integer comparison parses any address."""
+    fixed = net.prefixlen // 8
+    prefix = ".".join(str(net.network_address).split(".")[:fixed])
+    cond = column.startswith(prefix + ".") if fixed else ~column.contains(":")
+    if net.prefixlen % 8 == 0:
+        return cond
+    # Regex, not split: Spark's SPLIT takes a regex, so "." would split on every character.
+    # The CASE keeps malformed strings away from the cast (Spark's ANSI cast raises on them).
+    octet = [column.re_extract(DOTTED_QUAD, n).cast("int64") for n in (1, 2, 3, 4)]
+    number = octet[0] * 16777216 + octet[1] * 65536 + octet[2] * 256 + octet[3]
+    number = ibis.ifelse(column.re_search(DOTTED_QUAD), number, ibis.null("int64"))
+    low, high = int(net.network_address), int(net.broadcast_address)
+    return cond & number.between(low, high)
+
+
+#: beyond this many distinct addresses in a network, filter by the address text instead of keys
+MAX_KEYED_ADDRESSES = 20_000
+
+
+def _network_in(engine, t: ibis.Table, net) -> ibis.Table:
+    """Two passes, so the heavy one compares integers: (1) the distinct addresses that can be in
+    the network (a string-prefix test reading one column), checked exactly in Python, which also
+    copes with IPv6's many spellings; (2) the events filtered by those addresses' keys. A network
+    holding very many distinct addresses is filtered by its text in one pass instead (IPv4)."""
+    if net.version == 4:
+        candidates = t.filter(ipv4_in(t.src_ip, net))
+    else:
+        candidates = t.filter(t.src_ip.contains(":"))
+    distinct = candidates.select("src_ip").distinct()  # one column read; keys computed here
+    if net.version == 4:  # IPv6 must be checked address by address: no text fallback for it
+        distinct = distinct.limit(MAX_KEYED_ADDRESSES + 1)
+    found = engine.to_arrow(distinct).to_pylist()
+    if len(found) > MAX_KEYED_ADDRESSES and net.version == 4:
+        return candidates
+    keys = set()
+    for row in found:
+        try:
+            if ipaddress.ip_address(row["src_ip"]) in net:
+                keys.add(key_of(row["src_ip"]))
+        except ValueError:
+            continue
+    if not keys:
+        return t.filter(ibis.literal(False))
+    return t.filter(t.src_ip_key.isin(sorted(keys)))
+
+
+def by_employee(engine, workspace, value: str) -> ibis.Table:
+    """Everything an employee reached, directly or through what they held: their own requests
+    (back office, actor = the employee), requests with credentials they own, and requests with
+    tokens that the authorization server never issued, signed by a key they had custody of."""
+    t = access(engine)
+    cond = (t.actor_type == "employee") & (t.actor_id_key == key_of(value))
+    credentials = optional_table(engine, "credentials")
+    if credentials is not None:
+        owned = engine.to_arrow(credentials.filter(credentials.owner_id == value).select("credential_id"))
+        keys = [key_of(c) for c in owned.column("credential_id").to_pylist()]
+        if keys:
+            cond = cond | t.credential_id_key.isin(keys)
+    custody = optional_table(engine, "key_custody")
+    issuance = optional_table(engine, "issuance")
+    if custody is not None and issuance is not None:
+        kids = engine.to_arrow(custody.filter(custody.employee_id == value).select("kid").distinct())
+        kids = kids.column("kid").to_pylist()
+        if kids:
+            unissued = ~t.credential_id_key.isin(issuance.token_id_key)
+            cond = cond | (t.token_kid.isin(kids) & t.credential_id_key.notnull() & unissued)
+    return t.filter(cond)
+
+
+def by_incident(engine, workspace, value: str) -> ibis.Table:
+    try:
+        from custodes.detect.evidence import incident_requests
+        from custodes.detect.store import load_incidents
+    except ImportError:
+        raise CustodesError("scope --incident needs the detect capability, which is not installed") from None
+    known = {i["incident_id"] for i in load_incidents(workspace)}
+    if value not in known:
+        hint = "run `custodes detect` first" if not known else "see `custodes incidents`"
+        raise CustodesError(f"unknown incident {value!r}; {hint}")
+    return incident_requests(engine, workspace, value)
+
+
+SELECTORS: dict[str, Callable] = {
+    "incident": by_incident,
+    "kid": by_kid,
+    "credential": by_credential,
+    "src_ip": by_src_ip,
+    "actor": by_actor,
+    "employee": by_employee,
+}
+
+
+def select_requests(engine, workspace, selector: Selector) -> ibis.Table:
+    """The access rows a selector names (before any time window)."""
+    return SELECTORS[selector.kind](engine, workspace, selector.value)
