@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from custodes.clikit import workspace_option
+from custodes.clikit import iso, workspace_option
 
 #: Reference datasets the simulator writes as single files (event datasets are daily folders).
 REFERENCE_FILES = ("workforce.csv", "credentials.csv", "keys.csv", "key_custody.csv",
@@ -55,7 +55,9 @@ def ingest_world(workspace, sim_dir: Path) -> None:
     sources += [(name.split(".")[0], sim_dir / name) for name in REFERENCE_FILES]
     for dataset, path in sources:
         report = ingest(workspace, dataset, [path])
-        click.echo(f"   {dataset:<12} {report.rows:>12,} rows loaded, {report.quarantined:,} quarantined")
+        skipped = sum(f.skipped for f in report.files)
+        again = f", {skipped} file(s) already in the lake (same content)" if skipped else ""
+        click.echo(f"   {dataset:<12} {report.rows:>12,} rows loaded, {report.quarantined:,} quarantined{again}")
 
 
 def verify_lake(workspace) -> None:
@@ -116,7 +118,7 @@ def offboard_custodian(workspace, sim_dir: Path) -> None:
     with connect(workspace) as engine:
         for employee in employees:
             p = plan(engine, workspace, employee)
-            click.echo(f"   {employee} ({p.name or 'unnamed'}), left {p.terminated_at}: "
+            click.echo(f"   {employee} ({p.name or 'unnamed'}), left {iso(p.terminated_at)}: "
                        f"{len(p.credentials)} credentials to revoke, {len(p.keys)} keys to rotate "
                        f"({', '.join(k.get('kid', '?') for k in p.keys) or 'none'}), "
                        f"{len(p.sessions)} sessions to end")
