@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from custodes.console.forms import FormError, read_form
 from custodes.console.roles import can
 from custodes.console.sessions import Session
 from custodes.console.users import User
@@ -92,6 +93,19 @@ def audit(request: Request, principal: Principal | None, action: str, target: st
     request.app.state.console.audit.record(
         user=principal.user.name if principal else None, role=principal.role if principal else None,
         action=action, target=target, detail=detail, client=client_of(request))
+
+
+async def checked_form(request: Request, principal: Principal, target: str | None = None):
+    """Read a signed-in user's POST form, refusing it unless it is same-origin and carries the
+    session's CSRF token. Returns ``(data, None)``, or ``(None, response)`` to send back."""
+    try:
+        data = await read_form(request)
+    except FormError as exc:
+        return None, Response(str(exc), status_code=400, media_type="text/plain")
+    if not (same_origin(request) and principal.session.csrf_ok(data.get("csrf"))):
+        audit(request, principal, "csrf_refused", target or request.url.path)
+        return None, Response("CSRF token missing or wrong", status_code=403, media_type="text/plain")
+    return data, None
 
 
 def requires(permission: str):

@@ -12,7 +12,6 @@ from starlette.responses import FileResponse, Response
 
 from custodes.console import auth, blast
 from custodes.console.charts import finding_lanes
-from custodes.console.forms import FormError, read_form
 from custodes.console.render import SEVERITY_ORDER, page
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -54,13 +53,9 @@ async def detail(request: Request, principal: auth.Principal):
 
 async def _export(request: Request, principal: auth.Principal, contacts: bool):
     incident_id = request.path_params["incident_id"]
-    try:
-        data = await read_form(request)
-    except FormError as exc:
-        return Response(str(exc), status_code=400, media_type="text/plain")
-    if not (auth.same_origin(request) and principal.session.csrf_ok(data.get("csrf"))):
-        auth.audit(request, principal, "csrf_refused", request.url.path)
-        return Response("CSRF token missing or wrong", status_code=403, media_type="text/plain")
+    data, refused = await auth.checked_form(request, principal)
+    if refused is not None:
+        return refused
     if not ID_PATTERN.match(incident_id):
         return Response("no such incident", status_code=404, media_type="text/plain")
     path, written = await run_in_threadpool(blast.export_file, request, "incident", incident_id,

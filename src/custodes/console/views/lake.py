@@ -7,7 +7,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from custodes.console import auth
-from custodes.console.forms import FormError, read_form
 from custodes.console.render import page
 
 
@@ -25,13 +24,9 @@ async def index(request: Request, principal: auth.Principal):
 @auth.requires("view")
 async def verify(request: Request, principal: auth.Principal):
     """Check every seal now. A POST (with its CSRF token): it costs a full read of the lake."""
-    try:
-        data = await read_form(request)
-    except FormError as exc:
-        return Response(str(exc), status_code=400, media_type="text/plain")
-    if not (auth.same_origin(request) and principal.session.csrf_ok(data.get("csrf"))):
-        auth.audit(request, principal, "csrf_refused", request.url.path)
-        return Response("CSRF token missing or wrong", status_code=403, media_type="text/plain")
+    data, refused = await auth.checked_form(request, principal)
+    if refused is not None:
+        return refused
     sources = request.app.state.console.sources
     report = await run_in_threadpool(sources.verify_lake)
     outcome = await run_in_threadpool(sources.lake_status)

@@ -82,13 +82,9 @@ async def logout(request: Request) -> Response:
     principal = auth.current(request)
     if principal is None:
         return RedirectResponse("/login", status_code=303)
-    try:
-        data = await read_form(request)
-    except FormError as exc:
-        return Response(str(exc), status_code=400, media_type="text/plain")
-    if not (auth.same_origin(request) and principal.session.csrf_ok(data.get("csrf"))):
-        auth.audit(request, principal, "csrf_refused", "/logout")
-        return Response("CSRF token missing or wrong", status_code=403, media_type="text/plain")
+    data, refused = await auth.checked_form(request, principal, "/logout")
+    if refused is not None:
+        return refused
     console.sessions.end(principal.token)
     auth.audit(request, principal, "logout")
     response = RedirectResponse("/login", status_code=303)
