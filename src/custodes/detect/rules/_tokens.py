@@ -9,6 +9,13 @@ import ibis
 from custodes.detect.rule import SKEW, Context, day_expr, successful
 
 
+class CountsTokens:
+    """Mixin for rules over token requests: count the distinct tokens behind each finding."""
+
+    def extra_counts(self, rows: ibis.Table) -> dict:
+        return {"tokens": rows.credential_id_key.nunique()}
+
+
 def token_requests(ctx: Context, lookback_days: int = 0) -> ibis.Table:
     """Successful requests that carried an access token with a jti."""
     a = successful(ctx.events("access", lookback_days))

@@ -4,10 +4,10 @@ address: a hole in the issuance ledger, reported once per day rather than as man
 from __future__ import annotations
 
 from custodes.detect.rule import Rule
-from custodes.detect.rules._tokens import split_unissued
+from custodes.detect.rules._tokens import CountsTokens, split_unissued
 
 
-class LedgerGap(Rule):
+class LedgerGap(CountsTokens, Rule):
     id = "issuance.ledger_gap"
     title = "Issuance ledger gap"
     severity = "low"
@@ -28,9 +28,6 @@ class LedgerGap(Rule):
     def rows(self, ctx):
         _, lost_row = split_unissued(ctx)
         return lost_row
-
-    def extra_counts(self, rows):
-        return {"tokens": rows.credential_id_key.nunique()}
 
     def severity_of(self, row):
         return "low" if row["tokens"] >= 10 else "info"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import ibis
 
 from custodes.detect.rule import SKEW, Rule, day_expr
-from custodes.detect.rules._tokens import token_requests
+from custodes.detect.rules._tokens import CountsTokens, token_requests
 
 
-class ClaimsMismatch(Rule):
+class ClaimsMismatch(CountsTokens, Rule):
     id = "token.claims_mismatch"
     title = "Token claims contradict their issuance"
     severity = "high"
@@ -40,9 +40,6 @@ class ClaimsMismatch(Rule):
         j = j.filter(bad)
         return j.mutate(day=day_expr(j.time), kid=j.token_kid.fill_null("(none)")).drop(
             "token_id_key", "issued_subject_key", "issued_kid", "issued_iat")
-
-    def extra_counts(self, rows):
-        return {"tokens": rows.credential_id_key.nunique()}
 
     def severity_of(self, row):
         return "critical" if max(row["tokens"], row["accounts"]) >= 100 else "high"

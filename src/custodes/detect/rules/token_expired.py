@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from custodes.detect.rule import SKEW, Rule, day_expr
-from custodes.detect.rules._tokens import token_requests
+from custodes.detect.rules._tokens import CountsTokens, token_requests
 
 
-class ExpiredUse(Rule):
+class ExpiredUse(CountsTokens, Rule):
     id = "token.expired_use"
     title = "Tokens used after expiry"
     severity = "medium"
@@ -27,9 +27,6 @@ class ExpiredUse(Rule):
         a = token_requests(ctx)
         a = a.filter(a.token_exp.notnull() & (a.time > a.token_exp + SKEW))
         return a.mutate(day=day_expr(a.time), kid=a.token_kid.fill_null("(none)"))
-
-    def extra_counts(self, rows):
-        return {"tokens": rows.credential_id_key.nunique()}
 
     def severity_of(self, row):
         return "high" if row["accounts"] >= 100 else "medium"

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from custodes.detect.rule import SKEW, Rule, day_expr
-from custodes.detect.rules._tokens import token_requests
+from custodes.detect.rules._tokens import CountsTokens, token_requests
 
 
-class RetiredKey(Rule):
+class RetiredKey(CountsTokens, Rule):
     id = "token.retired_key"
     title = "Tokens signed by a retired key"
     severity = "high"
@@ -32,9 +32,6 @@ class RetiredKey(Rule):
         j = a.inner_join(k, a.token_kid == k.kid)
         j = j.filter(j.time > j.retired_at + SKEW)
         return j.mutate(day=day_expr(j.time)).drop("retired_at")
-
-    def extra_counts(self, rows):
-        return {"tokens": rows.credential_id_key.nunique()}
 
     def severity_of(self, row):
         return "critical" if row["accounts"] >= 100 else "high"
