@@ -109,14 +109,17 @@ class Sources:
             self._scope_cache[key] = (time.monotonic(), outcome)
         return outcome
 
+    def _run_scope(self, scope_mod, engine, kind: str, value: str):
+        # Selector by scope's own name for it, wherever respond defines it.
+        return scope_mod.scope(engine, self.workspace, scope_mod.Selector(kind, value))
+
     def _compute_scope(self, kind: str, value: str, with_accounts: bool) -> Outcome:
         scope_mod, why = _module("custodes.respond.scope", "scope")
         if scope_mod is None:
             return Outcome(missing=why)
-        Selector = scope_mod.Selector  # scope's own name for it, wherever it is defined
         try:
             with self.engine() as engine:
-                result = scope_mod.scope(engine, self.workspace, Selector(kind, value))
+                result = self._run_scope(scope_mod, engine, kind, value)
                 accounts = None
                 if with_accounts:
                     table = scope_mod.accounts_table(engine, result)
@@ -131,10 +134,9 @@ class Sources:
         scope_mod, why = _module("custodes.respond.scope", "scope")
         if scope_mod is None:
             return Outcome(missing=why)
-        Selector = scope_mod.Selector  # scope's own name for it, wherever it is defined
         try:
             with self.engine() as engine:
-                result = scope_mod.scope(engine, self.workspace, Selector(kind, value))
+                result = self._run_scope(scope_mod, engine, kind, value)
                 return Outcome(scope_mod.write_accounts_csv(engine, result, path))
         except Exception as exc:  # noqa: BLE001
             return _failed("accounts export", exc)
