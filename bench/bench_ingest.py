@@ -1,9 +1,15 @@
 """Ingest throughput and peak memory, per input format.
 
     python bench/bench_ingest.py [--rows 2000000] [--formats parquet,csv,jsonl] [--batch-rows N]
+                                 [--baseline] [--compare OLD_SRC] [--repeat N]
 
-Generates a synthetic access log with realistic cardinalities (unique request ids, ~50k
-customers/devices/addresses, 200 user agents, tokens reused by 20 requests) with DuckDB, then
+``--compare /tmp/custodes-base/src`` also runs another checkout's code (its ``src`` folder) on
+the same files, alternating old and new ``--repeat`` times, and prints the new/old ratios of the
+best runs: on a shared, noisy machine the ratio measured in one run is what can be trusted.
+
+Generates a synthetic access log (unique request ids, ~50k customers/devices, 200 user agents,
+tokens reused by 20 requests, and source IPs nearly unique per row: the hard case for the
+per-batch distinct-value work of lake.ips and lake.keys; real logs repeat addresses) with DuckDB, then
 runs ``custodes.lake.ingest`` on each format in a fresh workspace, each in its own process so
 that its peak RSS is its own. Prints rows/s and peak RSS; side by side in one run, because the
 machine is shared and noisy. CPU seconds (all threads) are printed too: under other people's
@@ -14,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -110,11 +118,41 @@ def run_baseline(path: Path, fmt: str) -> dict:
     return json.loads(out.stdout)
 
 
-def run_one(workdir: Path, path: Path, batch_rows: int) -> dict:
+HERE_SRC = Path(__file__).resolve().parent.parent / "src"
+
+
+def run_one(workdir: Path, path: Path, batch_rows: int, src: Path = HERE_SRC) -> dict:
+    """One ingest in a fresh process and workspace, with ``src`` first on the import path."""
     ws = workdir / f"ws-{path.suffix[1:]}-{time.monotonic_ns()}"
+    env = dict(os.environ, PYTHONPATH=str(src))
     out = subprocess.run([sys.executable, "-c", CHILD, str(ws), str(path), str(batch_rows)],
-                         check=True, capture_output=True, text=True)
+                         check=True, capture_output=True, text=True, env=env)
+    shutil.rmtree(ws, ignore_errors=True)
     return json.loads(out.stdout)
+
+
+def _line(label: str, r: dict) -> str:
+    return (f"{label:12} {r['rows']:>10,} rows  {r['seconds']:6.2f}s  {r['rows'] / r['seconds']:>10,.0f} rows/s  "
+            f"CPU {r['cpu_seconds']:6.2f}s ({r['rows'] / r['cpu_seconds']:>9,.0f} rows per CPU-second)  "
+            f"peak RSS {r['peak_rss_mb']:.0f} MB")
+
+
+def compare(tmp: Path, fmt: str, path: Path, args) -> None:
+    """New and old code alternately on the same file; best of ``--repeat`` each, and ratios."""
+    runs: dict[str, list[dict]] = {"new": [], "old": []}
+    for _ in range(args.repeat):
+        for label, src in (("new", HERE_SRC), ("old", Path(args.compare))):
+            r = run_one(tmp, path, args.batch_rows, src)
+            assert r["rows"] == args.rows and r["quarantined"] == 0, r
+            runs[label].append(r)
+    best = {k: min(v, key=lambda r: r["seconds"]) for k, v in runs.items()}
+    cpu = {k: min(r["cpu_seconds"] for r in v) for k, v in runs.items()}
+    rss = {k: max(r["peak_rss_mb"] for r in v) for k, v in runs.items()}
+    for label in ("new", "old"):
+        print(_line(f"{fmt} {label}", best[label]))
+    print(f"{fmt:8} new/old: {best['old']['seconds'] / best['new']['seconds']:.2f}x rows/s, "
+          f"{cpu['old'] / cpu['new']:.2f}x rows per CPU-second, peak RSS {rss['new']:.0f} vs {rss['old']:.0f} MB "
+          f"(best of {args.repeat}; load average {os.getloadavg()[0]:.1f})")
 
 
 def main() -> None:
@@ -124,6 +162,8 @@ def main() -> None:
     ap.add_argument("--batch-rows", type=int, default=0)
     ap.add_argument("--dir", default=None)
     ap.add_argument("--baseline", action="store_true", help="also time a bare DuckDB conversion, for the ratio")
+    ap.add_argument("--compare", default=None, help="another checkout's src folder to run side by side")
+    ap.add_argument("--repeat", type=int, default=1, help="with --compare: runs of each, best kept")
     args = ap.parse_args()
     formats = args.formats.split(",")
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
@@ -132,12 +172,14 @@ def main() -> None:
         paths = generate(tmp, args.rows, formats)
         print(f"generated {args.rows:,} access rows in {time.perf_counter() - t0:.1f}s: "
               + ", ".join(f"{f} {p.stat().st_size / 1e6:.0f} MB" for f, p in paths.items()))
+        print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
         for fmt, path in paths.items():
+            if args.compare:
+                compare(tmp, fmt, path, args)
+                continue
             r = run_one(tmp, path, args.batch_rows)
             assert r["rows"] == args.rows and r["quarantined"] == 0, r
-            print(f"{fmt:8} {r['rows']:>10,} rows  {r['seconds']:6.2f}s  {r['rows'] / r['seconds']:>10,.0f} rows/s  "
-                  f"CPU {r['cpu_seconds']:6.2f}s ({r['rows'] / r['cpu_seconds']:>9,.0f} rows per CPU-second)  "
-                  f"peak RSS {r['peak_rss_mb']:.0f} MB")
+            print(_line(fmt, r))
             if args.baseline:
                 b = run_baseline(path, fmt)
                 print(f"{'':8} bare DuckDB {fmt}->parquet copy: {b['seconds']:6.2f}s, CPU {b['cpu_seconds']:6.2f}s; "

@@ -4,6 +4,8 @@ queries on DuckDB and Spark, the same answers."""
 from __future__ import annotations
 
 import ibis
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from custodes import ids
@@ -41,6 +43,9 @@ def queries(engine):
                          .order_by([ibis.desc("n"), "account_id"]).limit(3),
         "keys_now": k.select("kid", "storage", "retired_at").order_by("kid"),
         "incremental": a.filter((a._seq > 0) & (a._seq <= hw)).count().name("n").as_table(),
+        # scope's CIDR filter: 203.0.113.0/28
+        "cidr": a.filter(a.src_ip_v4.between(3405803776, 3405803791)).select("_row", "src_ip").order_by("_row"),
+        "not_v4": a.filter(a.src_ip_v4.isnull()).select("src_ip", "_extra"),
     }
 
 
@@ -56,6 +61,38 @@ def test_duckdb_answers(world):
     assert [r["kid"] for r in got["keys_now"]] == ["k-2019", "k-2024"]
     assert got["keys_now"][0]["retired_at"] is not None  # the later snapshot wins
     assert seq_high_water(world) == 3 and got["incremental"][0]["n"] == 61
+    assert [r["src_ip"] for r in got["cidr"]] == [f"203.0.113.{i % 250}" for i in range(60) if i % 250 < 16]
+    assert got["not_v4"] == [{"src_ip": "2001:db8::5", "_extra": None}]
+
+
+@pytest.fixture
+def old_and_new(world):
+    """A lake holding a file written before src_ip_v4 and _extra existed, beside new ones."""
+    new = next(world.dataset_dir("access").rglob("part-*.parquet"))
+    old = pq.read_table(new).drop_columns(["src_ip_v4", "_extra"]).slice(0, 3)
+    folder = world.dataset_dir("access") / "date=2025-04-01"
+    folder.mkdir()
+    pq.write_table(old.set_column(old.column_names.index("_seq"), "_seq", pa.array([0] * 3, pa.int64())),
+                   folder / "part-0000000000-0000.parquet")
+    return world
+
+
+def _old_rows(engine):
+    a = engine.table("access")
+    return engine.to_arrow(a.filter(a._seq == 0).select("src_ip", "src_ip_v4", "_extra").order_by("src_ip")).to_pylist()
+
+
+def test_older_files_read_null_for_the_new_columns(old_and_new):
+    with connect(old_and_new, "duckdb") as engine:
+        got = _old_rows(engine)
+    assert len(got) == 3 and all(r["src_ip_v4"] is None and r["_extra"] is None for r in got)
+
+
+@pytest.mark.spark
+def test_spark_reads_older_files_the_same(old_and_new, spark_engine):
+    with connect(old_and_new, "duckdb") as duck:
+        expected = _old_rows(duck)
+    assert _old_rows(connect(old_and_new, "spark")) == expected
 
 
 @pytest.mark.spark

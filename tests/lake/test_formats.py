@@ -48,7 +48,7 @@ def test_stored_files_have_the_documented_columns_in_order(workspace, files):
     path = next(workspace.dataset_dir("access").rglob("part-*.parquet"))
     schema = pq.read_schema(path)
     names = [c.name for c in contract.columns("access")]
-    names += [f"{k}_key" for k in ids.KEYED_COLUMNS["access"]] + ["_seq", "_row"]
+    names += [f"{k}_key" for k in ids.KEYED_COLUMNS["access"]] + ["src_ip_v4", "_seq", "_row", "_extra"]
     assert schema.names == names
     assert schema.field("time").type == pa.timestamp("us", tz="UTC")
     assert schema.equals(stored_schema("access"), check_metadata=False)

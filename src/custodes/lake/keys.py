@@ -3,16 +3,15 @@
 MD5 is the cost of ingest: eight keyed access columns are eight digests a row. Most keyed
 columns repeat heavily within a batch (a customer's device, session and address recur; a few
 hundred user agents), so each column is dictionary-encoded with Arrow and only its distinct
-values are hashed (by DuckDB, with ``ids.key_sql``), then spread back with ``take``. A column
-that hardly repeats (request ids) is hashed directly. Bit-identical to ``ids.key_of``.
+values are hashed (DuckDB's md5_number, see ``hash_values``), then spread back with
+``take``. A column that hardly repeats (request ids) is hashed directly. Bit-identical to ``ids.key_of``.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from custodes.ids import key_sql
 
 #: Hash distinct values when they are at most this share of the rows.
 DISTINCT_SHARE = 0.6
@@ -20,15 +19,27 @@ DISTINCT_SHARE = 0.6
 SAMPLE = 8192
 
 
-def _hash(con, values: pa.Array) -> pa.Array:
+# md5_number is the digest read as one little-endian 128-bit integer: its low 64 bits are the
+# digest's first 8 bytes backwards. Swapping them back in numpy gives ids.key_of's big-endian
+# read without formatting and parsing hex text (about twice as fast as ids.key_sql).
+_HASH_SQL = "SELECT CAST(md5_number(v) & CAST(18446744073709551615 AS UHUGEINT) AS UBIGINT) AS k FROM _keys_in"
+
+
+def hash_values(con, values: pa.Array) -> pa.Array:
+    """``ids.key_of`` of each value (NULL for NULL), vectorised by DuckDB and numpy."""
+    if not len(values):
+        return pa.array([], pa.int64())
     con.register("_keys_in", pa.table({"v": values}))
     try:
-        return con.sql(f"SELECT {key_sql('v')} AS k FROM _keys_in").to_arrow_table().column("k").combine_chunks()
+        low = con.sql(_HASH_SQL).to_arrow_table().column("k").combine_chunks()
     finally:
         con.unregister("_keys_in")
+    swapped = pc.fill_null(low, 0).to_numpy().byteswap().view(np.int64)
+    mask = pc.is_null(low).to_numpy(zero_copy_only=False) if low.null_count else None
+    return pa.array(swapped, pa.int64(), mask=mask)
 
 
-def _plan(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array | None]:
+def distinct_values(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array | None]:
     """(values to hash, indices to spread them back with, or None when hashed row by row)."""
     arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if len(arr) > 4 * SAMPLE:
@@ -44,11 +55,11 @@ def _plan(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array | None
 def key_arrays(con, columns: list) -> list[pa.Array]:
     """Keys of several string columns, with one DuckDB query for all of them (a query's fixed
     cost is a few milliseconds: per column and batch it would add up)."""
-    plans = [_plan(c) for c in columns]
+    plans = [distinct_values(c) for c in columns]
     values = [v.cast(pa.string()) for v, _ in plans]
     if not values:
         return []
-    hashed = _hash(con, pa.concat_arrays(values)) if sum(len(v) for v in values) else pa.array([], pa.int64())
+    hashed = hash_values(con, pa.concat_arrays(values)) if sum(len(v) for v in values) else pa.array([], pa.int64())
     out, start = [], 0
     for (vals, indices) in plans:
         part = hashed.slice(start, len(vals))
@@ -62,8 +73,9 @@ def key_array(con, column: pa.ChunkedArray | pa.Array) -> pa.Array:
 
 
 def add_keys(con, table: pa.Table, columns: tuple[str, ...]) -> pa.Table:
-    """Insert ``<col>_key`` for each of ``columns`` before ``_seq`` (the stored column order)."""
-    at = table.column_names.index("_seq")
-    for i, (col, keys) in enumerate(zip(columns, key_arrays(con, [table.column(c) for c in columns]))):
-        table = table.add_column(at + i, f"{col}_key", keys)
+    """Append ``<col>_key`` for each of ``columns`` that has none yet (``src_ip_key`` comes from
+    :mod:`custodes.lake.ips`); the writer puts columns in their stored order."""
+    todo = [c for c in columns if f"{c}_key" not in table.column_names]
+    for col, keys in zip(todo, key_arrays(con, [table.column(c) for c in todo])):
+        table = table.append_column(f"{col}_key", keys)
     return table

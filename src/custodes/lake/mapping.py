@@ -9,6 +9,7 @@ column of the same name (from its OCSF attribute for ``--format ocsf``).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import yaml
 from custodes import contract
 from custodes.errors import CustodesError
 from custodes.lake import ocsf
-from custodes.lake.validate import Source, literal, quote
+from custodes.lake.validate import Source, is_text, literal, quote
 
 
 @dataclass(frozen=True)
@@ -76,25 +77,29 @@ class Plan:
     needed: list[str] | None  # tabular sources: the columns to read
     from_sql: str  # the batch (registered as ``batch``) with ``_row`` and what sources refer to
     row_problem: str | None  # whole-row check, NULL when sound
+    row_value: str | None = None  # what a whole-row problem quarantines as its value
     careful_from_sql: str | None = None  # JSON: the same, checking every line's syntax first
+    extra: str | None = None  # SQL for ``_extra``: the row's unknown fields as JSON text, or NULL
 
 
 def plan_table(dataset: str, reader, mapping: dict[str, Field], file: Path) -> Plan:
     sources: dict[str, Source] = {}
     needed = []
+    used = set()
     for col in contract.columns(dataset):
         field = mapping.get(col.name, Field(paths=(col.name,)))
         if field.const is not None:
             sources[col.name] = Source(literal(field.const))
             continue
         name = field.paths[0]
+        used.add(name)
         if name in reader.columns:
             needed.append(name)
             typ = reader.columns[name]
             if field.default is not None:
                 sources[col.name] = Source(_with_default(quote(name), field.default))
             else:
-                sources[col.name] = Source(quote(name), typ)
+                sources[col.name] = Source(quote(name), typ, passthrough=name)
         elif field.default is not None:
             sources[col.name] = Source(literal(field.default))
         elif field.from_mapping:
@@ -103,7 +108,52 @@ def plan_table(dataset: str, reader, mapping: dict[str, Field], file: Path) -> P
         elif col.required:
             raise CustodesError(f"{file}: missing required column {col.name!r} "
                                 f"(map it with --map FILE if it has another name)")
-    return Plan(sources, needed, "batch", None)
+    extras = [n for n in reader.columns if n not in used and n != "_row"]
+    return Plan(sources, list(dict.fromkeys(needed + extras)), "batch", getattr(reader, "row_problem", None),
+                row_value=getattr(reader, "row_value", None), extra=_extra_columns(reader, extras))
+
+
+def _extra_columns(reader, names: list[str]) -> str | None:
+    """Unknown columns as one JSON object per row, without the missing ones (NULL, or '' in
+    text); NULL when none is left. The merge patch onto ``{}`` is what drops the nulls."""
+    if not names:
+        return None
+    members = ", ".join(f"{literal(n)}, {_present(quote(n), reader.columns[n])}" for n in names)
+    return f"NULLIF(CAST(json_merge_patch('{{}}', json_object({members})) AS VARCHAR), '{{}}')"
+
+
+def _present(sql: str, typ) -> str:
+    return f"NULLIF({sql}, '')" if is_text(typ) else sql
+
+
+def _known_tree(paths: list[str]) -> dict:
+    """The JSON members the plan reads, as a merge patch that removes them (``null`` leaves)."""
+    tree: dict = {}
+    for dotted in paths:
+        node = tree
+        parts = dotted.split(".")
+        for part in parts[:-1]:
+            child = node.get(part, {})
+            if child is None:
+                break  # a parent is read whole: nothing below it is left
+            node = node.setdefault(part, child)
+        else:
+            node[parts[-1]] = None
+    return tree
+
+
+def _extra_json(paths: list[str]) -> str:
+    """``_extra`` of a JSON line: the line minus the members the plan reads. The merge patch
+    costs a second parse and a serialisation, so it runs only on lines that may hold more
+    members than the ones read: counting the top-level keys is half its cost, and a line whose
+    key count equals the number of read members present has nothing else."""
+    tree = _known_tree(paths)
+    patch = json.dumps(tree, separators=(",", ":"))
+    merged = f"NULLIF(CAST(json_merge_patch(_json, {literal(patch)}) AS VARCHAR), '{{}}')"
+    if any(node is not None for node in tree.values()):
+        return f"CASE WHEN _valid THEN {merged} END"  # a nested read: unread members may be below
+    present = " + ".join(f"CAST(_v[{paths.index(p) + 1}] IS NOT NULL AS INTEGER)" for p in paths if p in tree)
+    return f"CASE WHEN _valid AND len(json_keys(_json)) > {present or '0'} THEN {merged} END"
 
 
 def json_pointer(dotted: str) -> str:
@@ -141,7 +191,7 @@ def plan_json(dataset: str, mapping: dict[str, Field], fmt: str) -> Plan:
     # Fast: one parse a line; a malformed line makes DuckDB fail the batch, which is then re-read
     # carefully (json_valid first) so that only that line is quarantined.
     extract = f"CASE WHEN _valid THEN json_extract_string(_json, [{pointers}]) END AS _v"
-    fast = f"(SELECT _row, _valid, {extract} FROM (SELECT _row, _json, left(_json, 1) = '{{' AS _valid FROM batch))"
-    careful = (f"(SELECT _row, _valid, {extract} FROM (SELECT _row, _json, "
+    fast = f"(SELECT _row, _valid, _json, {extract} FROM (SELECT _row, _json, left(_json, 1) = '{{' AS _valid FROM batch))"
+    careful = (f"(SELECT _row, _valid, _json, {extract} FROM (SELECT _row, _json, "
                f"(json_valid(_json) AND left(_json, 1) = '{{') AS _valid FROM batch))")
-    return Plan(sources, None, fast, row_problem, careful)
+    return Plan(sources, None, fast, row_problem, careful_from_sql=careful, extra=_extra_json(paths))

@@ -3,7 +3,8 @@ into place only when the whole source file has been read (then the manifest comm
 
 Layout (docs/ARCHITECTURE.md): ``lake/<dataset>/date=YYYY-MM-DD/part-<seq>-<n>.parquet`` for
 event datasets, ``lake/<dataset>/part-<seq>-<n>.parquet`` for reference datasets. Columns:
-contract columns (contract types), ``<col>_key`` companions, ``_seq``, ``_row``.
+contract columns (contract types), ``<col>_key`` companions, ``src_ip_v4``, ``_seq``, ``_row``,
+``_extra`` (see ``stored_schema``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from custodes import contract, ids
@@ -27,11 +29,33 @@ COMPRESSION = "zstd"
 ROWS_PER_FILE = 20_000_000  # roll over to a new part file beyond this
 
 
+#: Datasets whose ``src_ip`` also gets ``src_ip_v4`` (see custodes.lake.ips).
+V4_COLUMNS = {"access": "src_ip", "issuance": "src_ip"}
+
+
 def stored_schema(dataset: str) -> pa.Schema:
+    """Contract columns, ``<col>_key`` companions, ``src_ip_v4`` (access, issuance), ``_seq``,
+    ``_row``, ``_extra`` (JSON text of the row's unknown source fields, NULL when none)."""
     fields = [pa.field(c.name, c.arrow_type) for c in contract.columns(dataset)]
     fields += [pa.field(f"{k}_key", pa.int64()) for k in ids.KEYED_COLUMNS.get(dataset, ())]
-    fields += [pa.field("_seq", pa.int64()), pa.field("_row", pa.int64())]
+    if dataset in V4_COLUMNS:
+        fields.append(pa.field(f"{V4_COLUMNS[dataset]}_v4", pa.int64()))
+    fields += [pa.field("_seq", pa.int64()), pa.field("_row", pa.int64()), pa.field("_extra", pa.string())]
     return pa.schema(fields)
+
+
+#: A column is dictionary-encoded in Parquet unless a sample of the first batch shows it hardly
+#: repeats (request ids, times, their keys): building a dictionary that is then abandoned is
+#: about a third of the writer's time.
+DICTIONARY_SHARE = 0.5
+DICTIONARY_SAMPLE = 8192
+
+
+def dictionary_columns(table: pa.Table) -> list[str]:
+    sample = table.slice(max(0, table.num_rows // 2 - DICTIONARY_SAMPLE // 2), DICTIONARY_SAMPLE)
+    n = max(1, sample.num_rows)
+    return [name for name in table.column_names
+            if pc.count_distinct(sample.column(name)).as_py() <= DICTIONARY_SHARE * n]
 
 
 QUARANTINE_SCHEMA = pa.schema([
@@ -57,13 +81,14 @@ def fsync_dir(path: Path) -> None:
 
 
 class _Part:
-    def __init__(self, final: Path, schema: pa.Schema):
+    def __init__(self, final: Path, schema: pa.Schema, dictionary: list[str] | bool = True):
         self.final = final
         self.tmp = final.with_name(f".{final.name}.tmp")
         private_dir(final.parent)
         private_open(self.tmp, "wb").close()  # created 0600 before pyarrow writes into it
         self.writer = pq.ParquetWriter(str(self.tmp), schema, compression=COMPRESSION,
-                                       compression_level=1 if COMPRESSION == "zstd" else None)
+                                       compression_level=1 if COMPRESSION == "zstd" else None,
+                                       use_dictionary=dictionary)
         self.rows = 0
 
     def close(self) -> None:
@@ -89,6 +114,7 @@ class StagedWriter:
         self._open: dict[str | None, _Part] = {}
         self._done: list[_Part] = []
         self._counter = 0
+        self._dictionary: list[str] | None = None  # decided on the first batch
 
     def _part(self, day: str | None) -> _Part:
         part = self._open.get(day)
@@ -97,7 +123,8 @@ class StagedWriter:
                 part.close()
                 self._done.append(part)
             folder = self.base / f"date={day}" if day else self.base
-            part = _Part(folder / f"part-{self.seq:010d}-{self._counter:04d}.parquet", self.schema)
+            part = _Part(folder / f"part-{self.seq:010d}-{self._counter:04d}.parquet", self.schema,
+                         self._dictionary)
             self._counter += 1
             self._open[day] = part
         return part
@@ -105,8 +132,11 @@ class StagedWriter:
     def write(self, table: pa.Table, day: str | None = None) -> None:
         if table.num_rows == 0:
             return
+        table = table.select(self.schema.names).cast(self.schema)
+        if self._dictionary is None:
+            self._dictionary = dictionary_columns(table)
         part = self._part(day)
-        part.writer.write_table(table.cast(self.schema), row_group_size=1 << 20)
+        part.writer.write_table(table, row_group_size=1 << 20)
         part.rows += table.num_rows
 
     def finish(self) -> list[StoredFile]:

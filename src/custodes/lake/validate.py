@@ -39,6 +39,7 @@ REASONS = {
     "bad_bool": "not true or false",
     "bad_json": "not a JSON object",
     "wrong_class": "an OCSF event of another class",
+    "bad_row": "a CSV record with the wrong number of fields, or a quote that never closes",
 }
 
 
@@ -49,6 +50,16 @@ class Source:
 
     sql: str | None
     source_type: pa.DataType | None = None
+    #: The batch column whose values, once validated, are the stored ones (a text column mapped
+    #: as is): ingest takes it from the batch instead of copying it out of DuckDB.
+    passthrough: str | None = None
+
+
+def passes_through(dataset: str, col: contract.Column, src: Source) -> bool:
+    """Whether a good row stores the source text unchanged: string columns without a default,
+    IP columns (lake.ips types them) and enums (a good value is one of them, unchanged)."""
+    return (src.passthrough is not None and col.kind == "string" and is_text(src.source_type)
+            and (dataset, col.name) not in DEFAULTS and (dataset, col.name) not in EMPTY_ALLOWED)
 
 
 #: Required columns whose empty value is meaningful: a catalog route that returns no personal
@@ -73,7 +84,7 @@ def literal(value) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _is_text(t: pa.DataType | None) -> bool:
+def is_text(t: pa.DataType | None) -> bool:
     return t is None or pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
 
 
@@ -83,7 +94,7 @@ def _typed(dataset: str, col: contract.Column, raw: str, src: Source) -> tuple[s
     if col.kind == "timestamp":
         return timeparse.typed_to_ts(raw, t)
     if col.kind == "int":
-        if _is_text(t):
+        if is_text(t):
             return f"CASE WHEN regexp_full_match({raw}, '{INTEGER}') THEN CAST({raw} AS BIGINT) END", "'bad_int'"
         if pa.types.is_floating(t) or pa.types.is_decimal(t):
             return f"CASE WHEN {raw} = trunc({raw}) AND abs({raw}) < 9e18 THEN CAST({raw} AS BIGINT) END", "'bad_int'"
@@ -93,13 +104,12 @@ def _typed(dataset: str, col: contract.Column, raw: str, src: Source) -> tuple[s
     if col.kind == "bool":
         if t is not None and pa.types.is_boolean(t):
             return raw, "'bad_bool'"
-        text = raw if _is_text(t) else f"CAST({raw} AS VARCHAR)"
+        text = raw if is_text(t) else f"CAST({raw} AS VARCHAR)"
         return (f"CASE WHEN lower({text}) IN ('true','t','1','yes','y') THEN true "
                 f"WHEN lower({text}) IN ('false','f','0','no','n') THEN false END"), "'bad_bool'"
-    text = raw if _is_text(t) else f"CAST({raw} AS VARCHAR)"
+    text = raw if is_text(t) else f"CAST({raw} AS VARCHAR)"
     if (dataset, col.name) in IP_COLUMNS:
-        return (f"CASE WHEN regexp_full_match({text}, '{IPV4}') THEN {text} "
-                f"WHEN regexp_full_match({text}, '{IPV6}') THEN lower({text}) END"), "'bad_ip'"
+        return text, "'bad_ip'"  # checked on each batch's distinct values by lake.ips
     allowed = contract.ENUMS.get((dataset, col.name))
     if allowed:
         values = ", ".join(literal(v) for v in sorted(allowed))
@@ -112,24 +122,28 @@ def _raw(src: Source, empty_allowed: bool = False) -> str:
         return "NULL"
     if empty_allowed:
         return f"coalesce(CAST({src.sql} AS VARCHAR), '')"
-    if _is_text(src.source_type):
+    if is_text(src.source_type):
         return f"NULLIF(CAST({src.sql} AS VARCHAR), '')"
     return src.sql
 
 
 def batch_sql(dataset: str, sources: dict[str, Source], from_sql: str, seq: int,
-              row_problem: str | None = None) -> str:
+              row_problem: str | None = None, extra: str | None = None, row_value: str | None = None) -> str:
     """The query that turns one raw batch into typed rows with ``_problem`` (NULL when good).
 
     ``from_sql`` yields the batch with a ``_row`` column; ``row_problem`` is an optional
-    whole-row check: NULL when the row is sound, else its reason (``bad_json``, ``wrong_class``).
+    whole-row check: NULL when the row is sound, else its reason (``bad_json``, ``wrong_class``,
+    ``bad_row``), and ``row_value`` the text quarantined with it;
+    ``extra`` gives ``_extra``, the JSON text of the row's unknown source fields (NULL when none).
     """
     cols = contract.columns(dataset)
     raw_select = [f"{_raw(sources.get(c.name, Source(None)), (dataset, c.name) in EMPTY_ALLOWED)} "
                   f"AS {quote('r_' + c.name)}" for c in cols]
     rowp = row_problem or "CAST(NULL AS VARCHAR)"
-    inner = f"SELECT _row, ({rowp}) AS _rowp, {', '.join(raw_select)} FROM {from_sql}"
-    typed, problems = [], ["WHEN _rowp IS NOT NULL THEN {'column': '', 'reason': _rowp, 'value': NULL}"]
+    inner = (f"SELECT _row, ({rowp}) AS _rowp, ({row_value or 'CAST(NULL AS VARCHAR)'}) AS _rowv, "
+             f"({extra or 'CAST(NULL AS VARCHAR)'}) AS _extra, "
+             f"{', '.join(raw_select)} FROM {from_sql}")
+    typed, problems = [], ["WHEN _rowp IS NOT NULL THEN {'column': '', 'reason': _rowp, 'value': left(_rowv, 200)}"]
     for c in cols:
         raw = quote("r_" + c.name)
         expr, reason = _typed(dataset, c, raw, sources.get(c.name, Source(None)))
@@ -139,12 +153,10 @@ def batch_sql(dataset: str, sources: dict[str, Source], from_sql: str, seq: int,
             problems.append(f"WHEN {raw} IS NULL THEN {{'column': {literal(c.name)}, 'reason': 'missing', 'value': NULL}}")
         problems.append(f"WHEN {raw} IS NOT NULL AND {quote('t_' + c.name)} IS NULL THEN "
                         f"{{'column': {literal(c.name)}, 'reason': {reason}, 'value': {value}}}")
-    middle = f"SELECT _row, _rowp, {', '.join(quote('r_' + c.name) for c in cols)}, {', '.join(typed)} FROM ({inner})"
+    middle = f"SELECT _row, _rowp, _rowv, _extra, {', '.join(quote('r_' + c.name) for c in cols)}, {', '.join(typed)} FROM ({inner})"
     final = {c.name: DEFAULTS.get((dataset, c.name), quote("t_" + c.name)) for c in cols}
-    out = [f"{final[c.name]} AS {quote(c.name)}" for c in cols]
-    out += [f"CAST({int(seq)} AS BIGINT) AS _seq", "CAST(_row AS BIGINT) AS _row"]
+    out = [f"{final[c.name]} AS {quote(c.name)}" for c in cols
+           if not passes_through(dataset, c, sources.get(c.name, Source(None)))]
+    out += [f"CAST({int(seq)} AS BIGINT) AS _seq", "CAST(_row AS BIGINT) AS _row", "_extra"]
     out.append("CASE " + " ".join(problems) + " END AS _problem")
-    time_col = contract.EVENT_TIME_COLUMN.get(dataset)
-    if time_col:
-        out.append(f"CAST(CAST({quote('t_' + time_col)} AS DATE) AS VARCHAR) AS _day")
     return f"SELECT {', '.join(out)} FROM ({middle})"

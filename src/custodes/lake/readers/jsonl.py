@@ -35,7 +35,7 @@ class JsonLinesReader:
         self.path = path
         self.block_size = max(1 << 16, min(batch_rows * BYTES_PER_ROW, 1 << 25))
 
-    def _lines(self, body: bytes, first_line: int) -> pa.RecordBatch:
+    def _lines(self, body, first_line: int) -> tuple[pa.RecordBatch, int]:
         """The lines of ``body`` (whole lines, no final newline) as a zero-copy string array:
         newline positions come from numpy, the strings share ``body``'s buffer."""
         raw = np.frombuffer(body, dtype=np.uint8)
@@ -56,28 +56,32 @@ class JsonLinesReader:
         rows = pa.array(np.arange(first_line, first_line + len(starts), dtype=np.int64))
         batch = pa.RecordBatch.from_arrays([whole, rows], names=["_json", "_row"])
         keep = ends > starts
-        return batch if keep.all() else batch.filter(pa.array(keep))  # blank lines are not rows
+        return (batch if keep.all() else batch.filter(pa.array(keep))), len(starts)  # blank lines are not rows
 
     def batches(self) -> Iterator[pa.RecordBatch]:
+        """Blocks of whole lines, each read into a fresh buffer behind the previous block's
+        unfinished line; the strings are views of that buffer (no copy after the read)."""
         line = 1
         carry = b""
-        with open(self.path, "rb") as fh:
+        with open(self.path, "rb", buffering=0) as fh:
             while True:
-                chunk = fh.read(self.block_size)
-                if not chunk:
+                buf = bytearray(len(carry) + self.block_size)
+                buf[:len(carry)] = carry
+                n = fh.readinto(memoryview(buf)[len(carry):])
+                if not n:
                     break
-                data = carry + chunk if carry else chunk
-                cut = data.rfind(b"\n")
+                size = len(carry) + n
+                cut = buf.rfind(b"\n", 0, size)
                 if cut < 0:
-                    carry = data
+                    carry = bytes(buf[:size])
                     continue
-                carry = data[cut + 1:]
-                batch = self._lines(data[:cut], line)
-                line += data.count(b"\n", 0, cut) + 1
+                carry = bytes(buf[cut + 1:size])
+                batch, lines = self._lines(memoryview(buf)[:cut], line)
+                line += lines
                 if batch.num_rows:
                     yield batch
         if carry.strip():
-            batch = self._lines(carry, line)
+            batch, _ = self._lines(carry, line)
             if batch.num_rows:
                 yield batch
 
