@@ -50,6 +50,10 @@ def test_scope_text_and_workspace_before_command(lake_ws, capsys):
     (["offboard", "e-ex", "--revoke-keys"], 2, "only make sense with --apply"),
     (["report", "--incident", "i-x"], 1, "unknown incident 'i-x'"),
     (["scope", "--incident", "i-x"], 1, "unknown incident 'i-x'"),
+    (["scope", "--src-ip", "192.0.2.0/24"], 1, "--src-ip 192.0.2.0/24 matches no access request"),
+    (["scope", "--credential", "t-nobody"], 1, "--credential t-nobody matches no access request"),
+    (["scope", "--kid", "k-old", "--since", "2025-04-15", "--until", "2025-04-15T00:00:00Z"], 1, "empty window"),
+    (["scope", "--incident", "i-forgery", "--until", "2025-04-01"], 1, "(5 outside it)"),
 ])
 def test_bad_input_is_one_clear_line(lake_ws, capsys, fake_detect, argv, code, message):
     got, out, err = run(capsys, *argv, "--workspace", str(lake_ws.root))

@@ -168,3 +168,20 @@ def test_cidr_text_fallback_for_crowded_networks_gives_the_same_answer(world, mo
 
     monkeypatch.setattr(selector, "MAX_KEYED_ADDRESSES", 0)  # every network counts as crowded
     assert scope(world, world.workspace, Selector("src_ip", value)).requests == requests
+
+
+def test_daily_timeline_splits_at_utc_midnight_to_the_microsecond(workspace):
+    from custodes.engine import connect
+
+    from .conftest import PROFILE, req, with_keys
+
+    last = dt.datetime(2025, 4, 14, 23, 59, 59, 999999, tzinfo=dt.timezone.utc)
+    rows = [req(last, PROFILE, actor_id="c1", token_kid="k"), req(last + dt.timedelta(microseconds=1), PROFILE,
+                                                                   actor_id="c1", token_kid="k"),
+            req(dt.datetime(1969, 12, 31, 23, 0, tzinfo=dt.timezone.utc), PROFILE, actor_id="c2", token_kid="k")]
+    with connect(workspace, "duckdb") as engine:
+        engine.register("access", with_keys("access", rows))
+        r = scope(engine, workspace, Selector("kid", "k"))
+    assert r.daily == [{"date": "1969-12-31", "requests": 1, "accounts": 1},
+                       {"date": "2025-04-14", "requests": 1, "accounts": 1},
+                       {"date": "2025-04-15", "requests": 1, "accounts": 1}]

@@ -1,8 +1,8 @@
 """The exact blast radius of an incident or an indicator (CONTRACT.md §2-3, `custodes scope`).
 
 Which customer accounts were touched, how many records, when, and which personal-data items.
-Every figure comes from two aggregations pushed down to the engine (one per-account pass, one
-daily pass); no per-event Python. Personal-data items are carried as a bit mask per route (from
+Every figure comes from one aggregating pass over the lake (to one row per account and day),
+then two small aggregations of that; no per-event Python. Personal-data items are carried as a bit mask per route (from
 ``catalog``) and OR-ed per account, so "fields per account" is an integer aggregate, not a set of
 strings, and the accounts CSV decodes only the few distinct masks.
 """
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import ibis
+import ibis.expr.datatypes as idt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -63,11 +64,14 @@ class Catalog:
             return ibis.literal(0, type="int64")
         return route.substitute(exposing, else_=0).cast("int64")
 
-    def any_mask(self, mask: ibis.IntegerColumn) -> ibis.IntegerScalar:
-        """OR of ``mask`` over a group, portably: per item bit, max(mask & bit) is the bit or 0,
-        and their sum is the OR (Ibis compiles no BIT_OR for Spark)."""
+    def any_mask(self, mask: ibis.IntegerColumn, native: bool = False) -> ibis.IntegerScalar:
+        """OR of ``mask`` over a group. ``native``: the engine's BIT_OR (DuckDB), one operation
+        per row. Otherwise portably: per item bit, max(mask & bit) is the bit or 0, and their sum
+        is the OR (Ibis compiles no BIT_OR for Spark)."""
         if not self.items:
             return ibis.literal(0, type="int64")
+        if native:
+            return mask.bit_or()
         terms = [(mask & ibis.literal(1 << n, type="int64")).max() for n in range(len(self.items))]
         total = terms[0]
         for term in terms[1:]:
@@ -141,18 +145,55 @@ def prepared(rows: ibis.Table, catalog: Catalog | None) -> ibis.Table:
     return rows.select(time=rows.time, acct=acct, rec=records, mask=mask)
 
 
-def _any_mask(p: ibis.Table, catalog: Catalog | None):
-    return catalog.any_mask(p.mask) if catalog else ibis.literal(0, type="int64")
+def _any_mask(p: ibis.Table, catalog: Catalog | None, native: bool = False):
+    return catalog.any_mask(p.mask, native) if catalog else ibis.literal(0, type="int64")
 
 
-def per_account(p: ibis.Table, catalog: Catalog | None) -> ibis.Table:
-    return p.group_by("acct").aggregate(
-        requests=p.count(), records=p.rec.sum(), first=p.time.min(), last=p.time.max(), mask=_any_mask(p, catalog),
+def duckdb_functions(engine) -> bool:
+    """May scope use DuckDB's own BIT_OR and EPOCH_US? (Ibis 12 compiles neither for Spark; the
+    portable forms give identical results, tested.)"""
+    return getattr(engine, "name", "") == "duckdb"
+
+
+@ibis.udf.scalar.builtin(name="epoch_us")
+def _epoch_us(time: idt.Timestamp(timezone="UTC")) -> idt.int64:
+    """DuckDB's microseconds since the epoch: integer arithmetic on the stored value."""
+
+
+MICROS_PER_DAY = 86_400_000_000
+EPOCH = dt.date(1970, 1, 1)
+
+
+def utc_day(time: ibis.TimestampValue, native: bool) -> ibis.Value:
+    """The UTC day of ``time``: on DuckDB the day number since the epoch (a division), because
+    casting a TIMESTAMPTZ to DATE goes through the ICU calendar, about as costly per row as
+    reading the column; elsewhere the date. ``as_date`` reads either."""
+    return _epoch_us(time) // MICROS_PER_DAY if native else time.date()
+
+
+def as_date(day) -> dt.date:
+    return EPOCH + dt.timedelta(days=int(day)) if isinstance(day, int) else day
+
+
+def account_days(p: ibis.Table, catalog: Catalog | None, native: bool = False) -> ibis.Table:
+    """The one pass over the lake: the matching requests folded, as they stream, into one row per
+    (day, account). Every figure of the scope derives from this table, so the matching rows are
+    never materialised, a busy key's tens of millions of requests included."""
+    return p.group_by(day=utc_day(p.time, native), acct=p.acct).aggregate(
+        requests=p.count(), records=p.rec.sum(), first=p.time.min(), last=p.time.max(),
+        mask=_any_mask(p, catalog, native),
     )
 
 
-def summary_expr(p: ibis.Table, catalog: Catalog | None) -> ibis.Table:
-    a = per_account(p, catalog)
+def per_account(g: ibis.Table, catalog: Catalog | None, native: bool = False) -> ibis.Table:
+    return g.group_by("acct").aggregate(
+        requests=g.requests.sum(), records=g.records.sum(), first=g.first.min(), last=g.last.max(),
+        mask=_any_mask(g, catalog, native),
+    )
+
+
+def summary_expr(g: ibis.Table, catalog: Catalog | None, native: bool = False) -> ibis.Table:
+    a = per_account(g, catalog, native)
     has = a.acct.notnull()
     metrics = {
         "requests": a.requests.sum(), "records": a.records.sum(),
@@ -164,10 +205,10 @@ def summary_expr(p: ibis.Table, catalog: Catalog | None) -> ibis.Table:
     return a.aggregate(**metrics)
 
 
-def daily_expr(p: ibis.Table) -> ibis.Table:
-    day = p.time.date()
-    return (p.group_by(date=day)
-            .aggregate(requests=p.count(), accounts=p.acct.nunique())
+def daily_expr(g: ibis.Table) -> ibis.Table:
+    # g has one row per (day, account): a day's distinct accounts are its non-null acct rows
+    return (g.group_by(date=g.day)
+            .aggregate(requests=g.requests.sum(), accounts=g.acct.count())
             .order_by("date"))
 
 
@@ -180,14 +221,15 @@ def scope(engine, workspace, selector: Selector, since: dt.datetime | None = Non
     base = select_requests(engine, workspace, selector)
     rows = windowed(base, since, until)
     catalog = Catalog.load(engine)
-    # Scan the lake once: the matching rows, reduced to four narrow columns, are cached for
-    # the two aggregations (a temp table on DuckDB, a cached DataFrame on Spark).
-    with prepared(rows, catalog).cache() as p:
-        total = engine.to_arrow(summary_expr(p, catalog)).to_pylist()[0]
+    # Scan the lake once, aggregating as it streams; the account-day table it yields (cached: a
+    # temp table on DuckDB, a cached DataFrame on Spark) feeds the summary and the timeline.
+    native = duckdb_functions(engine)
+    with account_days(prepared(rows, catalog), catalog, native).cache() as g:
+        total = engine.to_arrow(summary_expr(g, catalog, native)).to_pylist()[0]
         if not total["requests"]:
             raise CustodesError(_nothing_matched(engine, base, selector, since, until))
-        daily = [{"date": r["date"].isoformat(), "requests": int(r["requests"]), "accounts": int(r["accounts"])}
-                 for r in engine.to_arrow(daily_expr(p)).to_pylist()]
+        daily = [{"date": as_date(r["date"]).isoformat(), "requests": int(r["requests"]), "accounts": int(r["accounts"])}
+                 for r in engine.to_arrow(daily_expr(g)).to_pylist()]
     notes = [] if catalog else ["the workspace holds no catalog: personal-data fields are unknown"]
     fields = {item: int(total[f"item_{n}"]) for n, item in enumerate(catalog.items)} if catalog else {}
     return Scope(selector, since, until, accounts=int(total["accounts"]), records=int(total["records"] or 0),
@@ -215,7 +257,8 @@ def accounts_table(engine, result: Scope) -> pa.Table:
     mask = result.catalog.mask_expr(rows.route) if result.catalog else ibis.literal(0, type="int64")
     p = rows.select(acct_id=cols["acct_id"], time=rows.time, mask=mask).filter(lambda t: t.acct_id.notnull())
     agg = p.group_by("acct_id").aggregate(
-        first=p.time.min(), last=p.time.max(), requests=p.count(), mask=_any_mask(p, result.catalog),
+        first=p.time.min(), last=p.time.max(), requests=p.count(),
+        mask=_any_mask(p, result.catalog, duckdb_functions(engine)),
     ).order_by("acct_id")
     table = engine.to_arrow(agg)
     return pa.table({

@@ -16,6 +16,7 @@ import ibis
 
 from custodes.errors import CustodesError, UsageError
 from custodes.ids import key_of
+from custodes.respond.lakefiles import IPV4_COLUMN, legacy_rows
 
 #: selector kind -> the CLI option that names it
 KINDS: dict[str, str] = {
@@ -96,6 +97,9 @@ def _address_keys(text: str) -> set[int]:
 
 DOTTED_QUAD = r"^([0-9]{1,3})[.]([0-9]{1,3})[.]([0-9]{1,3})[.]([0-9]{1,3})$"
 
+#: how the lake spells an IPv4-mapped IPv6 address (lower case, docs/lake.md)
+MAPPED_PREFIX = "::ffff:"
+
 
 def ipv4_in(column: ibis.StringValue, net: ipaddress.IPv4Network) -> ibis.BooleanValue:
     """Is the dotted-quad in ``net``? A cheap string-prefix test on the whole octets the prefix
@@ -114,35 +118,80 @@ def ipv4_in(column: ibis.StringValue, net: ipaddress.IPv4Network) -> ibis.Boolea
     return cond & number.between(low, high)
 
 
+def ipv4_or_mapped_in(column: ibis.StringValue, net: ipaddress.IPv4Network) -> ibis.BooleanValue:
+    """``ipv4_in`` for the address or its IPv4-mapped IPv6 spelling (::ffff:a.b.c.d), which the
+    lake's ``src_ip_v4`` also holds as the IPv4 number."""
+    mapped = column.startswith(MAPPED_PREFIX) & ipv4_in(column.substr(len(MAPPED_PREFIX)), net)
+    return ipv4_in(column, net) | mapped
+
+
+def in_network(text: str, net) -> bool:
+    """Exact membership, address by address; an IPv4 network also holds IPv4-mapped IPv6
+    addresses (in every spelling), as ``src_ip_v4`` does."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    if net.version == 4 and address.version == 6 and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address in net
+
+
 #: beyond this many distinct addresses in a network, filter by the address text instead of keys
 MAX_KEYED_ADDRESSES = 20_000
 
 
 def _network_in(engine, t: ibis.Table, net) -> ibis.Table:
+    """An IPv4 network is an integer range on the lake's ``src_ip_v4``: one pass, no text read.
+    Rows stored before the lake kept that column (or with no such column at all) are found by
+    their address text, in two passes (see ``_by_address_text``)."""
+    if net.version == 4 and IPV4_COLUMN in t.columns:
+        return _by_ipv4_number(engine, t, net)
+    cond = _by_address_text(engine, t, net)
+    return t.filter(cond if cond is not None else ibis.literal(False))
+
+
+def _by_ipv4_number(engine, t: ibis.Table, net: ipaddress.IPv4Network) -> ibis.Table:
+    in_range = t[IPV4_COLUMN].between(int(net.network_address), int(net.broadcast_address))
+    legacy = legacy_rows(engine)
+    if legacy.none:  # every stored file has the column: the common case, one integer filter
+        return t.filter(in_range)
+    older = t[IPV4_COLUMN].isnull()
+    if legacy.seqs is not None:  # the older files' ingests: the text pass reads only their rows
+        older = t._seq.isin(sorted(legacy.seqs)) & older
+    cond = _by_address_text(engine, t, net, only=older)
+    if cond is None:
+        return t.filter(in_range)
+    # Two disjoint scans (a NULL number is never in range), not one OR: each filter then goes
+    # down into the Parquet reader, so only matching rows are decoded beyond the filter columns.
+    return t.filter(in_range).union(t.filter(cond), distinct=False)
+
+
+def _by_address_text(engine, t: ibis.Table, net, only=None) -> ibis.BooleanValue | None:
     """Two passes, so the heavy one compares integers: (1) the distinct addresses that can be in
-    the network (a string-prefix test reading one column), checked exactly in Python, which also
-    copes with IPv6's many spellings; (2) the events filtered by those addresses' keys. A network
-    holding very many distinct addresses is filtered by its text in one pass instead (IPv4)."""
-    if net.version == 4:
-        candidates = t.filter(ipv4_in(t.src_ip, net))
-    else:
-        candidates = t.filter(t.src_ip.contains(":"))
-    distinct = candidates.select("src_ip").distinct()  # one column read; keys computed here
+    the network (a string test reading one column), checked exactly in Python, which also copes
+    with IPv6's many spellings (IPv4-mapped ones included); (2) the condition on those addresses'
+    keys. An IPv4 network holding very many distinct addresses is filtered by its text in one
+    pass instead (the dotted quad or ::ffff: and a dotted quad). ``only`` (a condition on ``t``)
+    limits both passes to those rows. None: no row can match."""
+    def maybe_in(table):  # may over-select (every IPv6 with an ffff group): checked in Python
+        if net.version == 6:
+            return table.src_ip.contains(":")
+        return ipv4_in(table.src_ip, net) | table.src_ip.contains("ffff:")
+
+    scan = t if only is None else t.filter(only)
+    distinct = scan.filter(maybe_in(scan)).select("src_ip").distinct()  # one column; keys computed here
     if net.version == 4:  # IPv6 must be checked address by address: no text fallback for it
         distinct = distinct.limit(MAX_KEYED_ADDRESSES + 1)
-    found = engine.to_arrow(distinct).to_pylist()
+    found = engine.to_arrow(distinct).column("src_ip").to_pylist()
     if len(found) > MAX_KEYED_ADDRESSES and net.version == 4:
-        return candidates
-    keys = set()
-    for row in found:
-        try:
-            if ipaddress.ip_address(row["src_ip"]) in net:
-                keys.add(key_of(row["src_ip"]))
-        except ValueError:
-            continue
-    if not keys:
-        return t.filter(ibis.literal(False))
-    return t.filter(t.src_ip_key.isin(sorted(keys)))
+        cond = ipv4_or_mapped_in(t.src_ip, net)
+    else:
+        keys = sorted({key_of(a) for a in found if in_network(a, net)})
+        if not keys:
+            return None
+        cond = t.src_ip_key.isin(keys)
+    return cond if only is None else only & cond
 
 
 def by_employee(engine, workspace, value: str) -> ibis.Table:

@@ -1,0 +1,77 @@
+"""What the stored files themselves say, read from Parquet footers only (no rows).
+
+The lake added ``src_ip_v4`` (the IPv4 address as an unsigned 32-bit integer) to ``access`` at
+ingest; files stored before that lack the column, and a reader that unions the files by name sees
+NULL there. To filter a CIDR by integer range and still be exact on such a mixed lake, scope must
+know which rows come from those older files: every stored file holds one ingest (one ``_seq``,
+docs/ARCHITECTURE.md), so the older rows are the ``_seq`` values of the files without the column.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import pyarrow.parquet as pq
+
+IPV4_COLUMN = "src_ip_v4"
+
+#: a stored file spanning more ingest sequences than this is not one ingest: knowledge unknown
+MAX_SEQ_SPAN = 64
+
+
+@dataclass(frozen=True)
+class Legacy:
+    """Rows without ``src_ip_v4`` in ``access``: ``seqs`` are their ingest sequences, or None when
+    the files cannot tell (tables registered in memory, files without ``_seq`` statistics): then
+    every row whose ``src_ip_v4`` is NULL must be treated as possibly older."""
+
+    seqs: frozenset[int] | None
+
+    @property
+    def none(self) -> bool:
+        return self.seqs is not None and not self.seqs
+
+
+def legacy_rows(engine, dataset: str = "access") -> Legacy:
+    files = engine.files(dataset)
+    if not files:
+        return Legacy(None)
+    seqs: set[int] = set()
+    for path in files:
+        stat = path.stat()
+        span = _file_legacy_span(str(path), stat.st_mtime_ns, stat.st_size)
+        if span is None:
+            return Legacy(None)
+        seqs.update(span)
+    return Legacy(frozenset(seqs))
+
+
+@functools.lru_cache(maxsize=65536)
+def _file_legacy_span(path: str, _mtime_ns: int, _size: int) -> range | None:
+    """The ingest sequences of one file without the column (empty when it has it); None when
+    unknown. Cached by path, mtime and size: a long-lived process (the console) reads each
+    footer once; stored files are never rewritten in place."""
+    meta = pq.ParquetFile(path).metadata
+    names = meta.schema.names
+    if IPV4_COLUMN in names:
+        return range(0)
+    return _seq_span(meta, names)
+
+
+def _seq_span(meta, names: list[str]) -> range | None:
+    if "_seq" not in names:
+        return None
+    column = names.index("_seq")
+    low = high = None
+    for n in range(meta.num_row_groups):
+        stats = meta.row_group(n).column(column).statistics
+        if stats is None or not stats.has_min_max:
+            return None
+        low = stats.min if low is None else min(low, stats.min)
+        high = stats.max if high is None else max(high, stats.max)
+    if low is None:
+        return range(0)  # a file without rows holds no sequence
+    if high - low > MAX_SEQ_SPAN:
+        return None
+    return range(low, high + 1)
