@@ -1,24 +1,35 @@
 """Detection speed (issue #4). Run by hand; figures go to BENCHMARKS.md.
 
-1. The whole rule pack, --full, over a simulated world loaded into a lake (events/s).
+1. The whole rule pack, --full, over a simulated world loaded into a lake (events/s, peak RSS).
 2. An incremental run after one more day arrives (seconds).
 3. Side by side, in one run, over the same events: the core rules as a per-event Python rule
    engine (Panther/StreamAlert style: a function called per event, with lookups in dicts and
    sets) against the same rules as columnar queries on the engine. The ratio.
+4. With --base SRC (e.g. /tmp/custodes-base/src): steps 1 and 2 also with that older code, on
+   the same lake in the same run, and whether both give the same findings. Each detection runs
+   in its own process (PYTHONPATH=SRC or this checkout's src), so peak RSS is its own.
 
-    python bench/bench_detect.py --customers 40000 --days 90 --dir /tmp/bench-detect [--sample 2000000]
+    python bench/bench_detect.py --customers 50000 --days 60 --dir /tmp/bench-detect \
+        [--base /tmp/custodes-base/src] [--skip side] [--reuse]
 
-The world is simulated once into --dir and reused. Event files are written into the lake with
-DuckDB (bench/detect_world.fast_events) so the figure is detection's, not ingestion's.
+    # about 100M access events (check df first: ~12 GB under --dir):
+    python bench/bench_detect.py --customers 600000 --days 60 --dir /tmp/bd100 --skip side incremental --reuse
+
+The world is simulated once into --dir and reused; --reuse also keeps the lake built by an
+earlier run. Event files are written into the lake with DuckDB (bench/detect_world.fast_events)
+so the figure is detection's, not ingestion's.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
+import os
 import resource
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -48,6 +59,8 @@ def lake(args, sim: Path, name: str, last_day: bool):
     from custodes.workspace import Workspace
 
     root = Path(args.dir) / name
+    if getattr(args, "reuse", False) and last_day and (root / "lake" / "access").is_dir():
+        return Workspace.open(root)
     shutil.rmtree(root, ignore_errors=True)
     ws = Workspace.open(root)
     load_reference(ws, sim)
@@ -73,23 +86,74 @@ def access_rows(ws) -> int:
     return int(engine.to_arrow(t.aggregate(n=t.count())).column("n")[0].as_py())
 
 
-def bench_full(ws) -> dict:
-    from custodes.detect.run import detect
+# Each detection run in a child process, with the code under test on its PYTHONPATH ------------
+HERE_SRC = Path(__file__).resolve().parent.parent / "src"
 
-    events = access_rows(ws)
+
+def child(mode: str, root: str) -> None:
+    """In the child: one detection run; print seconds, peak RSS and a digest of the findings."""
+    from custodes.detect.run import detect
+    from custodes.detect.store import load_findings
+    from custodes.workspace import Workspace
+
+    ws = Workspace.open(Path(root))
     started = time.perf_counter()
-    summary = detect(ws, full=True)
+    summary = detect(ws, full=(mode == "full"))
     seconds = time.perf_counter() - started
-    return {"access_events": events, "seconds": round(seconds, 1),
-            "events_per_second": round(events / seconds), "findings": summary.findings,
-            "incidents": summary.incidents}
+    print(json.dumps({"seconds": round(seconds, 2), "mode": summary.mode, "since": summary.since,
+                      "findings": summary.findings, "incidents": summary.incidents,
+                      "digest": findings_digest(load_findings(ws)),
+                      "peak_rss_mib": peak_rss_mib()}))
+
+
+def peak_rss_mib() -> int:
+    """This process's own peak RSS (VmHWM: unlike ru_maxrss, not carried over from the parent
+    across exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def findings_digest(findings: list[dict]) -> str:
+    """What must not change between two versions of the code: ids, severities, evidence,
+    entities and time spans of every finding."""
+    keep = ("finding_id", "rule_id", "severity", "first_seen", "last_seen", "evidence", "entities")
+    rows = sorted(json.dumps({k: f.get(k) for k in keep}, sort_keys=True) for f in findings)
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest()[:16]
+
+
+def run_child(src: Path, mode: str, ws) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(src))
+    out = subprocess.run([sys.executable, __file__, "--child", mode, str(ws.root)], env=env,
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"detection with {src} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def codes(args) -> dict[str, Path]:
+    found = {"new": HERE_SRC}
+    if args.base:
+        found["base"] = Path(args.base)
+    return found
+
+
+def bench_full(args, ws) -> dict:
+    events = access_rows(ws)
+    out = {"access_events": events}
+    for name, src in codes(args).items():
+        r = run_child(src, "full", ws)
+        r["events_per_second"] = round(events / r["seconds"])
+        out[name] = r
+        print(json.dumps({name: r}), file=sys.stderr)
+    _compare(out)
+    return out
 
 
 def bench_incremental(args, sim: Path) -> dict:
-    from custodes.detect.run import detect
-
     ws = lake(args, sim, "lake-incremental", last_day=False)
-    detect(ws, full=True)
+    run_child(HERE_SRC, "full", ws)
     # the held-back last day arrives, as a new ingest
     tmp = Path(args.dir) / "last-day"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -97,10 +161,25 @@ def bench_incremental(args, sim: Path) -> dict:
         (tmp / dataset).mkdir(parents=True)
         shutil.copy(day_files(sim, dataset)[-1], tmp / dataset)
     fast_events(ws, tmp, first_seq=5_000_000)
-    started = time.perf_counter()
-    summary = detect(ws)
-    return {"seconds": round(time.perf_counter() - started, 1), "mode": summary.mode,
-            "since": summary.since}
+    before = ws.detect.parent / "detect-before-incremental"
+    shutil.rmtree(before, ignore_errors=True)
+    shutil.copytree(ws.detect, before)
+    out = {}
+    for name, src in codes(args).items():
+        shutil.rmtree(ws.detect)
+        shutil.copytree(before, ws.detect)  # each version starts from the same state
+        out[name] = run_child(src, "incremental", ws)
+        print(json.dumps({f"incremental {name}": out[name]}), file=sys.stderr)
+    out["after_full"] = run_child(HERE_SRC, "full", ws)["digest"]
+    out["incremental_equals_full"] = out["new"]["digest"] == out["after_full"]
+    _compare(out)
+    return out
+
+
+def _compare(out: dict) -> None:
+    if "base" in out:
+        out["same_findings_as_base"] = out["new"]["digest"] == out["base"]["digest"]
+        out["speedup_vs_base"] = round(out["base"]["seconds"] / out["new"]["seconds"], 2)
 
 
 # The per-event Python engine -------------------------------------------------------------
@@ -210,19 +289,25 @@ def main(argv=None) -> None:
     ap.add_argument("--dir", default="/tmp/bench-detect")
     ap.add_argument("--sample", type=int, default=2_000_000, help="events for the side-by-side run")
     ap.add_argument("--skip", nargs="*", default=[], choices=["full", "incremental", "side"])
+    ap.add_argument("--base", default=None, help="src folder of older code to run beside (e.g. /tmp/custodes-base/src)")
+    ap.add_argument("--reuse", action="store_true", help="reuse the lake an earlier run built under --dir")
+    ap.add_argument("--child", nargs=2, metavar=("MODE", "WORKSPACE"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.child:
+        return child(*args.child)
     sim = world(args)
-    report = {"customers": args.customers, "days": args.days}
+    report = {"customers": args.customers, "days": args.days, "load_average_start": os.getloadavg()}
     ws = lake(args, sim, "lake-full", last_day=True)
     if "full" not in args.skip:
-        report["full"] = bench_full(ws)
+        report["full"] = bench_full(args, ws)
         print(json.dumps(report["full"]), file=sys.stderr)
     if "side" not in args.skip:
         report["side_by_side"] = side_by_side(ws, args.sample)
         print(json.dumps(report["side_by_side"]), file=sys.stderr)
     if "incremental" not in args.skip:
         report["incremental"] = bench_incremental(args, sim)
-    report["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    report["peak_rss_mib_bench_process"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    report["load_average_end"] = os.getloadavg()
     print(json.dumps(report, indent=1))
 
 

@@ -45,7 +45,7 @@ def findings_requests(engine, findings: list[dict], rules=None, workspace=None) 
         flagged = [{"day": f["_day"], **f["_group"]} for f in mine]
         ctx = Context(engine, now, day_start(min(f["day"] for f in flagged)), config, available,
                       (first.astimezone(UTC) - dt.datetime(1970, 1, 1, tzinfo=UTC)).days)
-        parts.append(rule.evidence_rows(ctx, flagged).select(*access_columns))
+        parts.append(rule.scope_rows(ctx, flagged).select(*access_columns))
     if not parts:
         return None
     out = parts[0]

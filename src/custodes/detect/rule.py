@@ -22,6 +22,8 @@ from typing import Any, ClassVar
 
 import ibis
 
+from custodes.detect.timecols import day_number_expr
+
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 SEVERITY_RANK = {name: i for i, name in enumerate(SEVERITIES)}
 
@@ -31,6 +33,9 @@ EXTRA_ENTITY_KEYS = ("asn", "country")
 
 #: Tolerance for clock skew between the gateway, the authorization server and the HR system.
 SKEW = dt.timedelta(minutes=5)
+#: The same in microseconds, for comparisons over every request (on integers: adding an
+#: interval to a zoned timestamp goes through the calendar, per row).
+SKEW_MICROS = int(SKEW.total_seconds()) * 1_000_000
 
 UTC = dt.timezone.utc
 
@@ -117,7 +122,7 @@ def day_start(number: int) -> dt.datetime:
 
 def day_expr(time: ibis.Expr) -> ibis.Expr:
     """The UTC day number of a timestamp column, computed by the engine."""
-    return (time.epoch_seconds() // 86400).cast("int64")
+    return day_number_expr(time)
 
 
 def account_key(t: ibis.Table) -> ibis.Expr:
@@ -178,6 +183,10 @@ class Rule:
     #: True when ``rows`` are few (each one is evidence, e.g. unissued tokens): the runner
     #: fetches them once and aggregates and counts entities from that copy.
     materialize: ClassVar[bool] = False
+    #: For materialized rules: request columns ``extra_counts`` reads besides the ones the
+    #: runner always fetches (time, day, actor_type, record_count, asn, the ``*_key`` columns,
+    #: and the group and entity columns).
+    counted_columns: ClassVar[tuple[str, ...]] = ()
 
     # Event rules ----------------------------------------------------------------------------
     def rows(self, ctx: Context) -> ibis.Table:
@@ -204,6 +213,12 @@ class Rule:
         rows = self.rows(ctx)
         keys = ibis.memtable(keys_table(flagged, ("day", *self.group_by), rows.schema()))
         return rows.semi_join(keys, ["day", *self.group_by])
+
+    def scope_rows(self, ctx: Context, flagged: list[dict]) -> ibis.Table:
+        """The findings' malicious requests for scope: their evidence rows, judged again with
+        everything known now (a rule whose verdict must ignore later data to stay incremental,
+        such as token.unissued, drops here what later data explains). Default: the evidence."""
+        return self.evidence_rows(ctx, flagged)
 
     # Judgement of one aggregated row (a few per run: plain Python is fine) -------------------
     def severity_of(self, row: dict) -> str:

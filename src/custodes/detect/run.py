@@ -65,13 +65,28 @@ def run_rule(rule: Rule, ctx: Context) -> list[dict]:
 def _run_materialized(rule: Rule, ctx: Context) -> list[dict]:
     """Rules whose rows are few (every row is evidence): fetch the rows once, then aggregate
     them on the engine and count their entities in Arrow, instead of computing them twice."""
-    data = ctx.engine.to_arrow(ctx.in_window(rule.rows(ctx)))
+    rows = ctx.in_window(rule.rows(ctx))
+    data = ctx.engine.to_arrow(rows.select(*counted_columns(rule, rows)))
     if data.num_rows == 0:
         return []
     rows = ctx.engine.register("detect_rule_rows", data)
     found = rule.judge(ctx, ctx.engine.to_arrow(rule.aggregate(rows)).to_pylist())
     tops = _count_tops(rule, data)
     return [build_finding(rule, row, tops.get(_group_key(rule, row), {}), ctx.now) for row in found]
+
+
+#: Request columns that a rule's aggregate and counts may read: numbers and fixed-width keys,
+#: cheap to fetch. The wide strings (request id, user agent, route...) are fetched only when
+#: a rule names them (group, entity), and whole requests only for scope (evidence.py).
+COUNTED_COLUMNS = ("time", "day", "actor_type", "record_count", "asn")
+
+
+def counted_columns(rule: Rule, rows) -> list[str]:
+    """The columns of ``rows`` a materialized rule's findings are built from."""
+    wanted = [*COUNTED_COLUMNS, *rule.group_by, *rule.entity_columns.values(),
+              *rule.top_entities.values(), *rule.counted_columns]
+    wanted += [c for c in rows.columns if c.endswith("_key")]
+    return [c for c in dict.fromkeys(wanted) if c in rows.columns]
 
 
 def _group_key(rule: Rule, row: dict) -> tuple:

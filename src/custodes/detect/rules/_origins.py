@@ -7,11 +7,10 @@ back and checked against the issuance ledger's logins.
 
 from __future__ import annotations
 
-import weakref
-
 import ibis
 
 from custodes.detect.rule import SKEW, Context, account_key, day_expr, successful
+from custodes.detect.shared import RunCache
 
 #: An (account, ASN) pair unseen for this many days is new again.
 NOVELTY_DAYS = 28
@@ -24,14 +23,14 @@ def customer_requests(ctx: Context, extra_lookback: int = 0) -> ibis.Table:
     return a.filter(a.acct.notnull())
 
 
-def triples(a: ibis.Table) -> ibis.Table:
-    """Distinct (acct, asn, day) with ``is_new``: the pair unseen in the previous NOVELTY_DAYS
-    while the account itself was seen (a known account, reached from somewhere new)."""
-    pairs = a.select("acct", "asn", "day").distinct()
+def triples(pairs: ibis.Table) -> ibis.Table:
+    """Distinct (acct, asn, day) triples (``pairs``) with ``is_new``: the pair unseen in the
+    previous NOVELTY_DAYS while the account itself was seen (a known account, reached from
+    somewhere new). Everything here reads the triples, never the requests again."""
     pairs = pairs.mutate(
         prev_pair=pairs.day.lag().over(ibis.window(group_by=[pairs.acct, pairs.asn], order_by=pairs.day)))
     # prev_any: the latest day before this one the account was active at all (any ASN)
-    days = a.select("acct", "day").distinct()
+    days = pairs.select("acct", "day").distinct()
     days = days.mutate(prev_any=days.day.lag().over(ibis.window(group_by=days.acct, order_by=days.day)))
     pairs = pairs.inner_join(days, ["acct", "day"])
     is_new = ((pairs.prev_pair.isnull() | (pairs.prev_pair < pairs.day - NOVELTY_DAYS))
@@ -39,51 +38,79 @@ def triples(a: ibis.Table) -> ibis.Table:
     return pairs.select("acct", "asn", "day", is_new=is_new)
 
 
-#: account.new_origin and source.low_and_slow share one computation of the new pairs and the
-#: per-(day, ASN) totals per run: engine -> {(since, now): (new pairs, totals)}.
-_SHARED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+#: account.new_origin and source.low_and_slow share one computation of the new-origin requests
+#: and the per-(day, ASN) totals per run.
 SHARED_SPAN = 14  # the longest span summed over by a rule using these (low_and_slow)
+_SHARED = RunCache(("access", "issuance"), margin_days=SHARED_SPAN)
 
 
-def shared_origin_tables(ctx: Context) -> tuple[ibis.Table, ibis.Table]:
-    """(new (acct, asn, day) pairs, per-(day, asn) totals of accounts) for days from
-    ``since - SHARED_SPAN``, computed once per engine and window and served registered."""
-    per_engine = _SHARED.setdefault(ctx.engine, {})
-    key = (ctx.since, ctx.now)
-    if key not in per_engine:
-        a = customer_requests(ctx, SHARED_SPAN)
-        t = triples(a)
-        new = t.filter(t.is_new).select("acct", "asn", "day")
-        if ctx.since_day is not None:
-            first = ctx.since_day - SHARED_SPAN
-            new = new.filter(new.day >= first)
-            a = a.filter(a.day >= first)
-        totals = a.group_by(["day", "asn"]).aggregate(all_accounts=a.acct.nunique())
-        per_engine.clear()
-        per_engine[key] = (ctx.engine.register("detect_new_pairs", ctx.engine.to_arrow(new)),
-                           ctx.engine.register("detect_origin_totals", ctx.engine.to_arrow(totals)))
-    return per_engine[key]
+def shared_origin_tables(ctx: Context, needed_from: int | None = None) -> tuple[ibis.Table, ibis.Table]:
+    """(requests of new (acct, asn, day) pairs with no login from there, per-(day, asn) totals
+    of accounts) for days from ``since - SHARED_SPAN``, computed once per engine and window and
+    served registered. The requests are few (first visits from a network), so both rules, their
+    entity counts and their evidence read one small copy instead of joining the lake four times."""
+    return _SHARED.get(ctx, lambda: _build_origin_tables(ctx), needed_from)
 
 
-def new_origin_requests(ctx: Context, extra_lookback: int = 0, since_day: int | None = None) -> ibis.Table:
-    """Requests of new (account, ASN) pairs on days from ``since_day`` (default: ctx's), with no
-    token issued to that account at that address by then (when issuance exists)."""
-    new, _ = shared_origin_tables(ctx)
+def _build_origin_tables(ctx: Context) -> tuple[ibis.Table, ibis.Table]:
     a = customer_requests(ctx, SHARED_SPAN)
-    first = ctx.since_day if since_day is None else since_day
-    if first is not None:
+    # One pass over the requests: their distinct triples, far fewer, feed novelty and totals.
+    distinct = ctx.engine.register(
+        "detect_origin_triples", ctx.engine.to_arrow(a.select("acct", "asn", "day").distinct()))
+    t = triples(distinct)
+    new = t.filter(t.is_new).select("acct", "asn", "day")
+    totals = distinct
+    if ctx.since_day is not None:
+        first = ctx.since_day - SHARED_SPAN
         new = new.filter(new.day >= first)
         a = a.filter(a.day >= first)
-    rows = a.semi_join(new, ["acct", "asn", "day"])
+        totals = totals.filter(totals.day >= first)
+    # triples are distinct: a (day, asn)'s row count is its number of distinct accounts
+    totals = totals.group_by(["day", "asn"]).aggregate(all_accounts=totals.count())
+    new = ctx.engine.register("detect_new_pairs", ctx.engine.to_arrow(new))
+    rows = _of_new_pairs(ctx, a, new).select(*ORIGIN_COLUMNS)
+    return (ctx.engine.register("detect_new_origin_rows", ctx.engine.to_arrow(rows)),
+            ctx.engine.register("detect_origin_totals", ctx.engine.to_arrow(totals)))
+
+
+#: What the origin rules, their counts and their entities read of a request: detection fetches
+#: only these; scope reads the whole requests again (FromNewOrigins.scope_rows).
+ORIGIN_COLUMNS = ("time", "day", "acct", "asn", "actor_type", "actor_id_key", "account_id_key",
+                  "src_ip_key", "src_ip", "geo_country", "token_kid")
+
+
+def _of_new_pairs(ctx: Context, a: ibis.Table, pairs: ibis.Table) -> ibis.Table:
+    """Requests of ``a`` whose (acct, asn, day) is in ``pairs``, without a login from there."""
+    rows = a.semi_join(pairs, ["acct", "asn", "day"])
     if ctx.has("issuance"):
         rows = _unless_logged_in(rows, ctx.table("issuance"))
     return rows
 
 
+class FromNewOrigins:
+    """Mixin for rules over new-origin requests: scope gets whole requests, read again from the
+    lake for the (account, ASN, day) triples behind the findings (every request of a new
+    triple is a new-origin request; the login check is per request, so it is applied again)."""
+
+    def scope_rows(self, ctx: Context, flagged: list[dict]) -> ibis.Table:
+        narrow = self.evidence_rows(ctx, flagged)
+        triples_ = narrow.select("acct", "asn", "day").distinct()
+        lookback = max(0, self.lookback_days - NOVELTY_DAYS)
+        return _of_new_pairs(ctx, customer_requests(ctx, lookback), triples_)
+
+
+def new_origin_requests(ctx: Context, extra_lookback: int = 0, since_day: int | None = None) -> ibis.Table:
+    """Requests of new (account, ASN) pairs on days from ``since_day`` (default: ctx's), with no
+    token issued to that account at that address by then (when issuance exists)."""
+    first = ctx.since_day if since_day is None else since_day
+    rows, _ = shared_origin_tables(ctx, first)
+    return rows if first is None else rows.filter(rows.day >= first)
+
+
 def origin_totals(ctx: Context, extra_lookback: int = 0, since_day: int | None = None) -> ibis.Table:
     """Per (day, asn): all distinct accounts reached (the denominator of the share of new ones)."""
-    _, totals = shared_origin_tables(ctx)
     first = ctx.since_day if since_day is None else since_day
+    _, totals = shared_origin_tables(ctx, first)
     return totals if first is None else totals.filter(totals.day >= first)
 
 

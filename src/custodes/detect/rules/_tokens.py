@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import weakref
-
 import ibis
 
-from custodes.detect.rule import SKEW, Context, day_expr, successful
+from custodes.detect.rule import SKEW, SKEW_MICROS, Context, day_expr, successful
+from custodes.detect.shared import RunCache
+from custodes.detect.timecols import unix_micros
 
 
 class CountsTokens:
@@ -27,46 +27,75 @@ def unissued(ctx: Context) -> ibis.Table:
     allowing clock skew: a ledger row written later cannot change an earlier day's verdict)."""
     a = token_requests(ctx)
     i = ctx.table("issuance")
-    return a.anti_join(i, [a.credential_id_key == i.token_id_key, i.time <= a.time + SKEW])
+    return a.anti_join(i, [a.credential_id_key == i.token_id_key,
+                           unix_micros(i.time) <= unix_micros(a.time) + SKEW_MICROS])
 
 
-def corroborated_tokens(ctx: Context, rows: ibis.Table) -> ibis.Table:
+def corroborated_tokens(ctx: Context, rows: ibis.Table, hindsight: bool = False) -> ibis.Table:
     """jti keys of unissued tokens that look like a lost ledger row, not a forgery: their
     session is in the ledger, or their subject was issued tokens from the same device or
-    address before. A forger has neither the victim's session nor their device or address."""
+    address before. A forger has neither the victim's session nor their device or address.
+
+    ``hindsight``: count issuance recorded at any time, also after the use. Detection never
+    does (a later ledger row must not change an earlier day's verdict: incremental == full);
+    scope does, to judge the evidence with everything known now (a customer whose login rows
+    were lost, whose device shows up in the ledger days later, is not a victim)."""
     i = ctx.table("issuance")
-    same_session = rows.semi_join(i, [rows.session_id_key == i.session_id_key,
-                                      i.time <= rows.time + SKEW])
-    same_device = rows.semi_join(i, [rows.actor_id_key == i.subject_key,
-                                     rows.device_id_key == i.device_id_key,
-                                     i.time <= rows.time + SKEW])
-    same_address = rows.semi_join(i, [rows.actor_id_key == i.subject_key,
-                                      rows.src_ip_key == i.src_ip_key,
-                                      i.time <= rows.time + SKEW])
-    keys = [t.select("credential_id_key") for t in (same_session, same_device, same_address)]
-    return keys[0].union(keys[1]).union(keys[2]).distinct()
+
+    def known(*pairs):
+        on = [rows[a] == i[b] for a, b in pairs]
+        if not hindsight:
+            on.append(i.time <= rows.time + SKEW)
+        return rows.semi_join(i, on).select("credential_id_key")
+
+    same_session = known(("session_id_key", "session_id_key"))
+    same_device = known(("actor_id_key", "subject_key"), ("device_id_key", "device_id_key"))
+    same_address = known(("actor_id_key", "subject_key"), ("src_ip_key", "src_ip_key"))
+    return same_session.union(same_device).union(same_address).distinct()
 
 
-#: engine -> {(since, now): registered table}: token.unissued and issuance.ledger_gap share
-#: one computation of the unissued-token rows per run (the anti-join over every token request).
-_SHARED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+def uncorroborated_in_hindsight(ctx: Context, rows: ibis.Table) -> ibis.Table:
+    """``rows`` (unissued-token requests) minus the tokens that issuance known now ties to their
+    subject: the exact evidence of a forgery, for scope (see :func:`corroborated_tokens`)."""
+    good = corroborated_tokens(ctx, rows, hindsight=True)
+    return rows.anti_join(good, "credential_id_key")
+
+
+#: token.unissued and issuance.ledger_gap share one computation of the unissued-token rows per
+#: run (the anti-join over every token request).
+_SHARED = RunCache(("access", "issuance"))
 
 
 def unissued_marked(ctx: Context) -> ibis.Table:
     """Unissued-token requests with ``day``, ``kid`` and ``corroborated``, computed once per
-    engine and window, then served from a small registered table."""
-    per_engine = _SHARED.setdefault(ctx.engine, {})
-    key = (ctx.since, ctx.now)
-    if key not in per_engine:
-        rows = unissued(ctx)
-        rows = rows.mutate(kid=rows.token_kid.fill_null("(none)"), day=day_expr(rows.time))
-        good = corroborated_tokens(ctx, rows).mutate(corroborated=ibis.literal(True))
-        marked = rows.left_join(good, "credential_id_key")
-        marked = marked.mutate(corroborated=marked.corroborated.fill_null(False))
-        data = ctx.engine.to_arrow(marked)
-        per_engine.clear()
-        per_engine[key] = ctx.engine.register("detect_unissued", data)
-    return per_engine[key]
+    engine and window, then served from a small registered table.
+
+    The anti-join over every token request runs once: its few rows are fetched and registered
+    first, and the corroboration joins run on that small copy (compiled as one query, the
+    engine would evaluate the anti-join once per branch)."""
+    return _SHARED.get(ctx, lambda: _build_unissued_marked(ctx))
+
+
+#: What the token rules, their counts and their entities read of an unissued-token request:
+#: detection fetches only these; scope reads the whole request again (unissued_rows).
+UNISSUED_COLUMNS = ("time", "day", "kid", "credential_id_key", "actor_type", "actor_id_key",
+                    "account_id_key", "src_ip_key", "src_ip", "geo_country", "asn",
+                    "session_id_key", "device_id_key")
+
+
+def unissued_rows(ctx: Context) -> ibis.Table:
+    """Every column of the unissued-token requests, with ``kid`` and ``day``."""
+    rows = unissued(ctx)
+    return rows.mutate(kid=rows.token_kid.fill_null("(none)"), day=day_expr(rows.time))
+
+
+def _build_unissued_marked(ctx: Context) -> ibis.Table:
+    rows = unissued_rows(ctx).select(*UNISSUED_COLUMNS)
+    rows = ctx.engine.register("detect_unissued_raw", ctx.engine.to_arrow(rows))
+    good = corroborated_tokens(ctx, rows).mutate(corroborated=ibis.literal(True))
+    marked = rows.left_join(good, "credential_id_key").drop("credential_id_key_right")
+    marked = marked.mutate(corroborated=marked.corroborated.fill_null(False))
+    return ctx.engine.register("detect_unissued", ctx.engine.to_arrow(marked))
 
 
 def split_unissued(ctx: Context) -> tuple[ibis.Table, ibis.Table]:

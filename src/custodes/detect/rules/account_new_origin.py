@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from custodes.detect.rule import Rule
-from custodes.detect.rules._origins import NOVELTY_DAYS, new_origin_requests, origin_totals
+from custodes.detect.rules._origins import NOVELTY_DAYS, FromNewOrigins, new_origin_requests, origin_totals
 
 
-class NewOrigin(Rule):
+class NewOrigin(FromNewOrigins, Rule):
     id = "account.new_origin"
     title = "Accounts reached from a network new to them, without a login from there"
     severity = "medium"

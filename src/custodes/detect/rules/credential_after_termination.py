@@ -32,10 +32,15 @@ class AfterTermination(Rule):
         w = ctx.table("workforce")
         leavers = w.filter(w.terminated_at.notnull()).select(
             employee_id="employee_id", terminated_at="terminated_at")
-        parts = [self._as_employee(a, leavers)]
+        rows = self._as_employee(a, leavers)
         if ctx.has("credentials"):
-            parts.append(self._with_owned_credential(ctx, a, leavers))
-        rows = parts[0] if len(parts) == 1 else parts[0].union(parts[1], distinct=True)
+            owned = self._with_owned_credential(ctx, a, leavers)
+            # A leaver using their own credential is already a row of the first part (same
+            # credential, employee and termination). Dropping it here, instead of a UNION
+            # DISTINCT over whole rows, lets the engine read only the columns counted.
+            owned = owned.filter(~((owned.actor_type == "employee") & (owned.actor_id == owned.employee_id))
+                                 .fill_null(False))
+            rows = rows.union(owned.select(*rows.columns))
         return rows.mutate(day=day_expr(rows.time))
 
     @staticmethod

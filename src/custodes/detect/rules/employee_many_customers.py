@@ -7,6 +7,7 @@ import statistics
 import ibis
 
 from custodes.detect.rule import Rule, account_key, successful
+from custodes.detect.timecols import hour_of_day_expr
 
 
 class EmployeeManyCustomers(Rule):
@@ -38,7 +39,8 @@ class EmployeeManyCustomers(Rule):
         return a.filter(account_key(a).notnull())
 
     def query(self, ctx):
-        rows = ctx.in_window(self.rows(ctx)).mutate(hour=ibis._.time.hour())
+        rows = ctx.in_window(self.rows(ctx))
+        rows = rows.mutate(hour=hour_of_day_expr(rows.time))
         # Quiet hours come from the staff's own rhythm the same day (no timezone setting): hours
         # in which at most a quarter of the day's active staff worked. Counting people, not
         # requests, keeps one busy night owl from making the night look busy.

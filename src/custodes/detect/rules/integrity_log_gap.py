@@ -6,6 +6,7 @@ import ibis
 import pyarrow as pa
 
 from custodes.detect.rule import Rule
+from custodes.detect.timecols import hour_number_expr
 
 WEEK_HOURS = 168
 
@@ -31,7 +32,7 @@ class LogGap(Rule):
 
     def query(self, ctx):
         a = ctx.events("access", self.lookback_days)
-        hidx = (a.time.epoch_seconds() // 3600).cast("int64")
+        hidx = hour_number_expr(a.time)
         services = a.filter(a.actor_type == "service").select(source=a.actor_id, hidx=hidx)
         seen = a.select(source=ibis.literal("*"), hidx=hidx).union(services).distinct()
         first = ctx.first_day if ctx.since is None else max(ctx.since_day, ctx.first_day or 0)

@@ -8,12 +8,12 @@ import datetime as dt
 import ibis
 
 from custodes.detect.rule import Rule
-from custodes.detect.rules._origins import NOVELTY_DAYS, new_origin_requests, origin_totals
+from custodes.detect.rules._origins import NOVELTY_DAYS, FromNewOrigins, new_origin_requests, origin_totals
 
 SPAN = 14  # days summed
 
 
-class LowAndSlow(Rule):
+class LowAndSlow(FromNewOrigins, Rule):
     id = "source.low_and_slow"
     title = "A network slowly gathers accounts new to it"
     severity = "medium"

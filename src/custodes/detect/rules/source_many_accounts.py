@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from custodes.detect.rule import Rule, account_key, successful
+import ibis
+
+from custodes.detect.rule import Rule, successful
+from custodes.detect.rules._origins import origin_totals
 
 
 class SourceManyAccounts(Rule):
@@ -35,8 +38,14 @@ class SourceManyAccounts(Rule):
     def query(self, ctx):
         rows = self.rows(ctx)
         daily = rows.group_by(["day", "asn"]).aggregate(
-            accounts=account_key(rows).nunique(), requests=rows.count(),
-            sources=rows.src_ip_key.nunique(), first_seen=rows.time.min(), last_seen=rows.time.max())
+            requests=rows.count(), sources=rows.src_ip_key.nunique(),
+            first_seen=rows.time.min(), last_seen=rows.time.max())
+        # Distinct accounts per (day, ASN) come from the triples the origin rules count anyway.
+        first = None if ctx.since_day is None else ctx.since_day - self.lookback_days
+        totals = origin_totals(ctx, since_day=first)
+        daily = daily.left_join(totals, ["day", "asn"]).select(
+            "day", "asn", accounts=ibis._.all_accounts.fill_null(0), requests="requests",
+            sources="sources", first_seen="first_seen", last_seen="last_seen")
         prev = daily.select(p_asn=daily.asn, p_day=daily.day, p_accounts=daily.accounts)
         seen = daily.inner_join(prev, [daily.asn == prev.p_asn, prev.p_day < daily.day,
                                        prev.p_day >= daily.day - self.lookback_days])

@@ -6,6 +6,7 @@ import ibis
 
 from custodes.detect.rule import SKEW, Rule, day_expr
 from custodes.detect.rules._tokens import CountsTokens, token_requests
+from custodes.detect.timecols import unix_micros
 
 
 class ClaimsMismatch(CountsTokens, Rule):
@@ -31,12 +32,12 @@ class ClaimsMismatch(CountsTokens, Rule):
             token_id_key="token_id_key", issued_subject_key="subject_key", issued_kid="kid",
             issued_iat="iat")
         j = a.inner_join(i, a.credential_id_key == i.token_id_key)
-        skew_s = int(SKEW.total_seconds())
+        skew_us = int(SKEW.total_seconds()) * 1_000_000
         iat_off = ibis.coalesce(
-            (j.token_iat.epoch_seconds() - j.issued_iat.epoch_seconds()).abs(), ibis.literal(0))
+            (unix_micros(j.token_iat) - unix_micros(j.issued_iat)).abs(), ibis.literal(0))
         bad = ((j.actor_id_key != j.issued_subject_key)
                | (j.token_kid.fill_null("") != j.issued_kid)
-               | (iat_off > skew_s))
+               | (iat_off > skew_us))
         j = j.filter(bad)
         return j.mutate(day=day_expr(j.time), kid=j.token_kid.fill_null("(none)")).drop(
             "token_id_key", "issued_subject_key", "issued_kid", "issued_iat")

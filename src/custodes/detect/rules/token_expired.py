@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from custodes.detect.rule import SKEW, Rule, day_expr
+from custodes.detect.rule import SKEW_MICROS, Rule, day_expr
 from custodes.detect.rules._tokens import CountsTokens, token_requests
+from custodes.detect.timecols import unix_micros
 
 
 class ExpiredUse(CountsTokens, Rule):
@@ -25,7 +26,8 @@ class ExpiredUse(CountsTokens, Rule):
 
     def rows(self, ctx):
         a = token_requests(ctx)
-        a = a.filter(a.token_exp.notnull() & (a.time > a.token_exp + SKEW))
+        a = a.filter(a.token_exp.notnull()
+                     & (unix_micros(a.time) > unix_micros(a.token_exp) + SKEW_MICROS))
         return a.mutate(day=day_expr(a.time), kid=a.token_kid.fill_null("(none)"))
 
     def severity_of(self, row):

@@ -3,8 +3,10 @@ never logged in (the signing-key forgery of DESIGN.md)."""
 
 from __future__ import annotations
 
-from custodes.detect.rule import Rule
-from custodes.detect.rules._tokens import split_unissued
+import ibis
+
+from custodes.detect.rule import Rule, keys_table, stable_id
+from custodes.detect.rules._tokens import split_unissued, uncorroborated_in_hindsight, unissued_rows
 
 
 class UnissuedTokens(Rule):
@@ -32,6 +34,20 @@ class UnissuedTokens(Rule):
     def rows(self, ctx):
         forged_looking, _ = split_unissued(ctx)
         return forged_looking
+
+    def scope_rows(self, ctx, flagged):
+        # Detection judged each token with the issuance known when it was used; scope judges it
+        # with all issuance known now, so a lost-row customer whose device or session shows up
+        # in their own ledger later is not counted as a victim.
+        # Detection keeps only the columns it counts; scope reads the whole requests again.
+        rows = unissued_rows(ctx)
+        keys = ibis.memtable(keys_table(flagged, ("day", "kid"), rows.schema()))
+        rows = rows.semi_join(keys, ["day", "kid"])
+        # Fetched once (the hindsight check joins these rows three times), under a name of
+        # their own: another incident's scope on the same engine must not replace them.
+        name = stable_id("detect_scope_unissued", *sorted((f["day"], f["kid"]) for f in flagged))
+        rows = ctx.engine.register(name.replace("-", "_"), ctx.engine.to_arrow(rows))
+        return uncorroborated_in_hindsight(ctx, rows)
 
     def extra_counts(self, rows):
         return {"tokens": rows.credential_id_key.nunique(), "sources": rows.src_ip_key.nunique()}
