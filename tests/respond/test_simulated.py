@@ -120,8 +120,8 @@ def test_employee_scope_of_the_departed_custodian_misses_nobody(sim, engine):
 
 
 def test_incident_scope_covers_each_scenario(sim, engine):
-    """scope --incident over detect's evidence: no ground-truth account is missed, and precision
-    is exact where the evidence is (detect owns which requests count as malicious)."""
+    """scope --incident over detect's evidence is each scenario's ground truth exactly: a customer
+    whose ledger rows were lost is left out by hindsight corroboration (docs/detect.md)."""
     detect_run = pytest.importorskip("custodes.detect.run")
     from custodes.detect.store import load_incidents
 
@@ -134,7 +134,6 @@ def test_incident_scope_covers_each_scenario(sim, engine):
         result = scope(engine, ws, Selector("incident", incident["incident_id"]))
         got = set(accounts_table(engine, result).column("account_id").to_pylist())
         name = max(truths, key=lambda n: len(truths[n] & got))
-        assert truths[name] <= got, name
-        assert len(got - truths[name]) <= max(2, len(truths[name]) // 100), name
+        assert got == truths[name], name  # precision and recall 1.0
         matched.add(name)
     assert "key_forgery" in matched  # which scenarios reach high is detect's to test
