@@ -122,8 +122,11 @@ def _write_day(con, lake: Path, day: int, per_day: int, routes: str, with_v4: bo
     # the lake's writer choices where this checkout's lake has them (dictionary only for columns
     # that repeat), else pyarrow's default (dictionary everywhere)
     dictionary = store.dictionary_columns(stored) if hasattr(store, "dictionary_columns") else True
+    encodings = {}
+    if hasattr(store, "column_encodings"):  # time and _row delta-encoded, as the lake writes them
+        dictionary, encodings = store.column_encodings(schema, dictionary)
     pq.write_table(stored, part / f"part-{seq:010d}-0000.parquet", compression="zstd", compression_level=1,
-                   row_group_size=1 << 20, use_dictionary=dictionary)
+                   row_group_size=1 << 20, use_dictionary=dictionary, column_encoding=encodings or None)
 
 
 def floor_sql(root: Path, where: str) -> str:

@@ -58,6 +58,23 @@ def dictionary_columns(table: pa.Table) -> list[str]:
             if pc.count_distinct(sample.column(name)).as_py() <= DICTIONARY_SHARE * n]
 
 
+#: Integer columns that grow steadily within a file (event time, source row number) are stored
+#: DELTA_BINARY_PACKED: smaller than zstd alone and about twice as fast to decode, which is what a
+#: scope or a detection spends most of its time on (every query reads ``time``).
+DELTA_COLUMNS = ("time", "_row")
+
+
+def column_encodings(schema: pa.Schema, dictionary: list[str] | bool) -> tuple[list[str] | bool, dict]:
+    """(dictionary columns, column encodings) for a part file: the delta columns leave the
+    dictionary list, since Parquet cannot do both for one column."""
+    delta = [c for c in DELTA_COLUMNS if c in schema.names
+             and (pa.types.is_integer(schema.field(c).type) or pa.types.is_timestamp(schema.field(c).type))]
+    if not delta:
+        return dictionary, {}
+    names = schema.names if dictionary is True else (dictionary or [])
+    return [c for c in names if c not in delta], {c: "DELTA_BINARY_PACKED" for c in delta}
+
+
 QUARANTINE_SCHEMA = pa.schema([
     ("file", pa.string()), ("row", pa.int64()), ("column", pa.string()), ("reason", pa.string()),
     ("value", pa.string()), ("_seq", pa.int64()),
@@ -86,9 +103,10 @@ class _Part:
         self.tmp = final.with_name(f".{final.name}.tmp")
         private_dir(final.parent)
         private_open(self.tmp, "wb").close()  # created 0600 before pyarrow writes into it
+        dictionary, encodings = column_encodings(schema, dictionary)
         self.writer = pq.ParquetWriter(str(self.tmp), schema, compression=COMPRESSION,
                                        compression_level=1 if COMPRESSION == "zstd" else None,
-                                       use_dictionary=dictionary)
+                                       use_dictionary=dictionary, column_encoding=encodings or None)
         self.rows = 0
 
     def close(self) -> None:
