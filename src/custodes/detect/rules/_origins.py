@@ -55,8 +55,11 @@ def shared_origin_tables(ctx: Context, needed_from: int | None = None) -> tuple[
 def _build_origin_tables(ctx: Context) -> tuple[ibis.Table, ibis.Table]:
     a = customer_requests(ctx, SHARED_SPAN)
     # One pass over the requests: their distinct triples, far fewer, feed novelty and totals.
-    distinct = ctx.engine.register(
-        "detect_origin_triples", ctx.engine.to_arrow(a.select("acct", "asn", "day").distinct()))
+    # Each triple carries its requests and first/last time, so the per-(day, ASN) totals need
+    # no second pass over the requests either (source.many_accounts reads them).
+    triples_ = a.group_by(["acct", "asn", "day"]).aggregate(
+        n=a.count(), first_seen=a.time.min(), last_seen=a.time.max())
+    distinct = ctx.engine.register("detect_origin_triples", ctx.engine.to_arrow(triples_))
     t = triples(distinct)
     new = t.filter(t.is_new).select("acct", "asn", "day")
     totals = distinct
@@ -66,7 +69,9 @@ def _build_origin_tables(ctx: Context) -> tuple[ibis.Table, ibis.Table]:
         a = a.filter(a.day >= first)
         totals = totals.filter(totals.day >= first)
     # triples are distinct: a (day, asn)'s row count is its number of distinct accounts
-    totals = totals.group_by(["day", "asn"]).aggregate(all_accounts=totals.count())
+    totals = totals.group_by(["day", "asn"]).aggregate(
+        all_accounts=totals.count(), requests=totals.n.sum(), first_seen=totals.first_seen.min(),
+        last_seen=totals.last_seen.max())
     new = ctx.engine.register("detect_new_pairs", ctx.engine.to_arrow(new))
     rows = _of_new_pairs(ctx, a, new).select(*ORIGIN_COLUMNS)
     return (ctx.engine.register("detect_new_origin_rows", ctx.engine.to_arrow(rows)),
@@ -108,7 +113,8 @@ def new_origin_requests(ctx: Context, extra_lookback: int = 0, since_day: int | 
 
 
 def origin_totals(ctx: Context, extra_lookback: int = 0, since_day: int | None = None) -> ibis.Table:
-    """Per (day, asn): all distinct accounts reached (the denominator of the share of new ones)."""
+    """Per (day, asn): all distinct accounts reached (the denominator of the share of new ones),
+    with the requests and first/last time of successful customer requests."""
     first = ctx.since_day if since_day is None else since_day
     _, totals = shared_origin_tables(ctx, first)
     return totals if first is None else totals.filter(totals.day >= first)
