@@ -1,7 +1,7 @@
 """Ingest throughput and peak memory, per input format.
 
     python bench/bench_ingest.py [--rows 2000000] [--formats parquet,csv,jsonl] [--batch-rows N]
-                                 [--baseline] [--compare OLD_SRC] [--repeat N]
+                                 [--baseline] [--compare OLD_SRC] [--repeat N] [--addresses unique|customers]
 
 ``--compare /tmp/custodes-base/src`` also runs another checkout's code (its ``src`` folder) on
 the same files, alternating old and new ``--repeat`` times, and prints the new/old ratios of the
@@ -9,7 +9,8 @@ best runs: on a shared, noisy machine the ratio measured in one run is what can 
 
 Generates a synthetic access log (unique request ids, ~50k customers/devices, 200 user agents,
 tokens reused by 20 requests, and source IPs nearly unique per row: the hard case for the
-per-batch distinct-value work of lake.ips and lake.keys; real logs repeat addresses) with DuckDB, then
+per-batch distinct-value work of lake.ips and lake.keys; ``--addresses customers`` gives each
+customer one address at a time, as real logs repeat them) with DuckDB, then
 runs ``custodes.lake.ingest`` on each format in a fresh workspace, each in its own process so
 that its peak RSS is its own. Prints rows/s and peak RSS; side by side in one run, because the
 machine is shared and noisy. CPU seconds (all threads) are printed too: under other people's
@@ -34,7 +35,7 @@ ACCESS_SQL = """
 SELECT
   TIMESTAMPTZ '2025-04-01 00:00:00+00' + to_microseconds(CAST(i AS BIGINT) * {span_us} // {n}) AS time,
   'req-' || i AS request_id,
-  '10.' || (h % 200) || '.' || ((h >> 8) % 250) || '.' || ((h >> 16) % 250) AS src_ip,
+  {src_ip} AS src_ip,
   'Mozilla/5.0 (Linux; Android 14; SM-S918N Build/UP1A) AppleWebKit/537.36 Chrome/' || (h % 200) || '.0 Mobile' AS user_agent,
   'dev-' || (acct % 60000) AS device_id,
   'KR' AS geo_country,
@@ -57,10 +58,20 @@ FROM (SELECT i, CAST(hash(i) % 1000000007 AS BIGINT) AS h, CAST(hash(i // 7) % 5
 """
 
 
-def generate(out: Path, n: int, formats: list[str], days: int = 7) -> dict[str, Path]:
+#: Where requests come from. "unique": a new address almost every row, the worst case for the
+#: per-distinct-value work of lake.ips and lake.keys. "customers": each customer keeps one
+#: address for a few hours (a phone on a carrier, a home router), as gateway logs show it.
+ADDRESSES = {
+    "unique": "'10.' || (h % 200) || '.' || ((h >> 8) % 250) || '.' || ((h >> 16) % 250)",
+    "customers": "'10.' || (acct % 200) || '.' || ((acct // 200) % 250) || '.' || ((i * 8 // {n}) % 250)",
+}
+
+
+def generate(out: Path, n: int, formats: list[str], days: int = 7, addresses: str = "unique") -> dict[str, Path]:
     con = duckdb.connect()
     con.execute("SET TimeZone='UTC'")
-    con.execute(f"CREATE TABLE access AS {ACCESS_SQL.format(n=n, span_us=days * 86_400_000_000)}")
+    src_ip = ADDRESSES[addresses].format(n=n)
+    con.execute(f"CREATE TABLE access AS {ACCESS_SQL.format(n=n, span_us=days * 86_400_000_000, src_ip=src_ip)}")
     paths = {}
     for fmt in formats:
         p = out / f"access.{fmt}"
@@ -164,12 +175,14 @@ def main() -> None:
     ap.add_argument("--baseline", action="store_true", help="also time a bare DuckDB conversion, for the ratio")
     ap.add_argument("--compare", default=None, help="another checkout's src folder to run side by side")
     ap.add_argument("--repeat", type=int, default=1, help="with --compare: runs of each, best kept")
+    ap.add_argument("--addresses", choices=sorted(ADDRESSES), default="unique",
+                    help="source addresses: nearly one per row (worst case) or a few per customer")
     args = ap.parse_args()
     formats = args.formats.split(",")
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         tmp = Path(tmp)
         t0 = time.perf_counter()
-        paths = generate(tmp, args.rows, formats)
+        paths = generate(tmp, args.rows, formats, addresses=args.addresses)
         print(f"generated {args.rows:,} access rows in {time.perf_counter() - t0:.1f}s: "
               + ", ".join(f"{f} {p.stat().st_size / 1e6:.0f} MB" for f, p in paths.items()))
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")

@@ -193,3 +193,57 @@ def test_csv_quoted_newlines_and_quotes_across_blocks(workspace, files):
     assert [r["_row"] for r in stored] == list(range(1, 3_001))
     assert all(r["user_agent"] == (agent if (r["_row"] - 1) % 3 == 0 else "plain") for r in stored)
     assert all(r["request_id"] == f"r-{r['_row'] - 1}" for r in stored)
+
+
+def _dictionary_case(n: int = 3_000) -> pa.Table:
+    """A gateway log as Parquet writers store it: repeated text dictionary-encoded, with the
+    awkward values a dictionary can hold ('' is missing, a bad address, a bad enum)."""
+    rows = [access_row(i, status=200, asn=4766, device_id=f"d-{i % 5}") for i in range(n)]
+    rows[5]["device_id"] = ""
+    rows[7]["src_ip"] = "not-an-ip"
+    rows[8]["actor_type"] = "robot"
+    rows[9]["user_agent"] = None
+    table = pa.Table.from_pylist(rows)
+    return table.set_column(0, "time", pa.array(
+        [dt.datetime(2025, 4, 14 + i % 2, i % 24, tzinfo=UTC) for i in range(n)], pa.timestamp("us", tz="UTC")))
+
+
+def test_dictionary_encoded_parquet_stores_what_plain_parquet_stores(tmp_path, files):
+    """Text columns with a Parquet dictionary are read as Arrow dictionaries (readers.parquet)
+    and written as such: the stored rows, keys, schema and quarantine must not change."""
+    from custodes.lake.readers.parquet import ParquetReader
+    from custodes.workspace import Workspace
+
+    table = _dictionary_case()
+    pq.write_table(table, files / "dict.parquet", row_group_size=700)  # several dictionaries
+    pq.write_table(table, files / "plain.parquet", row_group_size=700, use_dictionary=False)
+    assert pa.types.is_dictionary(next(ParquetReader(files / "dict.parquet", 1_000).batches()).schema.field("route").type)
+    results = {}
+    for name in ("dict", "plain"):
+        ws = Workspace.open(tmp_path / f"ws-{name}")
+        report = ingest(ws, "access", [files / f"{name}.parquet"], batch_rows=1_000)
+        parts = list(ws.dataset_dir("access").rglob("part-*.parquet"))
+        assert all(pq.read_schema(p).equals(stored_schema("access"), check_metadata=False) for p in parts)
+        results[name] = (report.rows, report.reasons, _rows(ws))
+    assert results["dict"][:2] == (2_998, {"bad_enum": 1, "bad_ip": 1})
+    assert results["dict"] == results["plain"]
+    by_row = {r["_row"]: r for r in results["dict"][2]}
+    assert by_row[6]["device_id"] is None and by_row[6]["device_id_key"] is None  # '' is missing
+    assert by_row[7]["device_id"] == "d-1" and by_row[7]["device_id_key"] == ids.key_of("d-1")
+    assert by_row[10]["user_agent"] is None and by_row[11]["user_agent_key"] == ids.key_of("app/1.0")
+
+
+@pytest.mark.parametrize("order", ["in time order", "shuffled"])
+def test_every_row_lands_in_the_partition_of_its_utc_day(workspace, files, order):
+    """Rows in time order are cut into day slices, others filtered by day: same placement."""
+    rows = [access_row(i, time=f"2025-04-{14 + i // 40}T{i % 24:02d}:00:00Z") for i in range(120)]
+    if order == "shuffled":
+        rows = rows[::7] + [r for i, r in enumerate(rows) if i % 7]
+    ingest(workspace, "access", [write_csv(files / "days.csv", rows)], batch_rows=1_000)
+    placed = {}
+    for part in workspace.dataset_dir("access").rglob("part-*.parquet"):
+        for r in pq.read_table(part, columns=["request_id", "time"]).to_pylist():
+            placed[r["request_id"]] = (part.parent.name, r["time"].date().isoformat())
+    assert len(placed) == 120
+    assert all(folder == f"date={day}" for folder, day in placed.values())
+    assert {folder for folder, _ in placed.values()} == {"date=2025-04-14", "date=2025-04-15", "date=2025-04-16"}

@@ -241,13 +241,28 @@ def _attach(result: pa.Table, batch, passthrough: dict[str, str]) -> pa.Table:
 
 
 def _empty_as_null(values):
-    """'' is a missing value (CONTRACT.md), as the query's NULLIF makes it for the others."""
+    """'' is a missing value (CONTRACT.md), as the query's NULLIF makes it for the others.
+    A dictionary column stays one (see readers.parquet), with '' among its values made NULL."""
+    if pa.types.is_dictionary(values.type):
+        return _dictionary_empty_as_null(values)
     if values.type != pa.string():
         values = values.cast(pa.string())
     empty = pc.equal(values, "")
     if not pc.any(empty).as_py():
         return values
     return pc.if_else(empty, pa.scalar(None, pa.string()), values)
+
+
+def _dictionary_empty_as_null(values):
+    values = values.cast(pa.dictionary(pa.int32(), pa.string()))
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()  # one dictionary for the batch
+    empty = pc.equal(values.dictionary, "")
+    if not pc.any(empty).as_py():
+        return values
+    indices = pc.if_else(pc.is_in(values.indices, pc.indices_nonzero(empty).cast(pa.int32())),
+                         pa.scalar(None, pa.int32()), values.indices)
+    return pa.DictionaryArray.from_arrays(indices, values.dictionary)
 
 
 def _run(con, sql: str, batch: pa.RecordBatch, path: Path, careful: str | None = None) -> pa.Table:
@@ -301,6 +316,11 @@ def _store(store: StagedWriter, dataset: str, good: pa.Table, times: list) -> No
     first, last = int(days.min()), int(days.max())
     if first == last:
         store.write(good, _day_name(first))
+        return
+    if np.all(days[1:] >= days[:-1]):  # a log in time order: each day is a slice, no copy
+        bounds = np.flatnonzero(days[1:] != days[:-1]) + 1
+        for start, end in zip([0, *bounds.tolist()], [*bounds.tolist(), len(days)]):
+            store.write(good.slice(start, end - start), _day_name(int(days[start])))
         return
     for day in np.unique(days).tolist():
         store.write(good.filter(pa.array(days == day)), _day_name(day))

@@ -152,6 +152,8 @@ def type_ips(con, dataset: str, result: pa.Table) -> pa.Table:
 def _problems(dataset: str, col: str, problem, raw: pa.Array, bad: pa.Array) -> pa.Array:
     """``bad_ip`` where the address is bad and no earlier column (nor the whole row) was."""
     problem = problem.combine_chunks() if isinstance(problem, pa.ChunkedArray) else problem
+    if pa.types.is_dictionary(raw.type):
+        raw = raw.cast(pa.string())
     names = [c.name for c in contract.columns(dataset)]
     earlier = pa.array([""] + names[:names.index(col)])
     first = pc.and_(bad, pc.invert(pc.fill_null(pc.is_in(pc.struct_field(problem, "column"), earlier), False)))

@@ -42,6 +42,8 @@ def hash_values(con, values: pa.Array) -> pa.Array:
 def distinct_values(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array | None]:
     """(values to hash, indices to spread them back with, or None when hashed row by row)."""
     arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pa.types.is_dictionary(arr.type):  # already its distinct values (readers.parquet)
+        return arr.dictionary, arr.indices
     if len(arr) > 4 * SAMPLE:
         sample = arr.slice(len(arr) // 2, SAMPLE)
         if pc.count_distinct(sample).as_py() > DISTINCT_SHARE * len(sample):

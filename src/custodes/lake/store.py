@@ -55,7 +55,18 @@ def dictionary_columns(table: pa.Table) -> list[str]:
     sample = table.slice(max(0, table.num_rows // 2 - DICTIONARY_SAMPLE // 2), DICTIONARY_SAMPLE)
     n = max(1, sample.num_rows)
     return [name for name in table.column_names
-            if pc.count_distinct(sample.column(name)).as_py() <= DICTIONARY_SHARE * n]
+            if pa.types.is_dictionary(table.schema.field(name).type)  # written as it is
+            or pc.count_distinct(sample.column(name)).as_py() <= DICTIONARY_SHARE * n]
+
+
+def written_schema(stored: pa.Schema, given: pa.Schema) -> pa.Schema:
+    """The stored schema, except that text columns handed over as Arrow dictionaries stay
+    dictionaries: Parquet writes their dictionary as it is, instead of decoding every row and
+    hashing it back into a dictionary. (Files still say "string": see ``_Part``.)"""
+    kept = pa.dictionary(pa.int32(), pa.string())
+    return pa.schema([
+        pa.field(f.name, kept) if pa.types.is_string(f.type) and pa.types.is_dictionary(given.field(f.name).type)
+        else f for f in stored])
 
 
 #: Integer columns that grow steadily within a file (event time, source row number) are stored
@@ -104,9 +115,12 @@ class _Part:
         private_dir(final.parent)
         private_open(self.tmp, "wb").close()  # created 0600 before pyarrow writes into it
         dictionary, encodings = column_encodings(schema, dictionary)
+        # store_schema=False: the file says "string" for a column written from an Arrow
+        # dictionary, so every reader sees the stored schema, whatever the writer was handed.
         self.writer = pq.ParquetWriter(str(self.tmp), schema, compression=COMPRESSION,
                                        compression_level=1 if COMPRESSION == "zstd" else None,
-                                       use_dictionary=dictionary, column_encoding=encodings or None)
+                                       use_dictionary=dictionary, column_encoding=encodings or None,
+                                       store_schema=False)
         self.rows = 0
 
     def close(self) -> None:
@@ -133,6 +147,7 @@ class StagedWriter:
         self._done: list[_Part] = []
         self._counter = 0
         self._dictionary: list[str] | None = None  # decided on the first batch
+        self._written_schema: pa.Schema | None = None  # likewise
 
     def _part(self, day: str | None) -> _Part:
         part = self._open.get(day)
@@ -141,8 +156,8 @@ class StagedWriter:
                 part.close()
                 self._done.append(part)
             folder = self.base / f"date={day}" if day else self.base
-            part = _Part(folder / f"part-{self.seq:010d}-{self._counter:04d}.parquet", self.schema,
-                         self._dictionary)
+            part = _Part(folder / f"part-{self.seq:010d}-{self._counter:04d}.parquet",
+                         self._written_schema, self._dictionary)
             self._counter += 1
             self._open[day] = part
         return part
@@ -150,7 +165,10 @@ class StagedWriter:
     def write(self, table: pa.Table, day: str | None = None) -> None:
         if table.num_rows == 0:
             return
-        table = table.select(self.schema.names).cast(self.schema)
+        table = table.select(self.schema.names)
+        if self._written_schema is None:
+            self._written_schema = written_schema(self.schema, table.schema)
+        table = table.cast(self._written_schema)
         if self._dictionary is None:
             self._dictionary = dictionary_columns(table)
         part = self._part(day)

@@ -12,6 +12,29 @@ import pyarrow.parquet as pq
 from custodes.errors import CustodesError
 
 
+def dictionary_coded(file: pq.ParquetFile) -> list[str]:
+    """Text columns stored with a dictionary in every row group (a log's user agents, routes,
+    countries, account ids). They are read as Arrow dictionaries: turning them into one string
+    per row is most of what decoding a log costs, and the lake hashes, checks and stores a
+    dictionary column by its distinct values anyway."""
+    meta = file.metadata
+    if meta.num_row_groups == 0:
+        return []
+    schema = file.schema_arrow
+    coded = []
+    for i in range(meta.num_columns):
+        name = meta.schema.column(i).path
+        if name not in schema.names or "." in name:
+            continue
+        kind = schema.field(name).type
+        kind = kind.value_type if pa.types.is_dictionary(kind) else kind
+        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+            continue
+        if all(meta.row_group(g).column(i).has_dictionary_page for g in range(meta.num_row_groups)):
+            coded.append(name)
+    return coded
+
+
 class ParquetReader:
     kind = "table"
 
@@ -20,6 +43,9 @@ class ParquetReader:
         self.batch_rows = batch_rows
         try:
             self._file = pq.ParquetFile(path)
+            coded = dictionary_coded(self._file)
+            if coded:
+                self._file = pq.ParquetFile(path, read_dictionary=coded)
         except (pa.ArrowException, OSError) as exc:
             raise CustodesError(f"{path}: not a valid Parquet file ({exc})") from None
         # A dictionary-encoded column is its values (DuckDB reads it so).
