@@ -64,6 +64,19 @@ def test_jsonl_with_a_mapping_keeps_unread_nested_members(workspace, files, tmp_
     assert _extra(got) == {"req": {}, "jwt": {"iss": "https://idp"}, "upstream": "10.9.9.9:8080"}
 
 
+def test_jsonl_member_read_whole_and_by_a_path_inside_still_finds_unknown_members(workspace, files, tmp_path):
+    """``request`` read whole (user_agent) and ``request.path`` read too: one member, counted
+    once, so a single unknown member beside it is still seen."""
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("user_agent: request\nroute: request.path\n")
+    line = {"time": "2025-04-14T00:00:00Z", "src_ip": "203.0.113.1", "method": "GET", "status": 200,
+            "actor_type": "service", "credential_type": "mtls",
+            "request": {"ua": "ua/1", "path": "/x"}, "unknown": "keep-me"}
+    ingest(workspace, "access", [write_jsonl(files / "a.jsonl", [line])], mapping=mapping)
+    got = _stored(workspace, "_extra", "route")[1]
+    assert got["route"] == "/x" and _extra(got) == {"unknown": "keep-me"}
+
+
 def test_parquet_unknown_columns_keep_their_types(workspace, files):
     table = pa.table({
         "time": pa.array([dt.datetime(2025, 4, 14, 1, tzinfo=UTC)] * 2, pa.timestamp("us", tz="UTC")),

@@ -247,3 +247,27 @@ def test_every_row_lands_in_the_partition_of_its_utc_day(workspace, files, order
     assert len(placed) == 120
     assert all(folder == f"date={day}" for folder, day in placed.values())
     assert {folder for folder, _ in placed.values()} == {"date=2025-04-14", "date=2025-04-15", "date=2025-04-16"}
+
+
+def test_parquet_with_a_column_name_given_twice_still_loads(workspace, files):
+    table = pa.table([pa.array([dt.datetime(2025, 4, 14, 1, tzinfo=UTC)], pa.timestamp("us", tz="UTC")),
+                      pa.array(["10.0.0.1"]), pa.array(["GET"]), pa.array(["/a"]), pa.array([200]),
+                      pa.array(["service"]), pa.array(["mtls"]), pa.array(["a"]), pa.array(["b"])],
+                     names=["time", "src_ip", "method", "route", "status", "actor_type", "credential_type", "x", "x"])
+    pq.write_table(table, files / "dup.parquet")
+    assert ingest(workspace, "access", [files / "dup.parquet"]).rows == 1
+
+
+def test_small_batches_of_a_big_row_group_are_read_as_strings_where_the_dictionary_outgrew_them(files):
+    """Arrow gives each batch the dictionary read so far in its row group: once it is larger than
+    half the batch, the column is decoded instead of hashing that dictionary again each batch."""
+    from custodes.lake.readers.parquet import ParquetReader
+
+    n = 4_000
+    pq.write_table(pa.table({"account_id": [f"c-{i}" for i in range(n)], "route": ["/a", "/b"] * (n // 2)}),
+                   files / "one-group.parquet")
+    batches = list(ParquetReader(files / "one-group.parquet", 500).batches())
+    assert all(pa.types.is_dictionary(b.schema.field("route").type) for b in batches)
+    assert not any(pa.types.is_dictionary(b.schema.field("account_id").type) for b in batches)
+    assert pa.concat_arrays([b.column("account_id").cast(pa.string()) for b in batches]).to_pylist() == \
+        [f"c-{i}" for i in range(n)]

@@ -152,8 +152,11 @@ def _extra_json(paths: list[str]) -> str:
     merged = f"NULLIF(CAST(json_merge_patch(_json, {literal(patch)}) AS VARCHAR), '{{}}')"
     if any(node is not None for node in tree.values()):
         return f"CASE WHEN _valid THEN {merged} END"  # a nested read: unread members may be below
-    # Every read path is a top-level member here, so the members present are _v's non-NULLs.
-    return f"CASE WHEN _valid AND len(json_keys(_json)) > list_count(_v) THEN {merged} END"
+    if all(p in tree for p in paths):  # every read is a top-level member: count _v's non-NULLs
+        present = "list_count(_v)"
+    else:  # a member read whole and by a path inside it (a, a.b) counts once: its own slot
+        present = " + ".join(f"CAST(_v[{paths.index(p) + 1}] IS NOT NULL AS INTEGER)" for p in paths if p in tree)
+    return f"CASE WHEN _valid AND len(json_keys(_json)) > {present or '0'} THEN {merged} END"
 
 
 def json_pointer(dotted: str) -> str:

@@ -24,8 +24,8 @@ def dictionary_coded(file: pq.ParquetFile) -> list[str]:
     coded = []
     for i in range(meta.num_columns):
         name = meta.schema.column(i).path
-        if name not in schema.names or "." in name:
-            continue
+        if "." in name or len(schema.get_all_field_indices(name)) != 1:
+            continue  # nested, or a name given twice: read as it is
         kind = schema.field(name).type
         kind = kind.value_type if pa.types.is_dictionary(kind) else kind
         if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
@@ -64,6 +64,17 @@ class ParquetReader:
                 n = batch.num_rows
                 rows = pa.array(np.arange(offset + 1, offset + n + 1, dtype=np.int64))
                 offset += n
-                yield batch.append_column("_row", rows)
+                yield _compact(batch).append_column("_row", rows)
         except (pa.ArrowException, OSError) as exc:
             raise CustodesError(f"{self.path}: unreadable Parquet after row {offset} ({exc})") from None
+
+
+def _compact(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Decode the dictionary columns whose dictionary outgrew the batch. Arrow hands each batch
+    the whole dictionary read so far in its row group, so small batches of a big row group
+    would hash and write that dictionary again and again; as strings they cost what plain
+    input costs."""
+    for i, field in enumerate(batch.schema):
+        if pa.types.is_dictionary(field.type) and len(batch.column(i).dictionary) > batch.num_rows // 2:
+            batch = batch.set_column(i, field.name, batch.column(i).cast(field.type.value_type))
+    return batch
