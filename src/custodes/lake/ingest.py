@@ -313,11 +313,7 @@ def _store(store: StagedWriter, dataset: str, good: pa.Table, times: list) -> No
     micros = good.column(time_col).combine_chunks().cast(pa.int64()).to_numpy()
     times.append((_from_micros(int(micros.min())), _from_micros(int(micros.max()))))
     days = micros // _MICROS_PER_DAY  # the UTC day, as numbers: no date text per row
-    first, last = int(days.min()), int(days.max())
-    if first == last:
-        store.write(good, _day_name(first))
-        return
-    if np.all(days[1:] >= days[:-1]):  # a log in time order: each day is a slice, no copy
+    if np.all(days[1:] >= days[:-1]):  # in time order (one day, or a log): day slices, no copy
         bounds = np.flatnonzero(days[1:] != days[:-1]) + 1
         for start, end in zip([0, *bounds.tolist()], [*bounds.tolist(), len(days)]):
             store.write(good.slice(start, end - start), _day_name(int(days[start])))
