@@ -45,6 +45,27 @@ def test_same_file_twice_adds_nothing(workspace, files):
     assert seq_high_water(workspace) == 2
 
 
+
+def _stored(ws) -> list:
+    return sorted(str(p.relative_to(ws.root)) for d in ("lake", "quarantine") for p in (ws.root / d).rglob("*")
+                  if p.is_file())
+
+
+def test_a_renamed_copy_is_read_then_dropped_and_leaves_nothing_behind(workspace, files):
+    # A file not seen before is hashed while it is ingested; a copy is known only at the end.
+    src = write_csv(files / "a.csv", [access_row(i) for i in range(300)] + [access_row(300, src_ip="nope")])
+    first = ingest(workspace, "access", [src])
+    before = _stored(workspace)
+    copy = files.parent / "renamed.csv"
+    copy.write_bytes(src.read_bytes())
+    again = ingest(workspace, "access", [copy])
+    assert (again.rows, again.quarantined) == (0, 0)
+    assert again.files[0].skipped and again.files[0].seq == first.files[0].seq
+    assert _stored(workspace) == before  # no staged part or quarantine file left
+    later = ingest(workspace, "access", [write_csv(files / "b.csv", [access_row(500 + i) for i in range(10)])])
+    assert later.files[0].seq == 2 and seq_high_water(workspace) == 2
+    assert verify(workspace).ok
+
 def _run(ws, files, env_extra=None):
     env = dict(os.environ, CUSTODES_INGEST_BATCH_ROWS="1000", **(env_extra or {}))
     return subprocess.run(INGEST + [str(files), "--workspace", str(ws.root)], env=env,

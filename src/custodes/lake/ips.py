@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from custodes import contract
+from custodes.lake.arrays import bools, int64s, numbers, truths, valid_mask
 from custodes.lake.keys import distinct_values, hash_values
 from custodes.lake.validate import IP_COLUMNS, IPV4, IPV6
 
@@ -69,7 +70,7 @@ def ip_column(dataset: str) -> str | None:
 def _dotted(values: pa.Array) -> np.ndarray:
     """The 32-bit values of valid dotted quads, by Arrow's split and cast (a third of the cost
     of four split_part calls in SQL)."""
-    octets = pc.cast(pc.split_pattern(values, ".").flatten(), pa.int64()).to_numpy()
+    octets = numbers(pc.cast(pc.split_pattern(values, ".").flatten(), pa.int64()))
     return octets.reshape(-1, 4) @ _OCTETS
 
 
@@ -77,23 +78,23 @@ def _typed_distinct(con, values: pa.Array) -> tuple[pa.Array, pa.Array]:
     """(canonical address or NULL, v4 value or NULL) for each value. Dotted IPv4, the common
     case, is checked and converted in Arrow; the rest goes through DuckDB's IPv6 checks."""
     n = len(values)
-    is4 = pc.fill_null(pc.match_substring_regex(values, _IPV4_ANCHORED), False).to_numpy(zero_copy_only=False)
+    is4 = truths(pc.match_substring_regex(values, _IPV4_ANCHORED))
     v4 = np.zeros(n, dtype=np.int64)
     has_v4 = is4.copy()
     idx4 = np.flatnonzero(is4)
     if len(idx4):
-        v4[idx4] = _dotted(values.take(pa.array(idx4)))
+        v4[idx4] = _dotted(values.take(int64s(idx4)))
     ip = values
-    idx6 = np.flatnonzero(pc.is_valid(values).to_numpy(zero_copy_only=False) & ~is4)
+    idx6 = np.flatnonzero(valid_mask(values) & ~is4)
     if len(idx6):
-        ip6, v4_6 = _typed_other(con, values.take(pa.array(idx6)))
+        ip6, v4_6 = _typed_other(con, values.take(int64s(idx6)))
         mask = np.zeros(n, dtype=bool)
         mask[idx6] = True
-        ip = pc.replace_with_mask(values, pa.array(mask), ip6)
-        found = pc.is_valid(v4_6).to_numpy(zero_copy_only=False)
-        v4[idx6[found]] = pc.drop_null(v4_6).to_numpy()
+        ip = pc.replace_with_mask(values, bools(mask), ip6)
+        found = valid_mask(v4_6)
+        v4[idx6[found]] = numbers(pc.drop_null(v4_6))
         has_v4[idx6[found]] = True
-    return ip, pa.array(v4, pa.int64(), mask=~has_v4)
+    return ip, int64s(v4, has_v4)
 
 
 def _typed_other(con, values: pa.Array) -> tuple[pa.Array, pa.Array]:

@@ -13,6 +13,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from custodes.lake.arrays import int64s, numbers, valid_mask
+
 #: Hash distinct values when they are at most this share of the rows.
 DISTINCT_SHARE = 0.6
 #: Rows sampled to guess whether a column repeats enough to be worth encoding first.
@@ -28,15 +30,14 @@ _HASH_SQL = "SELECT CAST(md5_number(v) & CAST(18446744073709551615 AS UHUGEINT) 
 def hash_values(con, values: pa.Array) -> pa.Array:
     """``ids.key_of`` of each value (NULL for NULL), vectorised by DuckDB and numpy."""
     if not len(values):
-        return pa.array([], pa.int64())
+        return pa.nulls(0, pa.int64())
     con.register("_keys_in", pa.table({"v": values}))
     try:
         low = con.sql(_HASH_SQL).to_arrow_table().column("k").combine_chunks()
     finally:
         con.unregister("_keys_in")
-    swapped = pc.fill_null(low, 0).to_numpy().byteswap().view(np.int64)
-    mask = pc.is_null(low).to_numpy(zero_copy_only=False) if low.null_count else None
-    return pa.array(swapped, pa.int64(), mask=mask)
+    swapped = numbers(low).byteswap().view(np.int64)
+    return int64s(swapped, valid_mask(low) if low.null_count else None)
 
 
 def distinct_values(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array | None]:
@@ -61,7 +62,7 @@ def key_arrays(con, columns: list) -> list[pa.Array]:
     values = [v.cast(pa.string()) for v, _ in plans]
     if not values:
         return []
-    hashed = hash_values(con, pa.concat_arrays(values)) if sum(len(v) for v in values) else pa.array([], pa.int64())
+    hashed = hash_values(con, pa.concat_arrays(values)) if sum(len(v) for v in values) else pa.nulls(0, pa.int64())
     out, start = [], 0
     for (vals, indices) in plans:
         part = hashed.slice(start, len(vals))

@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from custodes.errors import CustodesError
+from custodes.lake.arrays import row_numbers
 from custodes.lake.readers import looks_binary
 
 # Bytes per block: ~100k access rows, a few tens of MB of memory in flight.
@@ -79,7 +80,7 @@ class CsvReader:
             n = table.num_rows
             if not n and bad is None:
                 continue
-            rows = pa.array(np.arange(offset + 1, offset + n + 1, dtype=np.int64))
+            rows = row_numbers(offset + 1, n)
             table = table.append_column("_row", rows).append_column("_bad", pa.nulls(n, pa.string()))
             if bad is not None:
                 table = _with_bad_rows(table, bad)

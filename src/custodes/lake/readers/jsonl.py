@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 
 from custodes.errors import CustodesError
+from custodes.lake.arrays import bools, row_numbers
 from custodes.lake.readers import looks_binary
 
 BYTES_PER_ROW = 512
@@ -35,11 +36,12 @@ class JsonLinesReader:
         self.path = path
         self.block_size = max(1 << 16, min(batch_rows * BYTES_PER_ROW, 1 << 25))
 
-    def _lines(self, body, first_line: int) -> tuple[pa.RecordBatch, int]:
+    def _lines(self, body: pa.Buffer, first_line: int, newlines: np.ndarray | None = None) -> tuple[pa.RecordBatch, int]:
         """The lines of ``body`` (whole lines, no final newline) as a zero-copy string array:
-        newline positions come from numpy, the strings share ``body``'s buffer."""
+        newline positions come from numpy (or the caller's scan), the strings share ``body``."""
         raw = np.frombuffer(body, dtype=np.uint8)
-        newlines = np.flatnonzero(raw == 10)
+        if newlines is None:
+            newlines = np.flatnonzero(raw == 10)
         starts = np.concatenate(([0], newlines + 1)).astype(np.int32)
         ends = np.concatenate((newlines, [len(raw)])).astype(np.int32)
         crlf = (ends > starts) & (raw[np.maximum(ends - 1, 0)] == 13)
@@ -47,41 +49,45 @@ class JsonLinesReader:
         # Offsets of a string array are contiguous, so each value runs to the next line's start:
         # it keeps its line end, which JSON reads as trailing whitespace.
         offsets = np.concatenate((starts, [len(raw)])).astype(np.int32)
-        whole = pa.StringArray.from_buffers(len(starts), pa.py_buffer(offsets), pa.py_buffer(body))
+        whole = pa.StringArray.from_buffers(len(starts), pa.py_buffer(offsets), body)
         try:
             whole.validate(full=True)
         except pa.ArrowInvalid:
             raise CustodesError(f"{self.path}: not UTF-8 text (somewhere in lines {first_line}-"
                                 f"{first_line + len(starts) - 1})") from None
-        rows = pa.array(np.arange(first_line, first_line + len(starts), dtype=np.int64))
+        rows = row_numbers(first_line, len(starts))
         batch = pa.RecordBatch.from_arrays([whole, rows], names=["_json", "_row"])
         keep = ends > starts
-        return (batch if keep.all() else batch.filter(pa.array(keep))), len(starts)  # blank lines are not rows
+        return (batch if keep.all() else batch.filter(bools(keep))), len(starts)  # blank lines are not rows
 
     def batches(self) -> Iterator[pa.RecordBatch]:
-        """Blocks of whole lines, each read into a fresh buffer behind the previous block's
-        unfinished line; the strings are views of that buffer (no copy after the read)."""
+        """Blocks of whole lines, each read into a buffer from Arrow's memory pool behind the
+        previous block's unfinished line; the strings are views of that buffer (no copy after
+        the read). The pool hands back pages a finished block freed: a fresh bytearray cost
+        15 ms a 32 MiB block in page faults and zeroing, a fifth of reading the file."""
         line = 1
         carry = b""
         with open(self.path, "rb", buffering=0) as fh:
             while True:
-                buf = bytearray(len(carry) + self.block_size)
-                buf[:len(carry)] = carry
-                n = fh.readinto(memoryview(buf)[len(carry):])
+                buf = pa.allocate_buffer(len(carry) + self.block_size)
+                view = memoryview(buf).cast("B")
+                view[:len(carry)] = carry
+                n = fh.readinto(view[len(carry):])
                 if not n:
                     break
                 size = len(carry) + n
-                cut = buf.rfind(b"\n", 0, size)
-                if cut < 0:
-                    carry = bytes(buf[:size])
+                newlines = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8, count=size) == 10)
+                if not len(newlines):
+                    carry = bytes(view[:size])
                     continue
-                carry = bytes(buf[cut + 1:size])
-                batch, lines = self._lines(memoryview(buf)[:cut], line)
+                cut = int(newlines[-1])
+                carry = bytes(view[cut + 1:size])
+                batch, lines = self._lines(buf.slice(0, cut), line, newlines[:-1])
                 line += lines
                 if batch.num_rows:
                     yield batch
         if carry.strip():
-            batch, _ = self._lines(carry, line)
+            batch, _ = self._lines(pa.py_buffer(carry), line)
             if batch.num_rows:
                 yield batch
 
@@ -106,7 +112,7 @@ class JsonArrayReader:
             reader = rel.to_arrow_reader(self.batch_rows)
             for batch in reader:
                 n = batch.num_rows
-                rows = pa.array(np.arange(offset + 1, offset + n + 1, dtype=np.int64))
+                rows = row_numbers(offset + 1, n)
                 offset += n
                 yield pa.RecordBatch.from_arrays([batch.column(0).cast(pa.string()), rows], names=["_json", "_row"])
         except duckdb.Error as exc:

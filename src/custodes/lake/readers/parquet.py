@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from custodes.errors import CustodesError
+from custodes.lake.arrays import row_numbers
 
 
 def dictionary_coded(file: pq.ParquetFile) -> list[str]:
@@ -62,7 +62,7 @@ class ParquetReader:
             for batch in self._file.iter_batches(batch_size=self.batch_rows, columns=self.needed,
                                                  use_threads=True):
                 n = batch.num_rows
-                rows = pa.array(np.arange(offset + 1, offset + n + 1, dtype=np.int64))
+                rows = row_numbers(offset + 1, n)
                 offset += n
                 yield _compact(batch).append_column("_row", rows)
         except (pa.ArrowException, OSError) as exc:
