@@ -26,13 +26,11 @@ def file_sha256(path: Path) -> tuple[str, int]:
     """(hex digest, size) of a file, read in large chunks (hashlib releases the GIL on them)."""
     h = hashlib.sha256()
     size = 0
+    chunk = memoryview(bytearray(CHUNK))  # one buffer, read into: no new bytes object a chunk
     with open(path, "rb", buffering=0) as fh:
-        while True:
-            chunk = fh.read(CHUNK)
-            if not chunk:
-                break
-            h.update(chunk)
-            size += len(chunk)
+        while n := fh.readinto(chunk):
+            h.update(chunk[:n])
+            size += n
     return h.hexdigest(), size
 
 
