@@ -11,7 +11,7 @@ import pytest
 
 from custodes import contract, ids
 from custodes.engine import connect
-from custodes.lake import ingest, status
+from custodes.lake import ingest, status, verify
 from custodes.lake.store import stored_schema
 
 from .conftest import access_row, write_csv, write_jsonl
@@ -181,6 +181,33 @@ def test_keys_are_bit_identical_whatever_the_repetition(workspace):
         assert key_array(con, arr).to_pylist() == [ids.key_of(v) for v in arr.to_pylist()]
 
 
+
+def test_remembered_dictionaries_give_the_same_keys_as_hashing_afresh():
+    """The batches of a row group share its dictionary: its keys are reused, a dictionary that
+    grows has only its new values hashed, and any other dictionary is hashed anew."""
+    import duckdb
+
+    from custodes.lake.keys import Remembered, key_arrays
+
+    con = duckdb.connect()
+    memory = Remembered()
+
+    def batch(dictionary, indices):
+        return pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32()), pa.array(dictionary, pa.string()))
+
+    batches = [
+        batch(["a", "b"], [0, 1, 1, None]),
+        batch(["a", "b"], [1, 0]),  # the same dictionary again
+        batch(["a", "b", "c"], [2, 2, 0]),  # grown: only "c" is new
+        batch(["c", "a"], [0, 1, 1]),  # another dictionary
+        batch(["c"], [0]),  # shorter than the one remembered
+    ]
+    for b in batches:
+        (keys,) = key_arrays(con, [b], ["account_id"], memory)
+        assert keys.to_pylist() == [ids.key_of(v) for v in b.to_pylist()]
+    plain = pa.array(["x", "y", "x"])  # encoded here, never remembered
+    assert key_arrays(con, [plain], ["account_id"], memory)[0].to_pylist() == [ids.key_of(v) for v in plain.to_pylist()]
+
 def test_csv_quoted_newlines_and_quotes_across_blocks(workspace, files):
     """Blocks are cut at record ends only: a quoted value may hold newlines and quotes."""
     agent = 'Mozilla/5.0 "quoted"\nsecond line, with a comma'
@@ -239,7 +266,7 @@ def test_every_row_lands_in_the_partition_of_its_utc_day(workspace, files, order
     rows = [access_row(i, time=f"2025-04-{14 + i // 40}T{i % 24:02d}:00:00Z") for i in range(120)]
     if order == "shuffled":
         rows = rows[::7] + [r for i, r in enumerate(rows) if i % 7]
-    ingest(workspace, "access", [write_csv(files / "days.csv", rows)], batch_rows=1_000)
+    ingest(workspace, "access", [write_csv(files / "days.csv", rows)], batch_rows=50)
     placed = {}
     for part in workspace.dataset_dir("access").rglob("part-*.parquet"):
         for r in pq.read_table(part, columns=["request_id", "time"]).to_pylist():
@@ -247,6 +274,8 @@ def test_every_row_lands_in_the_partition_of_its_utc_day(workspace, files, order
     assert len(placed) == 120
     assert all(folder == f"date={day}" for folder, day in placed.values())
     assert {folder for folder, _ in placed.values()} == {"date=2025-04-14", "date=2025-04-15", "date=2025-04-16"}
+    assert len(list(workspace.dataset_dir("access").rglob("part-*.parquet"))) == 3  # one file a day
+    assert verify(workspace).ok
 
 
 def test_parquet_with_a_column_name_given_twice_still_loads(workspace, files):

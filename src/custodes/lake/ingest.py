@@ -26,8 +26,8 @@ from custodes.errors import CustodesError, UsageError
 from custodes.lake import manifest, mapping as mapping_mod
 from custodes.lake.arrays import bools, null, numbers, text
 from custodes.lake.ips import type_ips
-from custodes.lake.keys import add_keys
-from custodes.lake.pipeline import ordered_map, prefetch
+from custodes.lake.keys import Remembered, add_keys
+from custodes.lake.pipeline import ordered_map
 from custodes.lake.readers import format_of, open_reader
 from custodes.lake.seal import file_sha256
 from custodes.lake.sources import expand
@@ -191,16 +191,17 @@ def _ingest_file(ws, dataset, path: Path, fmt, fields, seq, batch_rows, check_ne
     con = _connect()
     keys_con = con.cursor()  # keys are hashed while the validating query still streams
     keyed = ids.KEYED_COLUMNS.get(dataset, ())
+    remembered = Remembered()  # the batches of a Parquet row group share its dictionaries
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="custodes-writer")
     pending = None
     try:
         first = True
-        for n_in, result in prefetch(_validated(con, reader, plan, dataset, seq, path)):
+        for n_in, result in _validated(con, reader, plan, dataset, seq, path):
             good, bad = _split(type_ips(keys_con, dataset, result))
             if first and reader.kind == "json":
                 _require_columns(path, dataset, bad, n_in)
             first = False
-            good = add_keys(keys_con, good, keyed)
+            good = add_keys(keys_con, good, keyed, remembered)
             if bad.num_rows:
                 reasons.update(_reason_counts(bad))
                 bad = _quarantine_rows(bad, path, seq)
@@ -354,6 +355,7 @@ def _store(store: StagedWriter, dataset: str, good: pa.Table, times: list) -> No
     times.append((_from_micros(int(micros.min())), _from_micros(int(micros.max()))))
     days = micros // _MICROS_PER_DAY  # the UTC day, as numbers: no date text per row
     if np.all(days[1:] >= days[:-1]):  # in time order (one day, or a log): day slices, no copy
+        store.close_days_before(_day_name(int(days[0])))
         bounds = np.flatnonzero(days[1:] != days[:-1]) + 1
         for start, end in zip([0, *bounds.tolist()], [*bounds.tolist(), len(days)]):
             store.write(good.slice(start, end - start), _day_name(int(days[start])))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,6 +123,7 @@ class _Part:
                                        use_dictionary=dictionary, column_encoding=encodings or None,
                                        store_schema=False)
         self.rows = 0
+        self.sealed: Future | None = None  # (sha256, size), once the file is complete
 
     def close(self) -> None:
         if self.writer is not None:
@@ -132,6 +134,11 @@ class _Part:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+
+    def seal(self) -> tuple[str, int]:
+        """Close, fsync and hash the staged file: (SHA-256, size)."""
+        self.close()
+        return file_sha256(self.tmp)
 
 
 class StagedWriter:
@@ -148,13 +155,15 @@ class StagedWriter:
         self._counter = 0
         self._dictionary: list[str] | None = None  # decided on the first batch
         self._written_schema: pa.Schema | None = None  # likewise
+        self._latest: str | None = None  # the latest day written to
+        self._in_order = True  # no day written to after a later one (see close_days_before)
+        self._sealing = ThreadPoolExecutor(2, thread_name_prefix="custodes-seal")
 
     def _part(self, day: str | None) -> _Part:
         part = self._open.get(day)
         if part is None or part.rows >= ROWS_PER_FILE:
             if part is not None:
-                part.close()
-                self._done.append(part)
+                self._retire(part)
             folder = self.base / f"date={day}" if day else self.base
             part = _Part(folder / f"part-{self.seq:010d}-{self._counter:04d}.parquet",
                          self._written_schema, self._dictionary)
@@ -162,9 +171,28 @@ class StagedWriter:
             self._open[day] = part
         return part
 
+    def close_days_before(self, day: str) -> None:
+        """The rows come in time order and have reached ``day``: the files of earlier days are
+        complete, so they are closed, fsynced and hashed now, on a background thread, instead
+        of all at the end while the other core waits. Once a day is written to after a later
+        one, nothing is closed early again (an earlier day's file would have to be reopened as
+        a second part)."""
+        if not self._in_order:
+            return
+        for earlier in sorted(d for d in self._open if d is not None and d < day):
+            self._retire(self._open.pop(earlier))
+
+    def _retire(self, part: _Part) -> None:
+        self._done.append(part)
+        part.sealed = self._sealing.submit(part.seal)
+
     def write(self, table: pa.Table, day: str | None = None) -> None:
         if table.num_rows == 0:
             return
+        if day is not None:
+            if self._latest is not None and day < self._latest:
+                self._in_order = False
+            self._latest = max(day, self._latest or day)
         table = table.select(self.schema.names)
         if self._written_schema is None:
             self._written_schema = written_schema(self.schema, table.schema)
@@ -176,20 +204,24 @@ class StagedWriter:
         part.rows += table.num_rows
 
     def finish(self) -> list[StoredFile]:
-        """Close, fsync, hash, and rename every staged file into place."""
-        parts = self._done + list(self._open.values())
-        self._open, self._done = {}, []
-        for p in parts:
-            p.close()
+        """Close, fsync, hash (two files at once), and rename every staged file into place."""
+        for part in list(self._open.values()):
+            self._retire(part)
+        self._open = {}
+        try:
+            digests = [p.sealed.result() for p in self._done]  # all complete before any is renamed
+        finally:
+            self._sealing.shutdown(wait=True)
         stored = []
-        for p in parts:
-            sha, size = file_sha256(p.tmp)
+        for p, (sha, size) in zip(self._done, digests):
             os.replace(p.tmp, p.final)
             fsync_dir(p.final.parent)
             stored.append(StoredFile(str(p.final.relative_to(self.root)), sha, size, p.rows))
+        self._done = []
         return stored
 
     def abort(self) -> None:
+        self._sealing.shutdown(wait=True, cancel_futures=True)  # no file is being sealed while removed
         for p in self._done + list(self._open.values()):
             try:
                 if p.writer is not None:
