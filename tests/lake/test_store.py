@@ -80,3 +80,17 @@ def test_abort_removes_sealed_and_open_staged_files(tmp_path):
     w.write(_rows(15, 4, 4), "2025-04-15")
     w.abort()
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
+def test_the_pieces_of_a_batch_are_written_to_their_days_in_order(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_mod, "ROWS_PER_FILE", 5)
+    w = StagedWriter(tmp_path, "access", 1)
+    w.write_days([("2025-04-14", _rows(14, 3, 0)), ("2025-04-15", _rows(15, 4, 3)), ("2025-04-16", _rows(16, 0, 7))])
+    # the same day twice in one call (a part rolls over between them): one piece at a time
+    w.write_days([("2025-04-15", _rows(15, 2, 7)), ("2025-04-15", _rows(15, 6, 9))])
+    stored = w.finish()
+    _check(tmp_path, stored, {"date=2025-04-14": 3, "date=2025-04-15": 12})
+    rows = sorted(r for f in stored if "04-15" in f.path
+                  for r in pq.read_table(tmp_path / f.path, columns=["_row"]).column(0).to_pylist())
+    assert rows == list(range(3, 15))
+    assert len([f for f in stored if "04-15" in f.path]) == 2  # 4 + 2 rows, then 6 in a new part

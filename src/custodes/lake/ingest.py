@@ -25,8 +25,8 @@ from custodes import contract, ids
 from custodes.errors import CustodesError, UsageError
 from custodes.lake import manifest, mapping as mapping_mod
 from custodes.lake.arrays import bools, null, numbers, text
-from custodes.lake.ips import type_ips
-from custodes.lake.keys import Remembered, add_keys
+from custodes.lake.ips import ip_column, type_ips
+from custodes.lake.keys import Remembered, key_columns
 from custodes.lake.pipeline import ordered_map
 from custodes.lake.readers import format_of, open_reader
 from custodes.lake.seal import file_sha256
@@ -189,19 +189,25 @@ def _ingest_file(ws, dataset, path: Path, fmt, fields, seq, batch_rows, check_ne
     reasons: Counter = Counter()
     times: list = []
     con = _connect()
-    keys_con = con.cursor()  # keys are hashed while the validating query still streams
-    keyed = ids.KEYED_COLUMNS.get(dataset, ())
+    ips_con, keys_con = con.cursor(), con.cursor()
+    # Addresses are typed on this thread while the other keys are hashed on another: one after
+    # the other, they were the slowest stage of a Parquet ingest.
+    keyer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="custodes-keys")
+    keyed = tuple(c for c in ids.KEYED_COLUMNS.get(dataset, ()) if c != ip_column(dataset))
     remembered = Remembered()  # the batches of a Parquet row group share its dictionaries
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="custodes-writer")
     pending = None
     try:
         first = True
         for n_in, result in _validated(con, reader, plan, dataset, seq, path):
-            good, bad = _split(type_ips(keys_con, dataset, result))
+            keys = keyer.submit(key_columns, keys_con, result, keyed, remembered)
+            result = type_ips(ips_con, dataset, result)
+            for name, values in keys.result():
+                result = result.append_column(name, values)
+            good, bad = _split(result)
             if first and reader.kind == "json":
                 _require_columns(path, dataset, bad, n_in)
             first = False
-            good = add_keys(keys_con, good, keyed, remembered)
             if bad.num_rows:
                 reasons.update(_reason_counts(bad))
                 bad = _quarantine_rows(bad, path, seq)
@@ -226,7 +232,9 @@ def _ingest_file(ws, dataset, path: Path, fmt, fields, seq, batch_rows, check_ne
         raise
     finally:
         writer.shutdown(wait=True)
+        keyer.shutdown(wait=True)
         keys_con.close()
+        ips_con.close()
         con.close()
     report.reasons = dict(sorted(reasons.items()))
     entry = {
@@ -357,11 +365,10 @@ def _store(store: StagedWriter, dataset: str, good: pa.Table, times: list) -> No
     if np.all(days[1:] >= days[:-1]):  # in time order (one day, or a log): day slices, no copy
         store.close_days_before(_day_name(int(days[0])))
         bounds = np.flatnonzero(days[1:] != days[:-1]) + 1
-        for start, end in zip([0, *bounds.tolist()], [*bounds.tolist(), len(days)]):
-            store.write(good.slice(start, end - start), _day_name(int(days[start])))
+        store.write_days([(_day_name(int(days[start])), good.slice(start, end - start))
+                          for start, end in zip([0, *bounds.tolist()], [*bounds.tolist(), len(days)])])
         return
-    for day in np.unique(days).tolist():
-        store.write(good.filter(bools(days == day)), _day_name(day))
+    store.write_days([(_day_name(day), good.filter(bools(days == day))) for day in np.unique(days).tolist()])
 
 
 _MICROS_PER_DAY = 86_400_000_000

@@ -108,10 +108,9 @@ def key_array(con, column: pa.ChunkedArray | pa.Array) -> pa.Array:
     return key_arrays(con, [column])[0]
 
 
-def add_keys(con, table: pa.Table, columns: tuple[str, ...], memory: Remembered | None = None) -> pa.Table:
-    """Append ``<col>_key`` for each of ``columns`` that has none yet (``src_ip_key`` comes from
+def key_columns(con, table: pa.Table, columns: tuple[str, ...], memory: Remembered | None = None
+                ) -> list[tuple[str, pa.Array]]:
+    """``(<col>_key, keys)`` for each of ``columns`` (``src_ip_key`` comes from
     :mod:`custodes.lake.ips`); the writer puts columns in their stored order."""
-    todo = [c for c in columns if f"{c}_key" not in table.column_names]
-    for col, keys in zip(todo, key_arrays(con, [table.column(c) for c in todo], todo, memory)):
-        table = table.append_column(f"{col}_key", keys)
-    return table
+    return [(f"{col}_key", keys)
+            for col, keys in zip(columns, key_arrays(con, [table.column(c) for c in columns], list(columns), memory))]

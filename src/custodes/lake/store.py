@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,6 +158,7 @@ class StagedWriter:
         self._latest: str | None = None  # the latest day written to
         self._in_order = True  # no day written to after a later one (see close_days_before)
         self._sealing = ThreadPoolExecutor(2, thread_name_prefix="custodes-seal")
+        self._writing = ThreadPoolExecutor(2, thread_name_prefix="custodes-write")
 
     def _part(self, day: str | None) -> _Part:
         part = self._open.get(day)
@@ -187,21 +188,46 @@ class StagedWriter:
         part.sealed = self._sealing.submit(part.seal)
 
     def write(self, table: pa.Table, day: str | None = None) -> None:
-        if table.num_rows == 0:
+        self.write_days([(day, table)])
+
+    def write_days(self, pieces: list[tuple[str | None, pa.Table]]) -> None:
+        """Write the pieces of one batch, each into the file of its day. Pieces for different
+        days are written two at a time (Parquet encoding and compression release the GIL):
+        one writer thread was the slowest stage of a Parquet ingest. Returns when all are
+        written, so a day's file receives its pieces in batch order."""
+        pieces = [(day, table) for day, table in pieces if table.num_rows]
+        if len({day for day, _ in pieces}) < len(pieces):  # a day twice: one piece at a time
+            for piece in pieces:
+                self.write_days([piece])
             return
-        if day is not None:
-            if self._latest is not None and day < self._latest:
-                self._in_order = False
-            self._latest = max(day, self._latest or day)
+        jobs = []
+        for day, table in pieces:
+            if day is not None:
+                if self._latest is not None and day < self._latest:
+                    self._in_order = False
+                self._latest = max(day, self._latest or day)
+            table = self._prepared(table)
+            part = self._part(day)
+            part.rows += table.num_rows
+            jobs.append((part, table))
+        if len(jobs) == 1:
+            part, table = jobs[0]
+            part.writer.write_table(table, row_group_size=1 << 20)
+            return
+        futures = [self._writing.submit(part.writer.write_table, table, row_group_size=1 << 20)
+                   for part, table in jobs]
+        wait(futures)  # every write over before any error is raised: an abort closes the files
+        for future in futures:
+            future.result()
+
+    def _prepared(self, table: pa.Table) -> pa.Table:
         table = table.select(self.schema.names)
         if self._written_schema is None:
             self._written_schema = written_schema(self.schema, table.schema)
         table = table.cast(self._written_schema)
         if self._dictionary is None:
             self._dictionary = dictionary_columns(table)
-        part = self._part(day)
-        part.writer.write_table(table, row_group_size=1 << 20)
-        part.rows += table.num_rows
+        return table
 
     def finish(self) -> list[StoredFile]:
         """Close, fsync, hash (two files at once), and rename every staged file into place."""
@@ -212,6 +238,7 @@ class StagedWriter:
             digests = [p.sealed.result() for p in self._done]  # all complete before any is renamed
         finally:
             self._sealing.shutdown(wait=True)
+            self._writing.shutdown(wait=True)
         stored = []
         for p, (sha, size) in zip(self._done, digests):
             os.replace(p.tmp, p.final)
@@ -222,6 +249,7 @@ class StagedWriter:
 
     def abort(self) -> None:
         self._sealing.shutdown(wait=True, cancel_futures=True)  # no file is being sealed while removed
+        self._writing.shutdown(wait=True)
         for p in self._done + list(self._open.values()):
             try:
                 if p.writer is not None:
