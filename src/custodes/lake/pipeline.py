@@ -1,7 +1,6 @@
 """Overlap reading, validating, keying and writing: each stage releases the GIL (Arrow, DuckDB,
 Parquet are C++), so a reader thread, two validating threads, a keying thread and two writing
-threads keep both
-cores busy while at most a few batches are in memory at once."""
+threads keep both cores busy while at most a few batches are in memory at once."""
 
 from __future__ import annotations
 
