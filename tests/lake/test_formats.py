@@ -300,3 +300,24 @@ def test_small_batches_of_a_big_row_group_are_read_as_strings_where_the_dictiona
     assert not any(pa.types.is_dictionary(b.schema.field("account_id").type) for b in batches)
     assert pa.concat_arrays([b.column("account_id").cast(pa.string()) for b in batches]).to_pylist() == \
         [f"c-{i}" for i in range(n)]
+
+
+def test_reading_a_parquet_file_holds_one_row_group_not_the_file(files):
+    """Memory is bounded by the batch, not the file: Arrow's read-ahead over a whole file kept
+    every row group's compressed bytes until the end (random text: compressed = raw size)."""
+    import os
+
+    from custodes.lake.readers.parquet import ParquetReader
+
+    groups, rows = 16, 2_000
+    table = pa.table({"payload": [os.urandom(512).hex() for _ in range(groups * rows)]})
+    pq.write_table(table, files / "groups.parquet", row_group_size=rows, compression="none")
+    del table
+    group_bytes = (files / "groups.parquet").stat().st_size // groups
+    before = pa.total_allocated_bytes()
+    held = []
+    for batch in ParquetReader(files / "groups.parquet", rows).batches():
+        held.append(pa.total_allocated_bytes() - before)
+        del batch
+    assert len(held) == groups
+    assert max(held) < groups // 2 * group_bytes, [h // group_bytes for h in held]  # was the whole file and more

@@ -59,14 +59,20 @@ class ParquetReader:
     def batches(self) -> Iterator[pa.RecordBatch]:
         offset = 0
         try:
-            for batch in self._file.iter_batches(batch_size=self.batch_rows, columns=self.needed,
-                                                 use_threads=True):
+            for batch in self._row_group_batches():
                 n = batch.num_rows
                 rows = row_numbers(offset + 1, n)
                 offset += n
                 yield _compact(batch).append_column("_row", rows)
         except (pa.ArrowException, OSError) as exc:
             raise CustodesError(f"{self.path}: unreadable Parquet after row {offset} ({exc})") from None
+
+    def _row_group_batches(self) -> Iterator[pa.RecordBatch]:
+        """One row group at a time: over a whole file, Arrow's read-ahead cache keeps every row
+        group's compressed bytes until the file is closed, so memory grew with the file."""
+        for group in range(self._file.metadata.num_row_groups):
+            yield from self._file.iter_batches(batch_size=self.batch_rows, row_groups=[group],
+                                               columns=self.needed, use_threads=True)
 
 
 def _compact(batch: pa.RecordBatch) -> pa.RecordBatch:
