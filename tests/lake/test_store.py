@@ -82,6 +82,19 @@ def test_abort_removes_sealed_and_open_staged_files(tmp_path):
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
 
 
+def test_abort_removes_every_staged_file_even_when_closing_one_fails(tmp_path):
+    w = StagedWriter(tmp_path, "access", 1)
+    w.write_days([("2025-04-14", _rows(14, 4, 0)), ("2025-04-15", _rows(15, 4, 4)), ("2025-04-16", _rows(16, 4, 8))])
+
+    class FailingWriter:  # as a full disk would make the first file's close fail
+        def close(self):
+            raise OSError(28, "No space left on device")
+
+    w._open["2025-04-14"].writer = FailingWriter()
+    w.abort()
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
 def test_the_pieces_of_a_batch_are_written_to_their_days_in_order(tmp_path, monkeypatch):
     monkeypatch.setattr(store_mod, "ROWS_PER_FILE", 5)
     w = StagedWriter(tmp_path, "access", 1)

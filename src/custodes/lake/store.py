@@ -9,6 +9,7 @@ contract columns (contract types), ``<col>_key`` companions, ``src_ip_v4``, ``_s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -251,11 +252,11 @@ class StagedWriter:
         self._sealing.shutdown(wait=True, cancel_futures=True)  # no file is being sealed while removed
         self._writing.shutdown(wait=True)
         for p in self._done + list(self._open.values()):
-            try:
+            # every staged file is removed even if closing one fails (a full disk, say)
+            with contextlib.suppress(Exception):
                 if p.writer is not None:
                     p.writer.close()
-            finally:
-                p.tmp.unlink(missing_ok=True)
+            p.tmp.unlink(missing_ok=True)
         self._open, self._done = {}, []
 
 
