@@ -141,6 +141,14 @@ class _Part:
         self.close()
         return file_sha256(self.tmp)
 
+    def discard(self) -> None:
+        """Remove the staged file, even if closing it fails (a full disk, say): an abort must
+        not stop at the first file and leave the others behind."""
+        with contextlib.suppress(Exception):
+            if self.writer is not None:
+                self.writer.close()
+        self.tmp.unlink(missing_ok=True)
+
 
 class StagedWriter:
     """Writes one ingest's rows (one ``seq``) into staged part files, one per day."""
@@ -252,11 +260,7 @@ class StagedWriter:
         self._sealing.shutdown(wait=True, cancel_futures=True)  # no file is being sealed while removed
         self._writing.shutdown(wait=True)
         for p in self._done + list(self._open.values()):
-            # every staged file is removed even if closing one fails (a full disk, say)
-            with contextlib.suppress(Exception):
-                if p.writer is not None:
-                    p.writer.close()
-            p.tmp.unlink(missing_ok=True)
+            p.discard()
         self._open, self._done = {}, []
 
 
@@ -281,14 +285,11 @@ class QuarantineWriter:
     def finish(self) -> StoredFile | None:
         if self.part is None:
             return None
-        self.part.close()
-        sha, size = file_sha256(self.part.tmp)
+        sha, size = self.part.seal()
         os.replace(self.part.tmp, self.final)
         fsync_dir(self.final.parent)
         return StoredFile(str(self.final.relative_to(self.root)), sha, size, self.rows)
 
     def abort(self) -> None:
         if self.part is not None:
-            if self.part.writer is not None:
-                self.part.writer.close()
-            self.part.tmp.unlink(missing_ok=True)
+            self.part.discard()
