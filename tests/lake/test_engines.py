@@ -73,7 +73,7 @@ def old_and_new(world):
     folder = world.dataset_dir("access") / "date=2025-04-01"
     folder.mkdir()
     pq.write_table(old.set_column(old.column_names.index("_seq"), "_seq", pa.array([0] * 3, pa.int64())),
-                   folder / "part-0000000000-0000.parquet")
+                   folder / "part-0000000001-9999.parquet")  # named as a part of committed ingest 1
     return world
 
 

@@ -208,6 +208,15 @@ def test_remembered_dictionaries_give_the_same_keys_as_hashing_afresh():
     plain = pa.array(["x", "y", "x"])  # encoded here, never remembered
     assert key_arrays(con, [plain], ["account_id"], memory)[0].to_pylist() == [ids.key_of(v) for v in plain.to_pylist()]
 
+def test_jsonl_blank_line_before_a_line_longer_than_a_block(workspace, files):
+    long_row = dict(access_row(1), user_agent="x" * 70_000)  # longer than the smallest block
+    path = files / "long.jsonl"
+    path.write_text("\n" + json.dumps(long_row) + "\n" + json.dumps(access_row(2)) + "\n")
+    report = ingest(workspace, "access", [path], batch_rows=1)
+    assert (report.rows, report.quarantined) == (2, 0)
+    assert [r["_row"] for r in _rows(workspace)] == [2, 3]  # line numbers count the blank line
+
+
 def test_csv_quoted_newlines_and_quotes_across_blocks(workspace, files):
     """Blocks are cut at record ends only: a quoted value may hold newlines and quotes."""
     agent = 'Mozilla/5.0 "quoted"\nsecond line, with a comma'

@@ -63,6 +63,18 @@ def test_a_day_written_after_a_later_one_stops_early_sealing(tmp_path):
     _check(tmp_path, stored, {"date=2025-04-14": 7, "date=2025-04-15": 4, "date=2025-04-16": 2})
 
 
+def test_a_batch_that_goes_back_in_time_closes_nothing_early(tmp_path):
+    w = StagedWriter(tmp_path, "access", 1)
+    w.write_days([("2025-04-11", _rows(11, 2, 0)), ("2025-04-15", _rows(15, 2, 2))])
+    w.close_days_before("2025-04-13")  # before the latest day written: the input is out of order
+    w.write(_rows(13, 2, 4), "2025-04-13")
+    w.write(_rows(11, 2, 6), "2025-04-11")
+    assert not w._done
+    stored = w.finish()
+    assert len(stored) == 3  # one file a day
+    _check(tmp_path, stored, {"date=2025-04-11": 4, "date=2025-04-13": 2, "date=2025-04-15": 2})
+
+
 def test_parts_rolled_over_by_size_are_sealed_too(tmp_path, monkeypatch):
     monkeypatch.setattr(store_mod, "ROWS_PER_FILE", 6)
     w = StagedWriter(tmp_path, "access", 1)

@@ -8,6 +8,8 @@ import ibis
 import pyarrow as pa
 
 from custodes.contract import DATASET_NAMES, PRIMARY_KEYS
+from custodes.lake.manifest import committed_seqs
+from custodes.lake.store import PART_RE
 
 
 class Engine:
@@ -43,7 +45,8 @@ class Engine:
         root = self.workspace.dataset_dir(dataset)
         if not root.is_dir():
             return []
-        return sorted(p for p in root.rglob("*.parquet") if not p.name.startswith("."))
+        committed = set(committed_seqs(self.workspace))
+        return sorted(p for p in root.rglob("*.parquet") if _committed(p, committed))
 
     def has(self, dataset: str) -> bool:
         return dataset in self._tables or bool(self.files(dataset))
@@ -86,3 +89,13 @@ class Engine:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _committed(path: Path, committed: set[int]) -> bool:
+    """A part file counts once its ingest's manifest entry is committed: an ingest killed
+    between renaming its parts into place and committing leaves them for the next ingest's
+    recovery to remove, and until then no query may read them."""
+    if path.name.startswith("."):
+        return False
+    part = PART_RE.match(path.name)
+    return part is None or int(part.group(1)) in committed

@@ -47,6 +47,7 @@ def numbers(array: pa.Array | pa.ChunkedArray, fill: int = 0) -> np.ndarray:
         array = array.view(kind)
     dtype = {pa.int64(): np.int64, pa.uint64(): np.uint64, pa.int32(): np.int32}[kind]
     values = np.frombuffer(array.buffers()[1], dtype=dtype, count=len(array) + array.offset)[array.offset:]
+    values.flags.writeable = False  # a view of the Arrow array's memory: never edit it in place
     if array.null_count:
         values = np.where(valid_mask(array), values, dtype(fill))
     return values

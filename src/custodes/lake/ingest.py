@@ -121,6 +121,14 @@ def ingest(workspace, dataset: str, paths, fmt: str | None = None, mapping=None,
             except _AlreadyIngested as dup:
                 report.files.append(FileReport(str(path), file_fmt, dup.seq, skipped=True))
                 continue
+            except Exception:
+                # A copy of an ingested file is skipped even if reading it fails this time (another
+                # --map, a changed contract, a full disk): its content is in the lake already.
+                seq = _ingested_as(digest, dataset, known)
+                if seq is None:
+                    raise
+                report.files.append(FileReport(str(path), file_fmt, seq, skipped=True))
+                continue
             sha, size = digest.result()
             entry["source"] = {"path": str(path.resolve()), "sha256": sha, "bytes": size, "format": file_fmt}
             _crash_point("before_commit")
@@ -151,6 +159,15 @@ def _source_digest(hasher: ThreadPoolExecutor, path: Path, seen: bool) -> Future
         done.set_result(file_sha256(path))
         return done
     return hasher.submit(file_sha256, path)
+
+
+def _ingested_as(digest: Future, dataset: str, known: dict) -> int | None:
+    """The seq that ingested this content already, or None (also when it could not be hashed)."""
+    try:
+        sha, _ = digest.result()
+    except Exception:  # noqa: BLE001 - the ingest's own error is the one to report
+        return None
+    return known.get((dataset, sha))
 
 
 def _not_ingested(digest: Future, dataset: str, known: dict) -> None:

@@ -187,6 +187,8 @@ class StagedWriter:
         of all at the end while the other core waits. Once a day is written to after a later
         one, nothing is closed early again (an earlier day's file would have to be reopened as
         a second part)."""
+        if self._latest is not None and day < self._latest:
+            self._in_order = False  # this batch goes back in time: its earlier days stay open
         if not self._in_order:
             return
         for earlier in sorted(d for d in self._open if d is not None and d < day):

@@ -44,7 +44,9 @@ class JsonLinesReader:
             newlines = np.flatnonzero(raw == 10)
         starts = np.concatenate(([0], newlines + 1)).astype(np.int32)
         ends = np.concatenate((newlines, [len(raw)])).astype(np.int32)
-        crlf = (ends > starts) & (raw[np.maximum(ends - 1, 0)] == 13)
+        # (an empty body is one blank line: a block that starts with a newline)
+        last = raw[np.maximum(ends - 1, 0)] if len(raw) else np.zeros(len(ends), np.uint8)
+        crlf = (ends > starts) & (last == 13)
         ends = ends - crlf  # drop the \r of CRLF line ends
         # Offsets of a string array are contiguous, so each value runs to the next line's start:
         # it keeps its line end, which JSON reads as trailing whitespace.
