@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from custodes.contract import DATASET_NAMES, PRIMARY_KEYS
 from custodes.lake.manifest import committed_seqs
-from custodes.lake.store import PART_RE
+from custodes.lake.store import stored_seq
 
 
 class Engine:
@@ -97,5 +97,5 @@ def _committed(path: Path, committed: set[int]) -> bool:
     recovery to remove, and until then no query may read them."""
     if path.name.startswith("."):
         return False
-    part = PART_RE.match(path.name)
-    return part is None or int(part.group(1)) in committed
+    seq = stored_seq(path.name)
+    return seq is None or seq in committed

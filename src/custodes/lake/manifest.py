@@ -16,7 +16,7 @@ from pathlib import Path
 
 from custodes.errors import CustodesError
 from custodes.lake import seal
-from custodes.lake.store import PART_RE, QUARANTINE_RE
+from custodes.lake.store import stored_seq
 from custodes.workspace import atomic_write_bytes, private_dir
 
 ENTRY_VERSION = 1
@@ -101,8 +101,8 @@ def recover(ws) -> list[Path]:
             if path.name == ".lock":
                 continue
             orphan = path.name.startswith(".") and (".tmp" in path.name)
-            m = PART_RE.match(path.name) or QUARANTINE_RE.match(path.name)
-            if m and int(m.group(1)) not in committed:
+            seq = stored_seq(path.name)
+            if seq is not None and seq not in committed:
                 orphan = True
             if orphan:
                 path.unlink(missing_ok=True)

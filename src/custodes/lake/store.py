@@ -27,6 +27,13 @@ from custodes.workspace import private_dir, private_open
 #: Stored file names carry the ingest sequence, so orphans of a crashed ingest are known by name.
 PART_RE = re.compile(r"^part-(\d{10})-(\d{4})\.parquet$")
 QUARANTINE_RE = re.compile(r"^q-(\d{10})\.parquet$")
+
+
+def stored_seq(name: str) -> int | None:
+    """The ingest sequence a stored part or quarantine file belongs to, read from its name
+    (None for any other file)."""
+    named = PART_RE.match(name) or QUARANTINE_RE.match(name)
+    return int(named.group(1)) if named else None
 COMPRESSION = "zstd"
 ROWS_PER_FILE = 20_000_000  # roll over to a new part file beyond this
 
