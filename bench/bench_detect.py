@@ -1,7 +1,8 @@
 """Detection speed (issue #4). Run by hand; figures go to BENCHMARKS.md.
 
 1. The whole rule pack, --full, over a simulated world loaded into a lake (events/s, peak RSS).
-2. An incremental run after one more day arrives (seconds).
+2. An incremental run after one more day arrives (seconds); and (hourly) after one more hour
+   arrives onto the whole history, the detection part of a watch cycle.
 3. Side by side, in one run, over the same events: the core rules as a per-event Python rule
    engine (Panther/StreamAlert style: a function called per event, with lookups in dicts and
    sets) against the same rules as columnar queries on the engine. The ratio.
@@ -176,6 +177,41 @@ def bench_incremental(args, sim: Path) -> dict:
     return out
 
 
+def bench_hourly(args, sim: Path) -> dict:
+    """An incremental run after one more hour arrives onto the whole history (the watch cycle's
+    detection): each version first runs --full on everything before the hour, then the hour is
+    written into the lake, then each version runs incrementally from its own state."""
+    import datetime as dt
+
+    from custodes.workspace import Workspace
+
+    end = dt.datetime.fromisoformat(json.loads((sim / "ground_truth.json").read_text())["end"].replace("Z", "+00:00"))
+    cut = end - dt.timedelta(hours=1)
+    root = Path(args.dir) / "lake-hourly"
+    shutil.rmtree(root, ignore_errors=True)
+    ws = Workspace.open(root)
+    load_reference(ws, sim)
+    fast_events(ws, sim, until=cut)
+    states = {}
+    for name, src in codes(args).items():
+        shutil.rmtree(ws.detect, ignore_errors=True)
+        run_child(src, "full", ws)
+        states[name] = ws.detect.parent / f"detect-{name}"
+        shutil.rmtree(states[name], ignore_errors=True)
+        shutil.copytree(ws.detect, states[name])
+    fast_events(ws, sim, first_seq=5_000_000, since=cut, until=end)
+    out = {"hour": cut.isoformat(), "access_events": access_rows(ws)}
+    for name, src in codes(args).items():
+        shutil.rmtree(ws.detect)
+        shutil.copytree(states[name], ws.detect)
+        out[name] = run_child(src, "incremental", ws)
+        print(json.dumps({f"hourly {name}": out[name]}), file=sys.stderr)
+    out["after_full"] = run_child(HERE_SRC, "full", ws)["digest"]
+    out["incremental_equals_full"] = out["new"]["digest"] == out["after_full"]
+    _compare(out)
+    return out
+
+
 def _compare(out: dict) -> None:
     if "base" in out:
         out["same_findings_as_base"] = out["new"]["digest"] == out["base"]["digest"]
@@ -288,7 +324,7 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--dir", default="/tmp/bench-detect")
     ap.add_argument("--sample", type=int, default=2_000_000, help="events for the side-by-side run")
-    ap.add_argument("--skip", nargs="*", default=[], choices=["full", "incremental", "side"])
+    ap.add_argument("--skip", nargs="*", default=[], choices=["full", "incremental", "side", "hourly"])
     ap.add_argument("--base", default=None, help="src folder of older code to run beside (e.g. /tmp/custodes-base/src)")
     ap.add_argument("--reuse", action="store_true", help="reuse the lake an earlier run built under --dir")
     ap.add_argument("--child", nargs=2, metavar=("MODE", "WORKSPACE"), help=argparse.SUPPRESS)
@@ -306,6 +342,8 @@ def main(argv=None) -> None:
         print(json.dumps(report["side_by_side"]), file=sys.stderr)
     if "incremental" not in args.skip:
         report["incremental"] = bench_incremental(args, sim)
+    if "hourly" not in args.skip:
+        report["hourly"] = bench_hourly(args, sim)
     report["peak_rss_mib_bench_process"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     report["load_average_end"] = os.getloadavg()
     print(json.dumps(report, indent=1))

@@ -65,10 +65,12 @@ def load_world(workspace, sim: Path, skip=()) -> None:
     load_events(workspace, sim, skip)
 
 
-def fast_events(workspace, sim: Path, skip=(), first_seq: int = 1_000) -> int:
+def fast_events(workspace, sim: Path, skip=(), first_seq: int = 1_000, since=None, until=None) -> int:
     """Write the event files straight into the lake layout with DuckDB (keys computed by
     custodes.ids.key_sql, one ``_seq`` per source file): for the speed benchmark at 100M
-    events, where it measures detection, not ingestion. Returns the next free seq."""
+    events, where it measures detection, not ingestion. ``since``/``until`` (datetimes) keep
+    only rows in ``[since, until)``: the hour slices of the hourly benchmark. Returns the last
+    seq used."""
     import duckdb
 
     from custodes.ids import KEYED_COLUMNS, key_sql
@@ -82,14 +84,27 @@ def fast_events(workspace, sim: Path, skip=(), first_seq: int = 1_000) -> int:
         names = [c.name for c in contract.columns(dataset)]
         keys = ", ".join(f"{key_sql(c)} AS {c}_key" for c in KEYED_COLUMNS[dataset])
         for path in day_files(sim, dataset):
+            rows = f"(SELECT * FROM read_parquet('{path}') WHERE {_between(since, until)})"
+            days = con.execute(f"SELECT DISTINCT strftime(time, '%Y-%m-%d') FROM {rows}").fetchall()
+            if not days:
+                continue
             seq += 1
             select = (f"SELECT {', '.join(names)}, {keys}, {seq}::BIGINT AS _seq, "
                       f"(row_number() OVER ())::BIGINT AS _row, strftime(time, '%Y-%m-%d') AS d "
-                      f"FROM read_parquet('{path}')")
-            for (day,) in con.execute(f"SELECT DISTINCT strftime(time, '%Y-%m-%d') FROM read_parquet('{path}')").fetchall():
+                      f"FROM {rows}")
+            for (day,) in days:
                 out = workspace.dataset_dir(dataset) / f"date={day}"
                 out.mkdir(parents=True, exist_ok=True)
                 con.execute(f"COPY (SELECT * EXCLUDE (d) FROM ({select}) WHERE d = '{day}') TO "
                             f"'{out / f'part-{seq:010d}.parquet'}' (FORMAT parquet, COMPRESSION zstd)")
     con.close()
     return seq
+
+
+def _between(since, until) -> str:
+    parts = ["true"]
+    if since is not None:
+        parts.append(f"time >= TIMESTAMPTZ '{since.isoformat()}'")
+    if until is not None:
+        parts.append(f"time < TIMESTAMPTZ '{until.isoformat()}'")
+    return " AND ".join(parts)

@@ -14,14 +14,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from custodes.detect.rule import SEVERITY_RANK, stable_id
+from custodes.detect.rule import SEVERITIES, SEVERITY_RANK, parse_iso, stable_id
 
 GAP = dt.timedelta(days=3)
 LINK_KEYS = ("kid", "src_ip", "credential_id", "actor_id", "employee_id", "asn")
-
-
-def _time(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 class _Sets:
@@ -75,7 +71,7 @@ def _link(findings: list[dict], members_of: list[int], sets: _Sets) -> None:
         # members are in first_seen order: chain each to the span so far while they overlap
         reach, anchor = None, None
         for i in members:
-            start, end = _time(findings[i]["first_seen"]), _time(findings[i]["last_seen"])
+            start, end = parse_iso(findings[i]["first_seen"]), parse_iso(findings[i]["last_seen"])
             if reach is not None and start <= reach + GAP:
                 sets.union(anchor, i)
                 reach = max(reach, end)
@@ -90,9 +86,9 @@ def _attach(findings: list[dict], postures: list[int], events: list[int], sets: 
         for v in _values(findings[i]):
             by_value.setdefault(v, []).append(i)
     for p in postures:
-        begins = _time(findings[p]["first_seen"])
+        begins = parse_iso(findings[p]["first_seen"])
         candidates = {j for v in _values(findings[p]) for j in by_value.get(v, [])
-                      if _time(findings[j]["last_seen"]) >= begins}
+                      if parse_iso(findings[j]["last_seen"]) >= begins}
         if candidates:
             best = max(candidates, key=lambda j: (SEVERITY_RANK[findings[j]["severity"]],
                                                   -sets.find(j)))
@@ -114,7 +110,7 @@ def _incident(members: list[dict]) -> dict:
     timed = [f for f in members if f.get("window") != "posture"] or members
     first = min(f["first_seen"] for f in timed)
     last = max(f["last_seen"] for f in timed)
-    days = (_time(last) - _time(first)).days + 1
+    days = (parse_iso(last) - parse_iso(first)).days + 1
     title = top["title"] if len(members) == 1 else (
         f"{top['title']} (+{len(members) - 1} related findings: {', '.join(rules)}; over {days} days)")
     return {
@@ -124,7 +120,35 @@ def _incident(members: list[dict]) -> dict:
         "first_seen": first,
         "last_seen": last,
         "detected_at": min(f["detected_at"] for f in members),
+        "severity_history": severity_history(members),
         "finding_ids": sorted(f["finding_id"] for f in members),
         "rule_ids": rules,
         "entities": {k: sorted(v) for k, v in sorted(entities.items())},
     }
+
+
+def history_of(finding: dict) -> list[dict]:
+    """A finding's severity history (findings stored before histories existed: one entry)."""
+    return finding.get("severity_history") or [
+        {"severity": finding["severity"], "detected_at": finding["detected_at"]}]
+
+
+def severity_history(members: list[dict]) -> list[dict]:
+    """When the incident first stood at each severity it rose to (data time of the run that
+    reported it), and the finding that raised it: one entry per rise, oldest first.
+
+    A level counts as reached when any member finding was reported at it or above, so an
+    incident reported critical at once has one entry, not four."""
+    first: dict[str, tuple[str, dict]] = {}
+    for f in members:
+        for entry in history_of(f):
+            for level in SEVERITIES[:SEVERITY_RANK[entry["severity"]] + 1]:
+                if level not in first or entry["detected_at"] < first[level][0]:
+                    first[level] = (entry["detected_at"], f)
+    rises = []
+    for level in reversed(SEVERITIES):  # highest first: a lower level reached at the same time adds nothing
+        if level in first and all(first[level][0] < r["detected_at"] for r in rises):
+            at, f = first[level]
+            rises.append({"severity": level, "detected_at": at, "finding_id": f["finding_id"],
+                          "rule_id": f["rule_id"]})
+    return rises[::-1]

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from custodes import __version__
+from custodes.detect.rule import parse_iso
 
 SEVERITY_ID = {"info": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
 OBSERVABLE_TYPE = {"src_ip": (2, "IP Address"), "actor_id": (4, "User Name"),
@@ -13,7 +12,7 @@ OBSERVABLE_TYPE = {"src_ip": (2, "IP Address"), "actor_id": (4, "User Name"),
 
 
 def _ms(text: str) -> int:
-    return int(dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+    return int(parse_iso(text).timestamp() * 1000)
 
 
 def to_ocsf(finding: dict) -> dict:

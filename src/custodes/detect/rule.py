@@ -56,6 +56,9 @@ class Context:
     """What a rule may look at: the engine, the run's data-time now, and the days to compute.
 
     ``since`` is midnight UTC of the first day being (re)computed; None for every day.
+    ``horizon`` is the data time up to which a request can be judged against the issuance
+    ledger: access may arrive before the issuance rows of the same minutes, and a token whose
+    issuance has not arrived yet must not look unissued (None: judge everything up to now).
     """
 
     engine: Any
@@ -64,6 +67,7 @@ class Context:
     config: dict = field(default_factory=dict)
     available: frozenset = frozenset()
     first_day: int | None = None  # the first day of access data in the lake (warm-up of baselines)
+    horizon: dt.datetime | None = None
 
     def warmed_up(self, day: ibis.Expr, days: int) -> ibis.Expr:
         """True where a baseline of ``days`` days of history exists before ``day``."""
@@ -93,6 +97,12 @@ class Context:
             t = t.filter(t.time >= self.lit_time(self.since - dt.timedelta(days=lookback_days)))
         return t
 
+    def settled(self, t: ibis.Table) -> ibis.Table:
+        """Requests the issuance ledger can already speak for (at or before the horizon)."""
+        if self.horizon is None or self.horizon >= self.now:
+            return t
+        return t.filter(t.time <= self.lit_time(self.horizon))
+
     def in_window(self, t: ibis.Table) -> ibis.Table:
         """Rows of the days being computed (drops the lookback part)."""
         if self.since is None:
@@ -101,6 +111,11 @@ class Context:
 
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def parse_iso(text: str) -> dt.datetime:
+    """A time as findings and state store it (RFC 3339, ``Z`` for UTC)."""
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def lit_time(value: dt.datetime) -> ibis.Expr:

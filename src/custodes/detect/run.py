@@ -8,6 +8,7 @@ state.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,8 @@ from custodes.detect import incidents as incident_grouping
 from custodes.detect import store
 from custodes.detect.registry import all_rules
 from custodes.detect.rule import (
-    ENTITY_KEYS, UTC, Context, Rule, day_number, day_start, day_window, stable_id,
+    ENTITY_KEYS, SEVERITY_RANK, SKEW, UTC, Context, Rule, day_number, day_start, day_window, parse_iso,
+    stable_id,
 )
 from custodes.detect.state import State, fingerprint
 from custodes.errors import CustodesError
@@ -40,6 +42,28 @@ def data_bounds(engine) -> tuple[dt.datetime, dt.datetime]:
 
 def _utc(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+#: How far the issuance ledger may lag the access log before requests are judged without
+#: waiting for it: a stalled ledger feed must not blind the provenance rules for long
+#: (``detect.issuance_max_lag_minutes``).
+ISSUANCE_MAX_LAG_MINUTES = 120
+
+
+def issuance_horizon(engine, now: dt.datetime, available, config: dict) -> dt.datetime:
+    """The data time up to which requests can be judged against the issuance ledger.
+
+    The ledger is taken as complete up to its latest row, less the clock skew allowed between
+    a use and its issuance: a token used later may have been issued by rows still on their
+    way. When the ledger lags by more than the allowed lag, requests older than that are
+    judged anyway."""
+    if "issuance" not in available:
+        return now
+    t = engine.table("issuance")
+    last = engine.to_arrow(t.aggregate(m=t.time.max())).to_pylist()[0]["m"]
+    lag = dt.timedelta(minutes=int(config.get("issuance_max_lag_minutes", ISSUANCE_MAX_LAG_MINUTES)))
+    settled = _utc(last) - SKEW if last is not None else now - lag
+    return min(now, max(settled, now - lag))
 
 
 def available_datasets(engine) -> frozenset:
@@ -99,8 +123,7 @@ def top_entities(rule: Rule, ctx: Context, found: list[dict]) -> dict[tuple, dic
     One query fetches the findings' rows (only the key and entity columns); counting and
     ranking happen in Arrow, so a rule's evidence is compiled and scanned once."""
     flagged = [{c: row[c] for c in ("day", *rule.group_by)} for row in found]
-    sub = Context(ctx.engine, ctx.now, day_start(min(f["day"] for f in flagged)), ctx.config,
-                  ctx.available, ctx.first_day)
+    sub = dataclasses.replace(ctx, since=day_start(min(f["day"] for f in flagged)))
     keys = ["day", *rule.group_by]
     wanted = {entity: column for entity, column in rule.top_entities.items() if column not in keys}
     if not wanted:
@@ -140,15 +163,17 @@ def build_finding(rule: Rule, row: dict, tops: dict[str, list[str]], now: dt.dat
     for key, values in tops.items():
         entities.setdefault(key, []).extend(values)
     entities = {k: sorted(set(v)) for k, v in entities.items()}
+    severity = rule.severity_of(row)
     return {
         "finding_id": stable_id("f", rule.id, window, *[f"{c}={group[c]}" for c in rule.group_by]),
         "rule_id": rule.id,
         "title": rule.title_of(row),
-        "severity": rule.severity_of(row),
+        "severity": severity,
         "attack": list(rule.attack),
         "first_seen": iso(_utc(row["first_seen"])),
         "last_seen": iso(_utc(row["last_seen"])),
         "detected_at": iso(now),
+        "severity_history": [{"severity": severity, "detected_at": iso(now)}],
         "entities": entities,
         "evidence": {c: _number(row.get(c)) for c in rule.counts},
         "incident_id": None,
@@ -160,21 +185,26 @@ def build_finding(rule: Rule, row: dict, tops: dict[str, list[str]], now: dt.dat
 
 def evaluate(engine, rules: list[Rule] | None = None, *, since: dt.datetime | None = None,
              config: dict | None = None, notify: Callable[[str], None] = _quiet,
-             bounds: tuple[dt.datetime, dt.datetime] | None = None) -> list[dict]:
-    """Run the rules on an engine; findings of event rules for days from ``since`` (all: None)."""
+             bounds: tuple[dt.datetime, dt.datetime] | None = None,
+             horizon: dt.datetime | None = None) -> list[dict]:
+    """Run the rules on an engine; findings of event rules for days from ``since`` (all: None).
+    ``horizon``: see :func:`issuance_horizon` (computed when not given)."""
     rules = rules if rules is not None else all_rules()
+    config = config or {}
     available = available_datasets(engine)
     if "access" not in available:
         raise CustodesError("no access data: ingest the access dataset first (custodes ingest access FILE)")
     first, now = bounds or data_bounds(engine)
+    if horizon is None:
+        horizon = issuance_horizon(engine, now, available, config)
     findings = []
     for rule in rules:
         missing = missing_for(rule, available)
         if missing:
             notify(f"skipping {rule.id}: needs the {', '.join(missing)} dataset(s), absent from the workspace")
             continue
-        ctx = Context(engine, now, since if rule.kind == "event" else None, config or {},
-                      available, day_number(first))
+        ctx = Context(engine, now, since if rule.kind == "event" else None, config,
+                      available, day_number(first), horizon)
         findings += run_rule(rule, ctx)
     return findings
 
@@ -236,8 +266,9 @@ def detect(workspace, *, engine=None, backend: str | None = None, full: bool = F
     state = State.load(workspace)
     marks = high_water(engine, available)
     bounds = data_bounds(engine)
+    horizon = issuance_horizon(engine, bounds[1], available, config)
     incremental = not full and state.runs > 0 and state.rules == fingerprint(rules)
-    previous = store.load_findings_raw(workspace) if incremental else []
+    previous = store.load_findings_raw(workspace)
     since_by_rule = _since_by_rule(engine, rules, state, marks, available) if incremental else {}
 
     kept, fresh, skipped = [], [], []
@@ -250,15 +281,17 @@ def detect(workspace, *, engine=None, backend: str | None = None, full: bool = F
         plan = since_by_rule.get(rule.id) if rule.kind == "event" else None
         if plan != "nothing":
             since = day_start(plan) if isinstance(plan, int) else None
-            fresh += evaluate(engine, [rule], since=since, config=config, bounds=bounds)
-        kept += [f for f in previous if f["rule_id"] == rule.id and _still_valid(f, plan)]
-    _keep_first_detection(fresh, previous)
+            fresh += evaluate(engine, [rule], since=since, config=config, bounds=bounds, horizon=horizon)
+        if incremental:
+            kept += [f for f in previous if f["rule_id"] == rule.id and _still_valid(f, plan)]
+    _keep_history(fresh, previous)
     findings = kept + fresh
     incidents = incident_grouping.group(findings)
     findings.sort(key=lambda f: (f["first_seen"], f["finding_id"]))
     store.save(workspace, findings, incidents)
     new_ids = {f["finding_id"] for f in fresh} - {f["finding_id"] for f in previous}
-    State(rules=fingerprint(rules), seq=marks, now=iso(bounds[1]), runs=state.runs + 1).save(workspace)
+    State(rules=fingerprint(rules), seq=marks, now=iso(bounds[1]), horizon=iso(horizon),
+          runs=state.runs + 1).save(workspace)
     return _summary("incremental" if incremental else "full", bounds[1], since_by_rule, rules,
                     skipped, len(new_ids), findings, incidents)
 
@@ -271,8 +304,13 @@ def _still_valid(finding: dict, plan) -> bool:
 
 
 def _since_by_rule(engine, rules, state: State, marks, available) -> dict:
-    """Per event rule: the first day to recompute (an int), None for all days, "nothing"."""
+    """Per event rule: the first day to recompute (an int), None for all days, "nothing".
+
+    Requests after the last run's issuance horizon were left unjudged; once anything new
+    arrives, their day is recomputed too."""
     new_day = first_new_day(engine, state, available)
+    if new_day is not None and state.horizon is not None:
+        new_day = min(new_day, day_number(parse_iso(state.horizon)))
     changed_reference = {d for d, m in marks.items()
                          if d not in EVENT_TIME_COLUMN and m > state.seq.get(d, 0)}
     out = {}
@@ -284,12 +322,25 @@ def _since_by_rule(engine, rules, state: State, marks, available) -> dict:
     return out
 
 
-def _keep_first_detection(fresh: list[dict], previous: list[dict]) -> None:
-    """A finding keeps the data time of the run that first reported it (time to detect)."""
-    first = {f["finding_id"]: f["detected_at"] for f in previous}
+def _keep_history(fresh: list[dict], previous: list[dict]) -> None:
+    """A finding keeps the data time of the run that first reported it (time to detect), and
+    when each severity was first reported (``severity_history``); full runs keep them too."""
+    before = {f["finding_id"]: f for f in previous}
     for f in fresh:
-        if f["finding_id"] in first:
-            f["detected_at"] = min(first[f["finding_id"]], f["detected_at"])
+        old = before.get(f["finding_id"])
+        if old is not None:
+            now = f["detected_at"]
+            f["detected_at"] = min(old["detected_at"], now)
+            f["severity_history"] = grown_history(incident_grouping.history_of(old), f["severity"], now)
+
+
+def grown_history(history: list[dict], severity: str, now: str) -> list[dict]:
+    """``history`` with ``severity`` reported at ``now`` if it was not reported before. Levels
+    above it are dropped: later evidence withdrew them (late events, a corrected roster)."""
+    kept = [e for e in history if SEVERITY_RANK[e["severity"]] <= SEVERITY_RANK[severity]]
+    if not any(e["severity"] == severity for e in kept):
+        kept.append({"severity": severity, "detected_at": now})
+    return kept
 
 
 def _summary(mode, now, since_by_rule, rules, skipped, new, findings, incidents) -> RunSummary:

@@ -23,6 +23,7 @@ class State:
     rules: str = ""  # fingerprint of the rule ids and their versions
     seq: dict[str, int] = field(default_factory=dict)
     now: str | None = None
+    horizon: str | None = None  # requests after it waited for their issuance rows
     runs: int = 0
 
     @classmethod
@@ -33,7 +34,8 @@ class State:
         data = json.loads(path.read_text())
         if data.get("version") != STATE_VERSION:
             return cls()
-        return cls(**{k: data[k] for k in ("version", "rules", "seq", "now", "runs") if k in data})
+        return cls(**{k: data[k] for k in ("version", "rules", "seq", "now", "horizon", "runs")
+                        if k in data})
 
     def save(self, workspace) -> None:
         private_dir(workspace.detect)

@@ -26,16 +26,19 @@ def customer_requests(ctx: Context, extra_lookback: int = 0) -> ibis.Table:
 def triples(pairs: ibis.Table) -> ibis.Table:
     """Distinct (acct, asn, day) triples (``pairs``) with ``is_new``: the pair unseen in the
     previous NOVELTY_DAYS while the account itself was seen (a known account, reached from
-    somewhere new). Everything here reads the triples, never the requests again."""
+    somewhere new); and ``returning``: the pair seen in the previous NOVELTY_DAYS (an account
+    coming back to a network it uses). Everything here reads the triples, never the requests
+    again."""
     pairs = pairs.mutate(
         prev_pair=pairs.day.lag().over(ibis.window(group_by=[pairs.acct, pairs.asn], order_by=pairs.day)))
     # prev_any: the latest day before this one the account was active at all (any ASN)
     days = pairs.select("acct", "day").distinct()
     days = days.mutate(prev_any=days.day.lag().over(ibis.window(group_by=days.acct, order_by=days.day)))
     pairs = pairs.inner_join(days, ["acct", "day"])
-    is_new = ((pairs.prev_pair.isnull() | (pairs.prev_pair < pairs.day - NOVELTY_DAYS))
-              & pairs.prev_any.notnull() & (pairs.prev_any >= pairs.day - NOVELTY_DAYS))
-    return pairs.select("acct", "asn", "day", is_new=is_new)
+    returning = pairs.prev_pair.notnull() & (pairs.prev_pair >= pairs.day - NOVELTY_DAYS)
+    is_new = (~returning & pairs.prev_any.notnull() & (pairs.prev_any >= pairs.day - NOVELTY_DAYS))
+    return pairs.select("acct", "asn", "day", "n", "first_seen", "last_seen", is_new=is_new,
+                        returning=returning)
 
 
 #: account.new_origin and source.low_and_slow share one computation of the new-origin requests
@@ -61,17 +64,15 @@ def _build_origin_tables(ctx: Context) -> tuple[ibis.Table, ibis.Table]:
         n=a.count(), first_seen=a.time.min(), last_seen=a.time.max())
     distinct = ctx.engine.register("detect_origin_triples", ctx.engine.to_arrow(triples_))
     t = triples(distinct)
-    new = t.filter(t.is_new).select("acct", "asn", "day")
-    totals = distinct
     if ctx.since_day is not None:
         first = ctx.since_day - SHARED_SPAN
-        new = new.filter(new.day >= first)
+        t = t.filter(t.day >= first)
         a = a.filter(a.day >= first)
-        totals = totals.filter(totals.day >= first)
+    new = t.filter(t.is_new).select("acct", "asn", "day")
     # triples are distinct: a (day, asn)'s row count is its number of distinct accounts
-    totals = totals.group_by(["day", "asn"]).aggregate(
-        all_accounts=totals.count(), requests=totals.n.sum(), first_seen=totals.first_seen.min(),
-        last_seen=totals.last_seen.max())
+    totals = t.group_by(["day", "asn"]).aggregate(
+        all_accounts=t.count(), returning_accounts=t.returning.cast("int64").sum(),
+        requests=t.n.sum(), first_seen=t.first_seen.min(), last_seen=t.last_seen.max())
     new = ctx.engine.register("detect_new_pairs", ctx.engine.to_arrow(new))
     rows = _of_new_pairs(ctx, a, new).select(*ORIGIN_COLUMNS)
     return (ctx.engine.register("detect_new_origin_rows", ctx.engine.to_arrow(rows)),
@@ -85,10 +86,11 @@ ORIGIN_COLUMNS = ("time", "day", "acct", "asn", "actor_type", "actor_id_key", "a
 
 
 def _of_new_pairs(ctx: Context, a: ibis.Table, pairs: ibis.Table) -> ibis.Table:
-    """Requests of ``a`` whose (acct, asn, day) is in ``pairs``, without a login from there."""
+    """Requests of ``a`` whose (acct, asn, day) is in ``pairs``, without a login from there
+    (judged up to the issuance horizon: a login may still be on its way)."""
     rows = a.semi_join(pairs, ["acct", "asn", "day"])
     if ctx.has("issuance"):
-        rows = _unless_logged_in(rows, ctx.table("issuance"))
+        rows = _unless_logged_in(ctx.settled(rows), ctx.table("issuance"))
     return rows
 
 
@@ -113,8 +115,9 @@ def new_origin_requests(ctx: Context, extra_lookback: int = 0, since_day: int | 
 
 
 def origin_totals(ctx: Context, extra_lookback: int = 0, since_day: int | None = None) -> ibis.Table:
-    """Per (day, asn): all distinct accounts reached (the denominator of the share of new ones),
-    with the requests and first/last time of successful customer requests."""
+    """Per (day, asn): all distinct accounts reached and those returning to it (the usual
+    traffic new visits are weighed against), with the requests and first/last time of
+    successful customer requests."""
     first = ctx.since_day if since_day is None else since_day
     _, totals = shared_origin_tables(ctx, first)
     return totals if first is None else totals.filter(totals.day >= first)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import statistics
+import numpy as np
 
 import ibis
 
 from custodes.detect.rule import Rule, account_key, successful
 from custodes.detect.timecols import hour_of_day_expr
+
+#: Days of peers' reads a day is compared with, and days whose rhythm says which hours are quiet.
+PEER_DAYS = 14
+RHYTHM_DAYS = 7
 
 
 class EmployeeManyCustomers(Rule):
@@ -16,14 +20,20 @@ class EmployeeManyCustomers(Rule):
     severity = "medium"
     attack = ("T1530", "T1213")
     description = (
-        "Per day and employee, the distinct customer accounts they read through the back "
-        "office, against the median of their peers the same day (their department from the "
-        "workforce roster when there is one, else all staff), and how many they read in the "
-        "hours when staff as a whole hardly work. Five times the peer median (and at least 20 "
-        "accounts) is a finding; ten times, or five times with ten or more read off hours, is high.")
+        f"Per day and employee, the distinct customer accounts they read through the back "
+        f"office, against what a peer reads in a day: the median over the previous "
+        f"{PEER_DAYS} days of their peers' daily counts (their department from the workforce "
+        f"roster when it has three or more other readers, else all staff), and how many they "
+        f"read in the hours when, over the previous {RHYTHM_DAYS} days, at most a quarter of "
+        f"the staff worked. Five times a peer's day (and at least 20 accounts), or twice a "
+        f"peer's day (and 20) in the quiet hours, is a finding; ten times, or five times with "
+        f"ten or more in the quiet hours, is high. Both baselines come from earlier days, so a "
+        f"day's count is judged the same at 10:00 as at midnight: the finding appears as soon "
+        f"as the reads cross the bar and only grows.")
     false_positives = ("Staff working a bulk case (a recall, a fraud sweep) on a ticket.",)
     requires = ("access",)
     optional = ("workforce",)
+    lookback_days = PEER_DAYS
     group_by = ("actor_id",)
     entity_columns = {"actor_id": "actor_id", "employee_id": "actor_id"}
     top_entities = {"src_ip": "src_ip"}
@@ -33,26 +43,22 @@ class EmployeeManyCustomers(Rule):
     factor = 5
 
     def rows(self, ctx):
-        a = successful(ctx.events("access"))
+        return self._reads(ctx, 0)
+
+    def _reads(self, ctx, lookback_days):
+        a = successful(ctx.events("access", lookback_days))
         a = a.filter((a.actor_type == "employee") & a.actor_id.notnull())
         a = self.with_day(a)
         return a.filter(account_key(a).notnull())
 
     def query(self, ctx):
-        rows = ctx.in_window(self.rows(ctx))
-        rows = rows.mutate(hour=hour_of_day_expr(rows.time))
-        # Quiet hours come from the staff's own rhythm the same day (no timezone setting): hours
-        # in which at most a quarter of the day's active staff worked. Counting people, not
-        # requests, keeps one busy night owl from making the night look busy.
-        by_hour = rows.group_by(["day", "hour"]).aggregate(staff=rows.actor_id.nunique())
-        by_day = rows.group_by("day").aggregate(day_staff=rows.actor_id.nunique())
-        share = by_hour.inner_join(by_day, "day")
-        quiet = share.filter(share.staff * 4 <= share.day_staff).select("day", "hour")
-        night = rows.semi_join(quiet, ["day", "hour"])
+        reads = self._reads(ctx, PEER_DAYS).mutate(hour=hour_of_day_expr(ibis._.time))
+        daily = reads.group_by(["day", "actor_id"]).aggregate(
+            accounts=account_key(reads).nunique(), requests=reads.count(),
+            first_seen=reads.time.min(), last_seen=reads.time.max())
+        window = ctx.in_window(reads)
+        night = window.semi_join(self._quiet_hours(ctx, reads, window), ["day", "hour"])
         night = night.group_by(["day", "actor_id"]).aggregate(night_accounts=account_key(night).nunique())
-        daily = rows.group_by(["day", "actor_id"]).aggregate(
-            accounts=account_key(rows).nunique(), requests=rows.count(),
-            first_seen=rows.time.min(), last_seen=rows.time.max())
         out = daily.left_join(night, ["day", "actor_id"]).select(
             *daily.columns, night_accounts=night.night_accounts.fill_null(0))
         if ctx.has("workforce"):
@@ -60,21 +66,46 @@ class EmployeeManyCustomers(Rule):
             out = out.left_join(w, out.actor_id == w.w_id).drop("w_id")
         else:
             out = out.mutate(department=ibis.null("string"))
-        return out
+        # every day of the look-back comes back too: judge() takes the peers' baselines from them
+        first = ctx.since_day
+        return out.mutate(in_window=ibis.literal(True) if first is None else out.day >= first)
+
+    @staticmethod
+    def _quiet_hours(ctx, reads, window):
+        """(day, hour) of the days computed in which, over the previous RHYTHM_DAYS days, at
+        most a quarter of the active staff worked (no time-zone setting: the staff's rhythm).
+        Counting people, not requests, keeps one busy night owl from making a night busy."""
+        by_hour = reads.group_by(["day", "hour"]).aggregate(staff=reads.actor_id.nunique())
+        by_day = reads.group_by("day").aggregate(day_staff=reads.actor_id.nunique())
+        days = window.select(d="day").distinct()
+        before = lambda t: [t.day < days.d, t.day >= days.d - RHYTHM_DAYS]  # noqa: E731
+        hours = days.inner_join(by_hour, before(by_hour))
+        hours = hours.group_by(["d", "hour"]).aggregate(staff=hours.staff.sum())
+        staff = days.inner_join(by_day, before(by_day))
+        staff = staff.group_by("d").aggregate(day_staff=staff.day_staff.sum())
+        grid = staff.cross_join(ibis.memtable({"hour": list(range(24))}).cast({"hour": "int64"}))
+        grid = grid.left_join(hours, ["d", "hour"]).select(
+            "d", "hour", "day_staff", staff=hours.staff.fill_null(0))
+        return grid.filter(grid.staff * 4 <= grid.day_staff).select(day="d", hour="hour")
 
     def judge(self, ctx, found):
-        """Compare each employee with the median of their peers that day (a few rows per day)."""
-        by_day: dict[int, list[dict]] = {}
+        """Each employee's day against the median of their peers' daily counts over the
+        previous PEER_DAYS days: per department when three or more others read there, else
+        all staff (a few hundred numbers per day)."""
+        daily: dict[tuple, list[tuple[str, int]]] = {}
         for row in found:
-            by_day.setdefault(row["day"], []).append(row)
+            for group in (row["department"], "*"):
+                daily.setdefault((group, row["day"]), []).append((row["actor_id"], row["accounts"]))
+        peers = _Peers(daily)
         flagged = []
-        for rows in by_day.values():
-            for row in rows:
-                peers = [r["accounts"] for r in rows if r is not row
-                         and r["department"] == row["department"]]
-                if len(peers) < 3:
-                    peers = [r["accounts"] for r in rows if r is not row]
-                row["peer_median"] = statistics.median(peers) if peers else 0
+        for row in found:
+            if not row["in_window"]:
+                continue
+            base = peers.median(row["department"], row["day"], row["actor_id"])
+            if base is None:
+                base = peers.median("*", row["day"], row["actor_id"])
+            if base is not None:  # without a peer's history there is nothing to compare with
+                row["peer_median"] = base
                 if self._anomalous(row):
                     flagged.append(row)
         return flagged
@@ -91,8 +122,9 @@ class EmployeeManyCustomers(Rule):
         return super().evidence_rows(ctx, filled)
 
     def _anomalous(self, row):
-        many = row["accounts"] >= max(self.min_accounts, self.factor * row["peer_median"])
-        nightly = row["night_accounts"] >= self.min_accounts and row["night_accounts"] * 3 >= row["accounts"]
+        peers = row["peer_median"]
+        many = row["accounts"] >= max(self.min_accounts, self.factor * peers)
+        nightly = row["night_accounts"] >= max(self.min_accounts, 2 * peers)
         return many or nightly
 
     def severity_of(self, row):
@@ -104,4 +136,24 @@ class EmployeeManyCustomers(Rule):
     def title_of(self, row):
         night = f", {row['night_accounts']} of them in off hours" if row["night_accounts"] else ""
         return (f"Employee {row['actor_id']} read {row['accounts']} customer accounts in a day "
-                f"(peer median {row['peer_median']:g}){night}")
+                f"(a peer's day: {row['peer_median']:g}){night}")
+
+
+class _Peers:
+    """Peers' daily counts over the PEER_DAYS days before a day, per group (a department, or
+    ``*`` for all staff), gathered once per group and day."""
+
+    def __init__(self, daily: dict[tuple, list[tuple[str, int]]]):
+        self.daily = daily
+        self.gathered: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+    def median(self, group, day: int, who: str) -> float | None:
+        if (group, day) not in self.gathered:
+            rows = [r for d in range(day - PEER_DAYS, day) for r in self.daily.get((group, d), ())]
+            self.gathered[(group, day)] = (np.array([r[0] for r in rows], dtype=object),
+                                           np.array([r[1] for r in rows], dtype=np.int64))
+        names, counts = self.gathered[(group, day)]
+        others = names != who
+        if len(set(names[others])) < 3:
+            return None
+        return float(np.median(counts[others]))

@@ -20,10 +20,12 @@ class LowAndSlow(FromNewOrigins, Rule):
     attack = ("T1078", "T1606", "T1530")
     description = (
         f"Per day and ASN, the customer accounts reached over the last {SPAN} days for which that "
-        f"ASN was new (see account.new_origin), summed: an attacker who keeps each day under "
-        f"the daily thresholds still accumulates hundreds of accounts, mostly first visits, "
-        f"on several days. Travellers are quiet: after their first day the network is no "
-        f"longer new to them, so their share of new visits stays low.")
+        f"ASN was new (see account.new_origin), summed, against the accounts that returned to "
+        f"it on the earlier days of the span: an attacker who keeps each day under the daily "
+        f"thresholds still accumulates hundreds of accounts, mostly first visits, on several "
+        f"days. Travellers are quiet: after their first day the network is no longer new to "
+        f"them, so their returns outweigh their first visits. The day's own returns are not "
+        f"counted, so a day's evidence is judged the same at 10:00 as at midnight.")
     false_positives = ("A growing carrier or VPN provider newly used by many customers.",)
     requires = ("access",)
     optional = ("issuance",)
@@ -45,18 +47,18 @@ class LowAndSlow(FromNewOrigins, Rule):
         daily_new = new.group_by(["day", "asn"]).aggregate(
             n_accounts=new.acct.nunique(), n_requests=new.count(),
             n_first=new.time.min(), n_last=new.time.max())
-        daily_all = origin_totals(ctx, extra_lookback=SPAN, since_day=first).rename(n_all="all_accounts")
+        daily_all = origin_totals(ctx, extra_lookback=SPAN, since_day=first).rename(n_ret="returning_accounts")
         daily = daily_all.left_join(daily_new, ["day", "asn"]).select(
-            "day", "asn", "n_all", n_accounts=ibis._.n_accounts.fill_null(0),
+            "day", "asn", "n_ret", n_accounts=ibis._.n_accounts.fill_null(0),
             n_requests=ibis._.n_requests.fill_null(0), n_first="n_first", n_last="n_last")
         today = daily.filter(daily.n_accounts > 0).select(t_day="day", t_asn="asn")
         span = today.inner_join(daily, [today.t_asn == daily.asn, daily.day <= today.t_day,
                                         daily.day > today.t_day - SPAN])
         agg = span.group_by(day=span.t_day, asn=span.t_asn).aggregate(
-            accounts=span.n_accounts.sum(), all_accounts=span.n_all.sum(),
+            accounts=span.n_accounts.sum(), returning=ibis.ifelse(span.day < span.t_day, span.n_ret, 0).sum(),
             requests=span.n_requests.sum(), active_days=(span.n_accounts > 0).cast("int64").sum(),
             first_seen=span.n_first.min(), last_seen=span.n_last.max())
-        agg = agg.mutate(share_new=(agg.accounts * 1000 // agg.all_accounts) / 1000.0)
+        agg = agg.mutate(share_new=(agg.accounts * 1000 // (agg.accounts + agg.returning)) / 1000.0)
         min_accounts = int(ctx.setting("slow_min_accounts", self.min_accounts))
         keep = ((agg.accounts >= min_accounts) & (agg.share_new >= 0.75) & (agg.active_days >= 3)
                 & ctx.warmed_up(agg.day, 7))
