@@ -9,14 +9,26 @@ simulator's ground truth:
   the scenario's account list: precision and recall;
 - per rule: precision and recall of the accounts behind its findings;
 - with --daily: time to detect in daily incremental runs (ingest a day, detect);
+- with --hourly: the events delivered in hour slices (custodes.detect.replay) from the day
+  before the first scenario starts, an incremental run after each: per scenario the data-time
+  delay from its first request to the first run naming it at high or critical and at its final
+  severity, and every run's high/critical incidents that no scenario explains (a partial day
+  must not raise what the whole day does not); --issuance-late delivers each issuance slice
+  with the next access slice;
 - with --withhold issuance: the same without the issuance ledger.
 
     python bench/quality_detect.py --seeds 1 2 3 --customers 3000 --days 30 [--daily] [--withhold issuance]
+    python bench/quality_detect.py --seeds 1 --customers 2000 --days 28 --hourly [--issuance-late]
+
+The code measured is whatever ``custodes`` is on PYTHONPATH (e.g. an older checkout's src);
+the slicing helper is always this checkout's src/custodes/detect/replay.py.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import importlib.util
 import json
 import shutil
 import sys
@@ -121,12 +133,82 @@ def daily(ws, sim: Path, withhold: tuple) -> dict:
     } | {"_run_seconds": {"median": round(sorted(timings)[len(timings) // 2], 2), "max": round(max(timings), 2)}}
 
 
+def _replay():
+    """This checkout's slicing helper (numpy and pyarrow only), whatever code is measured."""
+    path = Path(__file__).resolve().parent.parent / "src" / "custodes" / "detect" / "replay.py"
+    spec = importlib.util.spec_from_file_location("detect_replay", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _time(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def hourly(ws, sim: Path, withhold: tuple, issuance_late: bool) -> dict:
+    """Everything before the day the first scenario starts in one slice, then hour slices; a
+    run after each. Time to detect is the run's data time now, as a watch cycle's would be."""
+    from custodes.detect.run import detect
+    from custodes.detect.store import load_incidents
+    from custodes.lake import ingest
+
+    replay = _replay()
+    gt = truth_of(sim)
+    load_reference(ws, sim, withhold)
+    first_start = min(_time(s["start"]) for s in gt["scenarios"])
+    day = first_start.replace(hour=0, minute=0, second=0, microsecond=0)
+    end = _time(gt["end"]) + dt.timedelta(days=1)  # rows past midnight of the last file
+    cuts = [_time(gt["start"]) - dt.timedelta(days=1)]
+    cuts += [day + dt.timedelta(hours=h) for h in range(int((end - day).total_seconds() // 3600) + 1)]
+    slices = list(zip(cuts, cuts[1:]))
+    names = [n for n in ("access", "issuance") if n not in withhold]
+    reached: dict[str, dict] = {s["name"]: {} for s in gt["scenarios"]}
+    false_alarms: dict[str, str] = {}
+    timings = []
+    for k in range(len(slices) + (1 if issuance_late else 0)):
+        for name in names:
+            n = k - 1 if (issuance_late and name == "issuance") else k
+            if 0 <= n < len(slices):
+                files = replay.write_slice(sim, name, *slices[n], ws.root.parent / "slices" / f"{k}")
+                if files:
+                    ingest(ws, name, files)
+        started = time.perf_counter()
+        summary = detect(ws)
+        timings.append(time.perf_counter() - started)
+        for i in load_incidents(ws):
+            if i["severity"] not in HIGH:
+                continue
+            s = attribute(i, gt["scenarios"])
+            if s is None:
+                false_alarms.setdefault(i["incident_id"], f"{summary.now} {i['title']}")
+            else:
+                reached[s["name"]].setdefault(i["severity"], summary.now)
+    out = {}
+    for s in gt["scenarios"]:
+        got = reached[s["name"]]
+        final = max(got, key=HIGH.index) if got else None
+        delay = lambda at: None if at is None else round((_time(at) - _time(s["start"])).total_seconds() / 60)  # noqa: E731
+        out[s["name"]] = {"start": s["start"], "first_high_or_critical_at": min(got.values()) if got else None,
+                          "minutes_to_high_or_critical": delay(min(got.values()) if got else None),
+                          "final_severity": final, "final_severity_at": got.get(final),
+                          "minutes_to_final_severity": delay(got.get(final))}
+    incremental = timings[1:]
+    out["_unexplained_high_in_any_run"] = list(false_alarms.values())
+    out["_runs"] = len(timings)
+    out["_run_seconds"] = {"median": round(sorted(incremental)[len(incremental) // 2], 2),
+                           "max": round(max(incremental), 2)}
+    return out
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--customers", type=int, default=3000)
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--daily", action="store_true", help="also run day by day (time to detect)")
+    ap.add_argument("--hourly", action="store_true", help="also run hour by hour (time to detect within the day)")
+    ap.add_argument("--issuance-late", action="store_true", help="with --hourly: issuance one slice after access")
     ap.add_argument("--withhold", nargs="*", default=[], help="datasets to leave out, e.g. issuance")
     ap.add_argument("--keep", default=None, help="keep worlds and workspaces under this directory")
     args = ap.parse_args(argv)
@@ -153,6 +235,12 @@ def main(argv=None) -> None:
             ws_daily = Workspace.open(base / f"ws-{seed}-daily-{'-'.join(args.withhold) or 'all'}")
             shutil.rmtree(ws_daily.root, ignore_errors=True)
             entry["daily"] = daily(Workspace.open(ws_daily.root), sim, tuple(args.withhold))
+        if args.hourly:
+            label = "late" if args.issuance_late else "together"
+            ws_hourly = base / f"ws-{seed}-hourly-{label}-{'-'.join(args.withhold) or 'all'}"
+            shutil.rmtree(ws_hourly, ignore_errors=True)
+            entry["hourly"] = hourly(Workspace.open(ws_hourly / "ws"), sim, tuple(args.withhold),
+                                     args.issuance_late)
         report["seeds"][seed] = entry
         print(json.dumps({seed: entry}, indent=1), file=sys.stderr)
     print(json.dumps(report, indent=1))

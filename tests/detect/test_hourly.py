@@ -26,6 +26,7 @@ REFERENCE = ("workforce", "credentials", "keys", "key_custody", "catalog")
 RUN_TIMES = ("detected_at", "severity_history")
 FORGERY = world.t(world.FORGERY_DAY, 13)  # its first forged request
 NEW_PHONES = [f"c{i:04d}" for i in range(10, 16)]
+REPLAY = world.t(world.FORGERY_DAY, 11 + 10 / 60)
 
 
 def _busy_world(world_tables) -> dict[str, pa.Table]:
@@ -38,7 +39,8 @@ def _busy_world(world_tables) -> dict[str, pa.Table]:
       rows, their requests look exactly like forged tokens;
     - the same morning, agent e1 gets through 25 customers by 02:40, while the others have
       read two or three: judged against the morning so far, that is ten times a peer; against
-      a peer's whole day (8), it is three times, under the bar of five."""
+      a peer's whole day (8), it is three times, under the bar of five;
+    - at 11:10 a jti issued at 11:00 to c0220 is replayed in a token made out to c0221."""
     issuance, access = [], []
     for n in range(world.DAYS * 24 * 12):
         when = world.t(0) + dt.timedelta(minutes=5 * n)
@@ -62,6 +64,16 @@ def _busy_world(world_tables) -> dict[str, pa.Table]:
                            "_seq": 9})
     for n in range(25):
         access.append(world._staff_read("e1", f"c{200 + n:04d}", world.t(world.FORGERY_DAY, 2 + n / 40), 9))
+    # 11:00, c0220 logs in; at 11:10 its jti is replayed in a token re-signed for c0221
+    issued = world.t(world.FORGERY_DAY, 11)
+    issuance.append({"time": issued, "token_id": "jti-replayed", "kid": "k-old", "subject": "c0220",
+                     "actor_type": "customer", "session_id": "sid-c0220", "grant": "password", "iat": issued,
+                     "exp": issued + dt.timedelta(hours=1), "_seq": 9})
+    access.append({"time": REPLAY, "src_ip": "198.51.100.99", "geo_country": "US", "asn": 14061,
+                   "method": "GET", "route": "/api/v1/me/profile", "status": 200, "actor_type": "customer",
+                   "actor_id": "c0221", "account_id": "c0221", "credential_type": "access_token",
+                   "credential_id": "jti-replayed", "token_kid": "k-old", "token_iat": issued,
+                   "token_exp": issued + dt.timedelta(hours=1), "_seq": 9})
     tables = dict(world_tables)
     tables["issuance"] = pa.concat_tables([tables["issuance"], world.table("issuance", issuance)])
     tables["access"] = pa.concat_tables([tables["access"], world.table("access", access)])
@@ -190,6 +202,13 @@ def test_the_forgery_is_raised_within_the_hour_and_at_critical_the_hour_after(ho
     assert last["severity_history"][0]["detected_at"] == last["detected_at"] == at
 
 
+def test_a_replayed_jti_is_raised_once_its_issuance_row_is_in(hourly):
+    order, _, steps, _, _ = hourly
+    at, severity = _first_at(steps, "token.claims_mismatch", "2025-04-09")
+    delay = dt.datetime.fromisoformat(at.replace("Z", "+00:00")) - REPLAY
+    assert delay < dt.timedelta(hours=1 if order == "together" else 2)
+
+
 def test_the_departed_key_is_raised_in_the_hour_of_its_first_pull(hourly):
     _, _, steps, _, _ = hourly
     at, severity = _first_at(steps, "credential.after_termination", "2025-04-09")
@@ -231,5 +250,5 @@ def test_a_stalled_ledger_does_not_blind_the_provenance_rules(busy, tmp_path):
     found = [f for f in detect_store.load_findings(ws) if f["rule_id"] == "token.unissued"]
     assert [(f["window"], f["severity"]) for f in found] == [("2025-04-09", "high")]
     # judged up to two hours before now (15:42, the last request): the 43 forged tokens of
-    # 13:00 to 13:42, and the six new phones, whose issuance rows never came
-    assert found[0]["last_seen"] == "2025-04-09T13:42:00Z" and found[0]["evidence"]["tokens"] == 43 + 6
+    # 13:00 to 13:42, and the six new phones and the replayed jti, whose issuance rows never came
+    assert found[0]["last_seen"] == "2025-04-09T13:42:00Z" and found[0]["evidence"]["tokens"] == 43 + 6 + 1

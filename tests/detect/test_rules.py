@@ -53,6 +53,30 @@ def test_claims_mismatch_names_the_swapped_subject_not_clock_skew(all_findings):
     assert found[0]["entities"]["actor_id"] == ["c0200"]
 
 
+def test_a_replayed_jti_that_lives_longer_than_issued_is_a_claims_mismatch(world_tables):
+    """CONTRACT v1.1: the ledger compares exp too. An issued jti re-signed with a later exp
+    (a stolen token made to live a day longer) contradicts its issuance; one 90 s off is skew."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    c = world._customer(210)
+    iat = world.t(5, 3)
+    issued = [{"time": iat, "token_id": jti, "kid": "k-old", "subject": c["id"], "actor_type": "customer",
+               "iat": iat, "exp": iat + dt.timedelta(hours=1), "_seq": 6} for jti in ("jti-long", "jti-near")]
+    uses = [{"time": iat + dt.timedelta(minutes=30), "src_ip": c["ip"], "asn": 4766, "method": "GET",
+             "route": "/api/v1/me/profile", "status": 200, "actor_type": "customer", "actor_id": c["id"],
+             "account_id": c["id"], "credential_type": "access_token", "credential_id": jti,
+             "token_kid": "k-old", "token_iat": iat, "token_exp": iat + later, "_seq": 6}
+            for jti, later in (("jti-long", dt.timedelta(hours=25)), ("jti-near", dt.timedelta(seconds=3690)))]
+    tables = dict(world_tables, access=pa.concat_tables([world_tables["access"], world.table("access", uses)]),
+                  issuance=pa.concat_tables([world_tables["issuance"], world.table("issuance", issued)]))
+    found = evaluate(engine_over(tables), [rule_by_id(all_rules())["token.claims_mismatch"]])
+    day6 = [f for f in found if f["window"] == "2025-04-06"]
+    assert len(day6) == 1 and day6[0]["evidence"]["tokens"] == 2  # jti-swap (subject) and jti-long
+    assert day6[0]["severity"] == "high"
+
+
 def test_expired_token_is_found_but_ninety_seconds_of_skew_is_not(all_findings):
     found = of(all_findings, "token.expired_use")
     assert len(found) == 1 and found[0]["evidence"]["tokens"] == 1  # jti-exp, not jti-skew

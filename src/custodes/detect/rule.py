@@ -59,6 +59,7 @@ class Context:
     ``horizon`` is the data time up to which a request can be judged against the issuance
     ledger: access may arrive before the issuance rows of the same minutes, and a token whose
     issuance has not arrived yet must not look unissued (None: judge everything up to now).
+    ``cache`` keeps per-day intermediate results between runs of a workspace (daycache.py).
     """
 
     engine: Any
@@ -68,6 +69,7 @@ class Context:
     available: frozenset = frozenset()
     first_day: int | None = None  # the first day of access data in the lake (warm-up of baselines)
     horizon: dt.datetime | None = None
+    cache: Any = None
 
     def warmed_up(self, day: ibis.Expr, days: int) -> ibis.Expr:
         """True where a baseline of ``days`` days of history exists before ``day``."""

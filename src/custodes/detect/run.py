@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from custodes.clikit import iso, stderr_is_terminal
 from custodes.contract import DATASET_NAMES, EVENT_TIME_COLUMN
 from custodes.detect import incidents as incident_grouping
-from custodes.detect import store
+from custodes.detect import lakefacts, store
+from custodes.detect.daycache import DayCache
 from custodes.detect.registry import all_rules
 from custodes.detect.rule import (
     ENTITY_KEYS, SEVERITY_RANK, SKEW, UTC, Context, Rule, day_number, day_start, day_window, parse_iso,
@@ -51,19 +52,27 @@ ISSUANCE_MAX_LAG_MINUTES = 120
 
 
 def issuance_horizon(engine, now: dt.datetime, available, config: dict) -> dt.datetime:
-    """The data time up to which requests can be judged against the issuance ledger.
-
-    The ledger is taken as complete up to its latest row, less the clock skew allowed between
-    a use and its issuance: a token used later may have been issued by rows still on their
-    way. When the ledger lags by more than the allowed lag, requests older than that are
-    judged anyway."""
+    """The data time up to which requests can be judged against the issuance ledger (see
+    :func:`horizon_after`)."""
     if "issuance" not in available:
         return now
     t = engine.table("issuance")
     last = engine.to_arrow(t.aggregate(m=t.time.max())).to_pylist()[0]["m"]
+    return horizon_after(None if last is None else _utc(last), now, config)
+
+
+def horizon_after(issuance_last: dt.datetime | None, now: dt.datetime, config: dict) -> dt.datetime:
+    """The ledger is taken as complete up to its latest row, less the clock skew allowed
+    between a use and its issuance: a token used later may have been issued by rows still on
+    their way. When the ledger lags by more than the allowed lag, requests older than that
+    are judged anyway."""
     lag = dt.timedelta(minutes=int(config.get("issuance_max_lag_minutes", ISSUANCE_MAX_LAG_MINUTES)))
-    settled = _utc(last) - SKEW if last is not None else now - lag
+    settled = issuance_last - SKEW if issuance_last is not None else now - lag
     return min(now, max(settled, now - lag))
+
+
+#: Days of per-day intermediate results kept: the longest look-back (low-and-slow's 42), and a week.
+CACHE_DAYS = 49
 
 
 def available_datasets(engine) -> frozenset:
@@ -186,9 +195,10 @@ def build_finding(rule: Rule, row: dict, tops: dict[str, list[str]], now: dt.dat
 def evaluate(engine, rules: list[Rule] | None = None, *, since: dt.datetime | None = None,
              config: dict | None = None, notify: Callable[[str], None] = _quiet,
              bounds: tuple[dt.datetime, dt.datetime] | None = None,
-             horizon: dt.datetime | None = None) -> list[dict]:
+             horizon: dt.datetime | None = None, cache=None) -> list[dict]:
     """Run the rules on an engine; findings of event rules for days from ``since`` (all: None).
-    ``horizon``: see :func:`issuance_horizon` (computed when not given)."""
+    ``horizon``: see :func:`issuance_horizon` (computed when not given); ``cache``: a
+    :class:`~custodes.detect.daycache.DayCache` valid for the days before ``since``."""
     rules = rules if rules is not None else all_rules()
     config = config or {}
     available = available_datasets(engine)
@@ -204,7 +214,7 @@ def evaluate(engine, rules: list[Rule] | None = None, *, since: dt.datetime | No
             notify(f"skipping {rule.id}: needs the {', '.join(missing)} dataset(s), absent from the workspace")
             continue
         ctx = Context(engine, now, since if rule.kind == "event" else None, config,
-                      available, day_number(first), horizon)
+                      available, day_number(first), horizon, cache)
         findings += run_rule(rule, ctx)
     return findings
 
@@ -224,30 +234,6 @@ class RunSummary:
     top_incidents: list[dict] = field(default_factory=list)
 
 
-def high_water(engine, available) -> dict[str, int]:
-    marks = {}
-    for dataset in available:
-        t = engine.table(dataset)
-        if "_seq" in t.columns:
-            value = engine.to_arrow(t.aggregate(m=t._seq.max())).to_pylist()[0]["m"]
-            marks[dataset] = int(value or 0)
-    return marks
-
-
-def first_new_day(engine, state: State, available) -> int | None:
-    """The earliest day holding a row ingested since the last run (late events included)."""
-    days = []
-    for dataset, column in EVENT_TIME_COLUMN.items():
-        if dataset not in available:
-            continue
-        t = engine.table(dataset)
-        t = t.filter(t._seq > state.seq.get(dataset, 0))
-        value = engine.to_arrow(t.aggregate(m=t[column].min())).to_pylist()[0]["m"]
-        if value is not None:
-            days.append(day_number(_utc(value)))
-    return min(days) if days else None
-
-
 def detect(workspace, *, engine=None, backend: str | None = None, full: bool = False,
            notify: Callable[[str], None] = _quiet) -> RunSummary:
     """Detect over what arrived since the last run (everything with ``full``), store the results."""
@@ -264,12 +250,20 @@ def detect(workspace, *, engine=None, backend: str | None = None, full: bool = F
     if "access" not in available:
         raise CustodesError("no access data: ingest the access dataset first (custodes ingest access FILE)")
     state = State.load(workspace)
-    marks = high_water(engine, available)
-    bounds = data_bounds(engine)
-    horizon = issuance_horizon(engine, bounds[1], available, config)
-    incremental = not full and state.runs > 0 and state.rules == fingerprint(rules)
+    facts = lakefacts.read(engine, available, state.seq)
+    marks = facts.marks
+    if facts.last.get("access") is None:
+        raise CustodesError("the access dataset is empty: nothing to detect")
+    bounds = (facts.first["access"], facts.last["access"])
+    horizon = horizon_after(facts.last.get("issuance"), bounds[1], config) if "issuance" in available else bounds[1]
+    # a lake that lost rows since the last run (restored from an older copy) is judged anew
+    shrunk = any(marks.get(d, 0) < seq for d, seq in state.seq.items())
+    incremental = not full and not shrunk and state.runs > 0 and state.rules == fingerprint(rules)
     previous = store.load_findings_raw(workspace)
-    since_by_rule = _since_by_rule(engine, rules, state, marks, available) if incremental else {}
+    since_by_rule = _since_by_rule(rules, state, marks, _first_new_day(facts)) if incremental else {}
+    cache = DayCache(workspace.detect / "cache")
+    if not incremental:
+        cache.clear()
 
     kept, fresh, skipped = [], [], []
     for rule in rules:
@@ -281,7 +275,8 @@ def detect(workspace, *, engine=None, backend: str | None = None, full: bool = F
         plan = since_by_rule.get(rule.id) if rule.kind == "event" else None
         if plan != "nothing":
             since = day_start(plan) if isinstance(plan, int) else None
-            fresh += evaluate(engine, [rule], since=since, config=config, bounds=bounds, horizon=horizon)
+            fresh += evaluate(engine, [rule], since=since, config=config, bounds=bounds, horizon=horizon,
+                              cache=cache)
         if incremental:
             kept += [f for f in previous if f["rule_id"] == rule.id and _still_valid(f, plan)]
     _keep_history(fresh, previous)
@@ -292,6 +287,7 @@ def detect(workspace, *, engine=None, backend: str | None = None, full: bool = F
     new_ids = {f["finding_id"] for f in fresh} - {f["finding_id"] for f in previous}
     State(rules=fingerprint(rules), seq=marks, now=iso(bounds[1]), horizon=iso(horizon),
           runs=state.runs + 1).save(workspace)
+    cache.prune(day_number(bounds[1]) - CACHE_DAYS)
     return _summary("incremental" if incremental else "full", bounds[1], since_by_rule, rules,
                     skipped, len(new_ids), findings, incidents)
 
@@ -303,12 +299,17 @@ def _still_valid(finding: dict, plan) -> bool:
     return isinstance(plan, int) and finding["_day"] is not None and finding["_day"] < plan
 
 
-def _since_by_rule(engine, rules, state: State, marks, available) -> dict:
+def _first_new_day(facts: lakefacts.LakeFacts) -> int | None:
+    """The earliest day holding a row ingested since the last run (late events included)."""
+    days = [day_number(t) for t in facts.first_new.values() if t is not None]
+    return min(days) if days else None
+
+
+def _since_by_rule(rules, state: State, marks, new_day: int | None) -> dict:
     """Per event rule: the first day to recompute (an int), None for all days, "nothing".
 
     Requests after the last run's issuance horizon were left unjudged; once anything new
     arrives, their day is recomputed too."""
-    new_day = first_new_day(engine, state, available)
     if new_day is not None and state.horizon is not None:
         new_day = min(new_day, day_number(parse_iso(state.horizon)))
     changed_reference = {d for d, m in marks.items()

@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from custodes.detect.incidents import history_of
+from custodes.detect.rule import parse_iso
+
 HIGH = ("high", "critical")
 ENTITY_KEYS = ("kid", "src_ip", "credential_id", "actor_id", "employee_id")
 
@@ -55,6 +58,35 @@ def compare(incidents: list[dict], truth: dict) -> dict:
     unexplained = [i["incident_id"] for i in incidents
                    if i["severity"] in HIGH and attribute(i, truth["scenarios"]) is None]
     return {"scenarios": scenarios, "unexplained_high": unexplained}
+
+
+def time_to_detect(findings: list[dict], incidents: list[dict], truth: dict) -> dict[str, dict]:
+    """Per scenario: when detection first raised its activity at high or critical, in data time
+    (the data time of the run that did: ``severity_history``), and how long after the
+    scenario's first request; None where it never did.
+
+    What counts is a finding about events (not the posture of keys and credentials) of a
+    high/critical incident attributed to the scenario, whose evidence reaches into the
+    scenario's time. A posture finding at high before the start (a key outliving its departed
+    custodian) is reported apart, as ``warned_at``: it is a warning, not a detection."""
+    out = {}
+    for s in truth["scenarios"]:
+        mine = {i["incident_id"] for i in incidents if i["severity"] in HIGH and attribute(i, [s]) is s}
+        members = [f for f in findings if f.get("incident_id") in mine]
+        raised = [(e["detected_at"], e["severity"], f) for f in members if f.get("window") != "posture"
+                  and f["last_seen"] >= s["start"] for e in history_of(f) if e["severity"] in HIGH]
+        warned = [e["detected_at"] for f in members if f.get("window") == "posture"
+                  for e in history_of(f) if e["severity"] in HIGH]
+        entry = {"start": s["start"], "detected_at": None, "delay_minutes": None, "severity": None,
+                 "rule_id": None, "finding_id": None, "incident_id": None,
+                 "warned_at": min(warned) if warned else None}
+        if raised:
+            at, severity, f = min(raised, key=lambda r: (r[0], -HIGH.index(r[1]), r[2]["finding_id"]))
+            delay = (parse_iso(at) - parse_iso(s["start"])).total_seconds() / 60
+            entry.update(detected_at=at, delay_minutes=round(delay, 1), severity=severity,
+                         rule_id=f["rule_id"], finding_id=f["finding_id"], incident_id=f["incident_id"])
+        out[s["name"]] = entry
+    return out
 
 
 def render(result: dict) -> str:

@@ -8,16 +8,25 @@ back and checked against the issuance ledger's logins.
 from __future__ import annotations
 
 import ibis
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from custodes.detect.rule import SKEW, Context, account_key, day_expr, successful
+from custodes.detect.rule import SKEW, Context, account_key, day_expr, day_number, day_start, successful
 from custodes.detect.shared import RunCache
 
 #: An (account, ASN) pair unseen for this many days is new again.
 NOVELTY_DAYS = 28
 
 
-def customer_requests(ctx: Context, extra_lookback: int = 0) -> ibis.Table:
-    a = successful(ctx.events("access", NOVELTY_DAYS + extra_lookback))
+def customer_requests(ctx: Context, extra_lookback: int = 0, from_day: int | None = None) -> ibis.Table:
+    """Successful customer requests with an ASN, with ``day`` and ``acct``: of the days from
+    ``from_day`` when given, else from ``since`` less NOVELTY_DAYS and ``extra_lookback``."""
+    if from_day is None:
+        a = ctx.events("access", NOVELTY_DAYS + extra_lookback)
+    else:
+        a = ctx.table("access")
+        a = a.filter((a.time <= ctx.lit_time(ctx.now)) & (a.time >= ctx.lit_time(day_start(from_day))))
+    a = successful(a)
     a = a.filter((a.actor_type == "customer") & a.asn.notnull())
     a = a.mutate(day=day_expr(a.time), acct=account_key(a))
     return a.filter(a.acct.notnull())
@@ -47,36 +56,80 @@ SHARED_SPAN = 14  # the longest span summed over by a rule using these (low_and_
 _SHARED = RunCache(("access", "issuance"), margin_days=SHARED_SPAN)
 
 
-def shared_origin_tables(ctx: Context, needed_from: int | None = None) -> tuple[ibis.Table, ibis.Table]:
+def shared_origin_tables(ctx: Context, needed_from: int | None = None) -> tuple[ibis.Table, ibis.Table, ibis.Table]:
     """(requests of new (acct, asn, day) pairs with no login from there, per-(day, asn) totals
-    of accounts) for days from ``since - SHARED_SPAN``, computed once per engine and window and
-    served registered. The requests are few (first visits from a network), so both rules, their
-    entity counts and their evidence read one small copy instead of joining the lake four times."""
+    of accounts, the new pairs themselves) for days from ``since - SHARED_SPAN``, computed once
+    per engine and window and served registered. The requests are few (first visits from a
+    network), so both rules, their entity counts and their evidence read one small copy instead
+    of joining the lake four times."""
     return _SHARED.get(ctx, lambda: _build_origin_tables(ctx), needed_from)
 
 
-def _build_origin_tables(ctx: Context) -> tuple[ibis.Table, ibis.Table]:
-    a = customer_requests(ctx, SHARED_SPAN)
-    # One pass over the requests: their distinct triples, far fewer, feed novelty and totals.
-    # Each triple carries its requests and first/last time, so the per-(day, ASN) totals need
-    # no second pass over the requests either (source.many_accounts reads them).
-    triples_ = a.group_by(["acct", "asn", "day"]).aggregate(
-        n=a.count(), first_seen=a.time.min(), last_seen=a.time.max())
-    distinct = ctx.engine.register("detect_origin_triples", ctx.engine.to_arrow(triples_))
+def new_pairs(ctx: Context) -> ibis.Table:
+    """(acct, asn, day) of accounts reached from a network new to them (see :func:`triples`)."""
+    return shared_origin_tables(ctx)[2]
+
+
+def _build_origin_tables(ctx: Context) -> tuple[ibis.Table, ibis.Table, ibis.Table]:
+    since = ctx.since_day
+    distinct = ctx.engine.register("detect_origin_triples", _triples(ctx))
     t = triples(distinct)
-    if ctx.since_day is not None:
-        first = ctx.since_day - SHARED_SPAN
-        t = t.filter(t.day >= first)
-        a = a.filter(a.day >= first)
+    if since is not None:
+        t = t.filter(t.day >= since - SHARED_SPAN)
     new = t.filter(t.is_new).select("acct", "asn", "day")
     # triples are distinct: a (day, asn)'s row count is its number of distinct accounts
     totals = t.group_by(["day", "asn"]).aggregate(
         all_accounts=t.count(), returning_accounts=t.returning.cast("int64").sum(),
         requests=t.n.sum(), first_seen=t.first_seen.min(), last_seen=t.last_seen.max())
     new = ctx.engine.register("detect_new_pairs", ctx.engine.to_arrow(new))
-    rows = _of_new_pairs(ctx, a, new).select(*ORIGIN_COLUMNS)
-    return (ctx.engine.register("detect_new_origin_rows", ctx.engine.to_arrow(rows)),
-            ctx.engine.register("detect_origin_totals", ctx.engine.to_arrow(totals)))
+    return (ctx.engine.register("detect_new_origin_rows", _new_origin_rows(ctx, new)),
+            ctx.engine.register("detect_origin_totals", ctx.engine.to_arrow(totals)), new)
+
+
+def _triples(ctx: Context) -> pa.Table:
+    """The (acct, asn, day) triples of the look-back (NOVELTY_DAYS + SHARED_SPAN before since):
+    one pass over the requests, their distinct triples, far fewer, feed novelty and totals.
+    Each carries its requests and first/last time, so the per-(day, ASN) totals need no second
+    pass over the requests either (source.many_accounts reads them). Earlier days come from the
+    day cache; only the days since the last run from the lake."""
+    since = ctx.since_day
+    first = None if since is None else since - NOVELTY_DAYS - SHARED_SPAN
+    cached, fresh_from = _cached(ctx, "origin_triples", first)
+    a = customer_requests(ctx, from_day=fresh_from)
+    fresh = ctx.engine.to_arrow(a.group_by(["acct", "asn", "day"]).aggregate(
+        n=a.count(), first_seen=a.time.min(), last_seen=a.time.max()))
+    _store(ctx, "origin_triples", fresh, fresh_from)
+    return fresh if cached is None else pa.concat_tables([cached, fresh.cast(cached.schema)])
+
+
+def _new_origin_rows(ctx: Context, new: ibis.Table) -> pa.Table:
+    """The requests of new pairs without a login from there (ORIGIN_COLUMNS) of the days from
+    since - SHARED_SPAN: earlier days from the day cache, the rest from the lake."""
+    since = ctx.since_day
+    cached, fresh_from = _cached(ctx, "origin_rows", None if since is None else since - SHARED_SPAN)
+    a = customer_requests(ctx, from_day=fresh_from)
+    if fresh_from is not None:
+        new = new.filter(new.day >= fresh_from)
+    fresh = ctx.engine.to_arrow(_of_new_pairs(ctx, a, new).select(*ORIGIN_COLUMNS))
+    _store(ctx, "origin_rows", fresh, fresh_from)
+    return fresh if cached is None else pa.concat_tables([cached, fresh.cast(cached.schema)])
+
+
+def _cached(ctx: Context, name: str, first: int | None) -> tuple[pa.Table | None, int | None]:
+    """(the cached days from ``first`` up to the day before since, the first day to compute)."""
+    if ctx.cache is None or first is None:
+        return None, first
+    return ctx.cache.read(name, first, ctx.since_day - 1)
+
+
+def _store(ctx: Context, name: str, table: pa.Table, first: int | None) -> None:
+    """Keep the days computed for the next runs (the last one, still arriving, too: a run
+    recomputes from it anyway)."""
+    if ctx.cache is None:
+        return
+    if first is None:
+        first = ctx.first_day if table.num_rows == 0 else min(ctx.first_day, pc.min(table["day"]).as_py())
+    ctx.cache.write(name, table, first, day_number(ctx.now))
 
 
 #: What the origin rules, their counts and their entities read of a request: detection fetches
@@ -110,7 +163,7 @@ def new_origin_requests(ctx: Context, extra_lookback: int = 0, since_day: int | 
     """Requests of new (account, ASN) pairs on days from ``since_day`` (default: ctx's), with no
     token issued to that account at that address by then (when issuance exists)."""
     first = ctx.since_day if since_day is None else since_day
-    rows, _ = shared_origin_tables(ctx, first)
+    rows = shared_origin_tables(ctx, first)[0]
     return rows if first is None else rows.filter(rows.day >= first)
 
 
@@ -119,7 +172,7 @@ def origin_totals(ctx: Context, extra_lookback: int = 0, since_day: int | None =
     traffic new visits are weighed against), with the requests and first/last time of
     successful customer requests."""
     first = ctx.since_day if since_day is None else since_day
-    _, totals = shared_origin_tables(ctx, first)
+    totals = shared_origin_tables(ctx, first)[1]
     return totals if first is None else totals.filter(totals.day >= first)
 
 

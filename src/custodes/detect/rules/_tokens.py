@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+
 import ibis
 
-from custodes.detect.rule import SKEW, SKEW_MICROS, Context, day_expr, successful
+from custodes.detect.rule import SKEW, SKEW_MICROS, Context, account_key, day_expr, successful
+from custodes.detect.rules._origins import new_pairs
 from custodes.detect.shared import RunCache
 from custodes.detect.timecols import unix_micros
 
@@ -41,7 +44,7 @@ def corroborated_tokens(ctx: Context, rows: ibis.Table, hindsight: bool = False)
     does (a later ledger row must not change an earlier day's verdict: incremental == full);
     scope does, to judge the evidence with everything known now (a customer whose login rows
     were lost, whose device shows up in the ledger days later, is not a victim)."""
-    i = ctx.table("issuance")
+    i = _ledger_of(ctx, rows)
 
     def known(*pairs):
         on = [rows[a] == i[b] for a, b in pairs]
@@ -53,6 +56,21 @@ def corroborated_tokens(ctx: Context, rows: ibis.Table, hindsight: bool = False)
     same_device = known(("actor_id_key", "subject_key"), ("device_id_key", "device_id_key"))
     same_address = known(("actor_id_key", "subject_key"), ("src_ip_key", "src_ip_key"))
     return same_session.union(same_device).union(same_address).distinct()
+
+
+_LEDGER_NAMES = itertools.count()
+
+
+def _ledger_of(ctx: Context, rows: ibis.Table) -> ibis.Table:
+    """The ledger rows of ``rows``' subjects and sessions, fetched once and registered (under a
+    name of their own: an earlier result may still be read): the three corroboration joins then
+    each read a few rows instead of hashing the whole ledger."""
+    i = ctx.table("issuance")
+    subjects = rows.select(k="actor_id_key").distinct()
+    sessions = rows.select(k="session_id_key").distinct()
+    mine = i.filter(i.subject_key.isin(subjects.k) | i.session_id_key.isin(sessions.k)).select(
+        "subject_key", "session_id_key", "device_id_key", "src_ip_key", "time")
+    return ctx.engine.register(f"detect_ledger_{next(_LEDGER_NAMES)}", ctx.engine.to_arrow(mine))
 
 
 def uncorroborated_in_hindsight(ctx: Context, rows: ibis.Table) -> ibis.Table:
@@ -68,8 +86,9 @@ _SHARED = RunCache(("access", "issuance"))
 
 
 def unissued_marked(ctx: Context) -> ibis.Table:
-    """Unissued-token requests with ``day``, ``kid`` and ``corroborated``, computed once per
-    engine and window, then served from a small registered table.
+    """Unissued-token requests with ``day``, ``kid``, ``corroborated`` and ``novel`` (used from
+    a network new to the account: see _origins.triples), computed once per engine and window,
+    then served from a small registered table.
 
     The anti-join over every token request runs once: its few rows are fetched and registered
     first, and the corroboration joins run on that small copy (compiled as one query, the
@@ -95,7 +114,10 @@ def _build_unissued_marked(ctx: Context) -> ibis.Table:
     rows = ctx.engine.register("detect_unissued_raw", ctx.engine.to_arrow(rows))
     good = corroborated_tokens(ctx, rows).mutate(corroborated=ibis.literal(True))
     marked = rows.left_join(good, "credential_id_key").drop("credential_id_key_right")
-    marked = marked.mutate(corroborated=marked.corroborated.fill_null(False))
+    marked = marked.mutate(corroborated=marked.corroborated.fill_null(False), acct=account_key(marked))
+    novel = new_pairs(ctx).mutate(novel=ibis.literal(True))
+    marked = marked.left_join(novel, ["acct", "asn", "day"]).select(
+        *UNISSUED_COLUMNS, "corroborated", novel=novel.novel.fill_null(False))
     return ctx.engine.register("detect_unissued", ctx.engine.to_arrow(marked))
 
 

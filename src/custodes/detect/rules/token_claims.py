@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ibis
 
-from custodes.detect.rule import SKEW, Rule, day_expr
+from custodes.detect.rule import SKEW_MICROS, Rule, day_expr
 from custodes.detect.rules._tokens import CountsTokens, token_requests
 from custodes.detect.timecols import unix_micros
 
@@ -15,8 +15,9 @@ class ClaimsMismatch(CountsTokens, Rule):
     severity = "high"
     attack = ("T1606", "T1550")
     description = (
-        "A token whose jti is in the issuance ledger but whose subject, signing key or issue "
-        "time differs from what was issued: someone minted a token reusing a real jti.")
+        "A token whose jti is in the issuance ledger but whose subject, signing key, issue "
+        "time or expiry differs from what was issued: someone minted a token reusing a real "
+        "jti (a replayed jti, or a stolen token re-signed to live longer).")
     false_positives = ("Clock skew beyond five minutes between the gateway and the authorization server.",)
     requires = ("access", "issuance")
     group_by = ("kid",)
@@ -30,17 +31,18 @@ class ClaimsMismatch(CountsTokens, Rule):
         a = token_requests(ctx)
         i = ctx.table("issuance").select(
             token_id_key="token_id_key", issued_subject_key="subject_key", issued_kid="kid",
-            issued_iat="iat")
+            issued_iat="iat", issued_exp="exp")
         j = a.inner_join(i, a.credential_id_key == i.token_id_key)
-        skew_us = int(SKEW.total_seconds()) * 1_000_000
-        iat_off = ibis.coalesce(
-            (unix_micros(j.token_iat) - unix_micros(j.issued_iat)).abs(), ibis.literal(0))
+
+        def off(claim, issued):  # beyond clock skew; an absent claim is not a contradiction
+            return ibis.coalesce((unix_micros(claim) - unix_micros(issued)).abs(), ibis.literal(0)) > SKEW_MICROS
+
         bad = ((j.actor_id_key != j.issued_subject_key)
                | (j.token_kid.fill_null("") != j.issued_kid)
-               | (iat_off > skew_us))
+               | off(j.token_iat, j.issued_iat) | off(j.token_exp, j.issued_exp))
         j = j.filter(bad)
         return j.mutate(day=day_expr(j.time), kid=j.token_kid.fill_null("(none)")).drop(
-            "token_id_key", "issued_subject_key", "issued_kid", "issued_iat")
+            "token_id_key", "issued_subject_key", "issued_kid", "issued_iat", "issued_exp")
 
     def severity_of(self, row):
         return "critical" if max(row["tokens"], row["accounts"]) >= 100 else "high"

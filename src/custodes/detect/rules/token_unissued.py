@@ -19,16 +19,20 @@ class UnissuedTokens(Rule):
         "ledger, where nothing ties the token to its subject (no known session, and the subject "
         "was never issued a token from that device or address). A stolen signing key forging "
         "tokens looks exactly like this: each forged token reads as a customer reading their "
-        "own data.")
+        "own data. High from the first such token used from a network new to its account "
+        "(none of its requests came from there in 28 days), else from five in a day; critical "
+        "from a hundred.")
     false_positives = (
         "A partial issuance export (rows missing for a whole period): tokens from new devices "
-        "look unexplained. Check the issuance.ledger_gap finding and the ledger's completeness.",)
+        "look unexplained. Check the issuance.ledger_gap finding and the ledger's completeness.",
+        "A customer abroad logging in on a new phone, whose login row the ledger lost.")
     requires = ("access", "issuance")
     group_by = ("kid",)
     entity_columns = {"kid": "kid"}
     top_entities = {"src_ip": "src_ip", "country": "geo_country", "asn": "asn"}
-    counts = ("requests", "accounts", "tokens", "sources")
+    counts = ("requests", "accounts", "tokens", "sources", "from_new_networks")
     materialize = True
+    counted_columns = ("novel",)
     evidence_rank = 3
 
     def rows(self, ctx):
@@ -50,18 +54,23 @@ class UnissuedTokens(Rule):
         return uncorroborated_in_hindsight(ctx, rows)
 
     def extra_counts(self, rows):
-        return {"tokens": rows.credential_id_key.nunique(), "sources": rows.src_ip_key.nunique()}
+        novel = ibis.ifelse(rows.novel, rows.credential_id_key, ibis.null("int64"))
+        return {"tokens": rows.credential_id_key.nunique(), "sources": rows.src_ip_key.nunique(),
+                "from_new_networks": novel.nunique()}
 
     def severity_of(self, row):
         # One unexplained token is most often a lost ledger row nobody could tie to a device;
-        # several in a day, none tied to their subject, are not.
+        # several in a day, none tied to their subject, are not. Nor is one from a network its
+        # account never used: a lost row AND a new phone AND a new network is a rare coincidence,
+        # and it is every forged token (so the first one raises the alarm, within the hour).
         volume = max(row["tokens"], row["accounts"])
         if volume >= 100:
             return "critical"
-        if volume >= 5:
+        if volume >= 5 or row["from_new_networks"] >= 1:
             return "high"
         return "medium" if volume >= 2 else "low"
 
     def title_of(self, row):
+        new = f" ({row['from_new_networks']} from networks new to their accounts)" if row["from_new_networks"] else ""
         return (f"{row['tokens']} tokens signed with kid {row['kid']} that the authorization server "
-                f"never issued, reading {row['accounts']} accounts from {row['sources']} addresses")
+                f"never issued{new}, reading {row['accounts']} accounts from {row['sources']} addresses")
