@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from custodes.workspace import private_dir, private_open
@@ -40,19 +41,14 @@ class DayCache:
     def read(self, name: str, first_day: int, last_day: int) -> tuple[pa.Table | None, int]:
         """The cached days ``first_day``, ``first_day + 1``... up to ``last_day`` or the first
         day missing, as one table; and that first day not read (``last_day + 1`` when all were)."""
-        parts = []
         day = first_day
-        while day <= last_day:
-            try:
-                parts.append(pq.read_table(self._path(name, day)))
-            except (OSError, pa.ArrowException):
-                break
+        while day <= last_day and self._path(name, day).is_file():
             day += 1
-        if not parts:
+        if day == first_day:
             return None, first_day
-        try:
-            return pa.concat_tables(parts, promote_options="default"), day
-        except pa.ArrowException:  # files of another shape: not ours to trust
+        try:  # one multi-threaded read of every file
+            return ds.dataset([str(self._path(name, d)) for d in range(first_day, day)]).to_table(), day
+        except (OSError, pa.ArrowException):  # a torn or foreign file: recompute those days
             return None, first_day
 
     def write(self, name: str, table: pa.Table, first_day: int, last_day: int) -> None:

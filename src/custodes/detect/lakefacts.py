@@ -1,11 +1,12 @@
 """What a detection run needs to know about the lake before it starts, read in one query.
 
-Per dataset: the highest ``_seq`` stored (what the next run starts after). For the event
-datasets also: the first and last event time (the run's data-time now is the last access
-time; the last issuance time says how far the ledger has arrived), and the earliest event
-time among the rows stored after a given ``_seq`` (the first day a run must recompute).
-One query instead of a dozen: on a small hourly run, compiling and starting queries costs more
-than scanning the two columns.
+Per dataset: the highest ``_seq`` stored (where the next run starts). For the event datasets
+also the first and last event time among the rows stored after a given ``_seq``: with the
+last run's seq, the first day to recompute and how far the data (access: the run's data-time
+now) and the ledger (issuance: the issuance horizon) have come; with none, the whole lake's
+bounds. The time filter on ``_seq`` lets the engine skip every file an earlier run read, so an
+hourly run reads the new hour's times only, and one query replaces a dozen: on a small run,
+starting queries costs more than scanning.
 """
 
 from __future__ import annotations
@@ -23,44 +24,33 @@ UTC = dt.timezone.utc
 @dataclass
 class LakeFacts:
     marks: dict[str, int]
-    first: dict[str, dt.datetime | None]
-    last: dict[str, dt.datetime | None]
     first_new: dict[str, dt.datetime | None]  # earliest event time stored after the known seq
+    last_new: dict[str, dt.datetime | None]   # latest one
 
 
 def read(engine, available, known: dict[str, int]) -> LakeFacts:
-    """The facts of every available dataset; ``known``: per dataset, the seq already processed."""
+    """The facts of every available dataset; ``known``: per dataset, the seq already read."""
     parts = []
-    stamp = None
     for dataset in sorted(available):
         t = engine.table(dataset)
         if "_seq" not in t.columns:
             continue
+        parts.append(t.aggregate(dataset=ibis.literal(dataset), seq=t._seq.max(),
+                                 first=ibis.null("timestamp('UTC')"), last=ibis.null("timestamp('UTC')")))
         if dataset in EVENT_TIME_COLUMN:
-            time = t[EVENT_TIME_COLUMN[dataset]]
-            stamp = time.type()
-            parts.append((dataset, t.aggregate(
-                dataset=ibis.literal(dataset), seq=t._seq.max(), first=time.min(), last=time.max(),
-                first_new=time.min(where=t._seq > known.get(dataset, 0)))))
-        else:
-            parts.append((dataset, t.aggregate(dataset=ibis.literal(dataset), seq=t._seq.max())))
+            new = t.filter(t._seq > known.get(dataset, 0))
+            time = new[EVENT_TIME_COLUMN[dataset]].cast("timestamp('UTC')")
+            parts.append(new.aggregate(dataset=ibis.literal(f"{dataset}:new"), seq=ibis.null("int64"),
+                                       first=time.min(), last=time.max()))
+    facts = LakeFacts({}, {}, {})
     if not parts:
-        return LakeFacts({}, {}, {}, {})
-    stamp = stamp or ibis.dtype("timestamp('UTC')")
-    none = ibis.null(stamp)
-    shaped = [q if name in EVENT_TIME_COLUMN else q.mutate(first=none, last=none, first_new=none)
-              for name, q in parts]
-    shaped = [q.select("dataset", "seq", first=q.first.cast(stamp), last=q.last.cast(stamp),
-                       first_new=q.first_new.cast(stamp)) for q in shaped]
-    rows = engine.to_arrow(ibis.union(*shaped)).to_pylist() if len(shaped) > 1 else \
-        engine.to_arrow(shaped[0]).to_pylist()
-    facts = LakeFacts({}, {}, {}, {})
-    for row in rows:
-        facts.marks[row["dataset"]] = int(row["seq"] or 0)
-        if row["dataset"] in EVENT_TIME_COLUMN:
-            facts.first[row["dataset"]] = _utc(row["first"])
-            facts.last[row["dataset"]] = _utc(row["last"])
-            facts.first_new[row["dataset"]] = _utc(row["first_new"])
+        return facts
+    for row in engine.to_arrow(ibis.union(*parts) if len(parts) > 1 else parts[0]).to_pylist():
+        dataset, _, new = row["dataset"].partition(":")
+        if new:
+            facts.first_new[dataset], facts.last_new[dataset] = _utc(row["first"]), _utc(row["last"])
+        else:
+            facts.marks[dataset] = int(row["seq"] or 0)
     return facts
 
 

@@ -70,6 +70,7 @@ class Context:
     first_day: int | None = None  # the first day of access data in the lake (warm-up of baselines)
     horizon: dt.datetime | None = None
     cache: Any = None
+    recent: tuple[int, Any] | None = None  # (first day, table) of access rows copied for the run
 
     def warmed_up(self, day: ibis.Expr, days: int) -> ibis.Expr:
         """True where a baseline of ``days`` days of history exists before ``day``."""
@@ -93,10 +94,21 @@ class Context:
 
     def events(self, dataset: str = "access", lookback_days: int = 0) -> ibis.Table:
         """The dataset's rows from ``since - lookback_days`` up to now (all of them without since)."""
-        t = self.table(dataset)
+        if self.since is None:
+            return self.rows_from(dataset, None)
+        return self.rows_from(dataset, self.since - dt.timedelta(days=lookback_days))
+
+    def rows_from(self, dataset: str, start: dt.datetime | None) -> ibis.Table:
+        """The dataset's rows from ``start`` (None: all) up to now; the run's copy of recent
+        access rows serves them when it holds them all."""
+        if dataset == "access" and self.recent is not None and start is not None \
+                and start >= day_start(self.recent[0]):
+            t = self.recent[1]
+        else:
+            t = self.table(dataset)
         t = t.filter(t.time <= self.lit_time(self.now))
-        if self.since is not None:
-            t = t.filter(t.time >= self.lit_time(self.since - dt.timedelta(days=lookback_days)))
+        if start is not None:
+            t = t.filter(t.time >= self.lit_time(start))
         return t
 
     def settled(self, t: ibis.Table) -> ibis.Table:

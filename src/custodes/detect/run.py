@@ -20,8 +20,8 @@ from custodes.detect import lakefacts, store
 from custodes.detect.daycache import DayCache
 from custodes.detect.registry import all_rules
 from custodes.detect.rule import (
-    ENTITY_KEYS, SEVERITY_RANK, SKEW, UTC, Context, Rule, day_number, day_start, day_window, parse_iso,
-    stable_id,
+    ENTITY_KEYS, SEVERITY_RANK, SKEW, UTC, Context, Rule, day_number, day_start, day_window, lit_time,
+    parse_iso, stable_id,
 )
 from custodes.detect.state import State, fingerprint
 from custodes.errors import CustodesError
@@ -195,10 +195,11 @@ def build_finding(rule: Rule, row: dict, tops: dict[str, list[str]], now: dt.dat
 def evaluate(engine, rules: list[Rule] | None = None, *, since: dt.datetime | None = None,
              config: dict | None = None, notify: Callable[[str], None] = _quiet,
              bounds: tuple[dt.datetime, dt.datetime] | None = None,
-             horizon: dt.datetime | None = None, cache=None) -> list[dict]:
+             horizon: dt.datetime | None = None, cache=None, recent=None) -> list[dict]:
     """Run the rules on an engine; findings of event rules for days from ``since`` (all: None).
     ``horizon``: see :func:`issuance_horizon` (computed when not given); ``cache``: a
-    :class:`~custodes.detect.daycache.DayCache` valid for the days before ``since``."""
+    :class:`~custodes.detect.daycache.DayCache` valid for the days before ``since``;
+    ``recent``: (first day, table) of access rows from that day on (see :func:`_recent_access`)."""
     rules = rules if rules is not None else all_rules()
     config = config or {}
     available = available_datasets(engine)
@@ -214,7 +215,7 @@ def evaluate(engine, rules: list[Rule] | None = None, *, since: dt.datetime | No
             notify(f"skipping {rule.id}: needs the {', '.join(missing)} dataset(s), absent from the workspace")
             continue
         ctx = Context(engine, now, since if rule.kind == "event" else None, config,
-                      available, day_number(first), horizon, cache)
+                      available, day_number(first), horizon, cache, recent)
         findings += run_rule(rule, ctx)
     return findings
 
@@ -243,6 +244,8 @@ def detect(workspace, *, engine=None, backend: str | None = None, full: bool = F
         with connect(workspace, backend) as own:
             if own.name == "duckdb":  # progress bars only for a person watching
                 own.con.raw_sql(f"SET enable_progress_bar = {str(stderr_is_terminal()).lower()}")
+                # every rule reads the same files: their footers once, not once a query
+                own.con.raw_sql("SET parquet_metadata_cache = true")
             return detect(workspace, engine=own, full=full, notify=notify)
     rules = all_rules(workspace)
     config = workspace.setting("detect", {}) or {}
@@ -250,20 +253,22 @@ def detect(workspace, *, engine=None, backend: str | None = None, full: bool = F
     if "access" not in available:
         raise CustodesError("no access data: ingest the access dataset first (custodes ingest access FILE)")
     state = State.load(workspace)
-    facts = lakefacts.read(engine, available, state.seq)
+    incremental = (not full and state.runs > 0 and state.rules == fingerprint(rules)
+                   and state.first is not None and state.now is not None)
+    facts = lakefacts.read(engine, available, state.seq if incremental else {})
+    if incremental and any(facts.marks.get(d, 0) < seq for d, seq in state.seq.items()):
+        # a lake that lost rows since the last run (restored from an older copy) is judged anew
+        incremental = False
+        facts = lakefacts.read(engine, available, {})
     marks = facts.marks
-    if facts.last.get("access") is None:
-        raise CustodesError("the access dataset is empty: nothing to detect")
-    bounds = (facts.first["access"], facts.last["access"])
-    horizon = horizon_after(facts.last.get("issuance"), bounds[1], config) if "issuance" in available else bounds[1]
-    # a lake that lost rows since the last run (restored from an older copy) is judged anew
-    shrunk = any(marks.get(d, 0) < seq for d, seq in state.seq.items())
-    incremental = not full and not shrunk and state.runs > 0 and state.rules == fingerprint(rules)
+    bounds, issuance_last = _bounds(state if incremental else None, facts)
+    horizon = horizon_after(issuance_last, bounds[1], config) if "issuance" in available else bounds[1]
     previous = store.load_findings_raw(workspace)
     since_by_rule = _since_by_rule(rules, state, marks, _first_new_day(facts)) if incremental else {}
     cache = DayCache(workspace.detect / "cache")
     if not incremental:
         cache.clear()
+    recent = _recent_access(engine, since_by_rule, bounds[1])
 
     kept, fresh, skipped = [], [], []
     for rule in rules:
@@ -276,7 +281,7 @@ def detect(workspace, *, engine=None, backend: str | None = None, full: bool = F
         if plan != "nothing":
             since = day_start(plan) if isinstance(plan, int) else None
             fresh += evaluate(engine, [rule], since=since, config=config, bounds=bounds, horizon=horizon,
-                              cache=cache)
+                              cache=cache, recent=recent)
         if incremental:
             kept += [f for f in previous if f["rule_id"] == rule.id and _still_valid(f, plan)]
     _keep_history(fresh, previous)
@@ -285,7 +290,8 @@ def detect(workspace, *, engine=None, backend: str | None = None, full: bool = F
     findings.sort(key=lambda f: (f["first_seen"], f["finding_id"]))
     store.save(workspace, findings, incidents)
     new_ids = {f["finding_id"] for f in fresh} - {f["finding_id"] for f in previous}
-    State(rules=fingerprint(rules), seq=marks, now=iso(bounds[1]), horizon=iso(horizon),
+    State(rules=fingerprint(rules), seq=marks, first=iso(bounds[0]), now=iso(bounds[1]),
+          issuance_last=None if issuance_last is None else iso(issuance_last), horizon=iso(horizon),
           runs=state.runs + 1).save(workspace)
     cache.prune(day_number(bounds[1]) - CACHE_DAYS)
     return _summary("incremental" if incremental else "full", bounds[1], since_by_rule, rules,
@@ -297,6 +303,42 @@ def _still_valid(finding: dict, plan) -> bool:
     if plan == "nothing":
         return True
     return isinstance(plan, int) and finding["_day"] is not None and finding["_day"] < plan
+
+
+def _bounds(state: State | None, facts: lakefacts.LakeFacts) -> tuple[tuple[dt.datetime, dt.datetime], dt.datetime | None]:
+    """((first, last) access time, last issuance time): the new rows' times, widened by the
+    last run's (``state``, when the facts cover only the rows stored since)."""
+    first, now, issued = facts.first_new.get("access"), facts.last_new.get("access"), facts.last_new.get("issuance")
+    if state is not None:
+        first = min(t for t in (first, parse_iso(state.first)) if t is not None)
+        now = max(t for t in (now, parse_iso(state.now)) if t is not None)
+        known = [t for t in (issued, state.issuance_last and parse_iso(state.issuance_last)) if t is not None]
+        issued = max(known) if known else None
+    if now is None:
+        raise CustodesError("the access dataset is empty: nothing to detect")
+    return (first, now), issued
+
+
+#: An incremental run whose days to recompute start at most this many days before now reads
+#: them from a copy in the engine's memory instead of the lake.
+RECENT_DAYS = 1
+
+
+def _recent_access(engine, since_by_rule: dict, now: dt.datetime):
+    """(first day, table): the access rows of the days an incremental run recomputes, copied
+    once into DuckDB's memory so that every rule reads them from there (most rules read only
+    those days; a small run's time goes into opening the lake's files again and again).
+    None on other engines, for full runs, and when the days reach far back."""
+    days = [v for v in since_by_rule.values() if isinstance(v, int)]
+    if getattr(engine, "name", None) != "duckdb" or not days or None in since_by_rule.values():
+        return None
+    first = min(days)
+    if first < day_number(now) - RECENT_DAYS:
+        return None
+    access = engine.table("access")
+    rows = access.filter((access.time >= lit_time(day_start(first))) & (access.time <= lit_time(now)))
+    engine.con.raw_sql(f"CREATE OR REPLACE TEMP TABLE detect_recent_access AS {engine.con.compile(rows)}")
+    return first, engine.con.table("detect_recent_access")
 
 
 def _first_new_day(facts: lakefacts.LakeFacts) -> int | None:

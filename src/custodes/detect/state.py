@@ -22,7 +22,9 @@ class State:
     version: int = STATE_VERSION
     rules: str = ""  # fingerprint of the rule ids and their versions
     seq: dict[str, int] = field(default_factory=dict)
-    now: str | None = None
+    first: str | None = None  # the first access time
+    now: str | None = None  # the last access time: the run's data-time now
+    issuance_last: str | None = None
     horizon: str | None = None  # requests after it waited for their issuance rows
     runs: int = 0
 
@@ -34,7 +36,7 @@ class State:
         data = json.loads(path.read_text())
         if data.get("version") != STATE_VERSION:
             return cls()
-        return cls(**{k: data[k] for k in ("version", "rules", "seq", "now", "horizon", "runs")
+        return cls(**{k: data[k] for k in ("version", "rules", "seq", "first", "now", "issuance_last", "horizon", "runs")
                         if k in data})
 
     def save(self, workspace) -> None:

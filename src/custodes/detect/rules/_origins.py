@@ -24,8 +24,7 @@ def customer_requests(ctx: Context, extra_lookback: int = 0, from_day: int | Non
     if from_day is None:
         a = ctx.events("access", NOVELTY_DAYS + extra_lookback)
     else:
-        a = ctx.table("access")
-        a = a.filter((a.time <= ctx.lit_time(ctx.now)) & (a.time >= ctx.lit_time(day_start(from_day))))
+        a = ctx.rows_from("access", day_start(from_day))
     a = successful(a)
     a = a.filter((a.actor_type == "customer") & a.asn.notnull())
     a = a.mutate(day=day_expr(a.time), acct=account_key(a))
@@ -71,11 +70,7 @@ def new_pairs(ctx: Context) -> ibis.Table:
 
 
 def _build_origin_tables(ctx: Context) -> tuple[ibis.Table, ibis.Table, ibis.Table]:
-    since = ctx.since_day
-    distinct = ctx.engine.register("detect_origin_triples", _triples(ctx))
-    t = triples(distinct)
-    if since is not None:
-        t = t.filter(t.day >= since - SHARED_SPAN)
+    t = ctx.engine.register("detect_origin_triples", _flagged_triples(ctx))
     new = t.filter(t.is_new).select("acct", "asn", "day")
     # triples are distinct: a (day, asn)'s row count is its number of distinct accounts
     totals = t.group_by(["day", "asn"]).aggregate(
@@ -86,20 +81,54 @@ def _build_origin_tables(ctx: Context) -> tuple[ibis.Table, ibis.Table, ibis.Tab
             ctx.engine.register("detect_origin_totals", ctx.engine.to_arrow(totals)), new)
 
 
-def _triples(ctx: Context) -> pa.Table:
-    """The (acct, asn, day) triples of the look-back (NOVELTY_DAYS + SHARED_SPAN before since):
-    one pass over the requests, their distinct triples, far fewer, feed novelty and totals.
-    Each carries its requests and first/last time, so the per-(day, ASN) totals need no second
-    pass over the requests either (source.many_accounts reads them). Earlier days come from the
-    day cache; only the days since the last run from the lake."""
+#: Columns of a triple as counted from the requests, before novelty is known.
+TRIPLE_COLUMNS = ("acct", "asn", "day", "n", "first_seen", "last_seen")
+
+
+def _flagged_triples(ctx: Context) -> pa.Table:
+    """The (acct, asn, day) triples of the days from since - SHARED_SPAN (every day without
+    since), with ``is_new`` and ``returning`` (see :func:`triples`).
+
+    One pass over the requests gives their distinct triples, far fewer, which feed novelty and
+    totals; each carries its requests and first/last time, so the per-(day, ASN) totals need
+    no second pass either (source.many_accounts reads them). A triple's flags depend on the
+    NOVELTY_DAYS before its day, so the day cache keeps them flagged: an hourly run counts the
+    triples of the days since the last run from the lake and flags them against the cached
+    days of the same accounts. The cache keeps NOVELTY_DAYS + SHARED_SPAN days, so that the
+    next run finds everything it needs there."""
     since = ctx.since_day
-    first = None if since is None else since - NOVELTY_DAYS - SHARED_SPAN
-    cached, fresh_from = _cached(ctx, "origin_triples", first)
-    a = customer_requests(ctx, from_day=fresh_from)
-    fresh = ctx.engine.to_arrow(a.group_by(["acct", "asn", "day"]).aggregate(
+    if since is None:
+        flagged = _flag(ctx, _lake_triples(ctx, None), None, None)
+        _store(ctx, "origin_triples", flagged, None)
+        return flagged
+    cached, fresh_from = _cached(ctx, "origin_triples", since - NOVELTY_DAYS - SHARED_SPAN)
+    if cached is not None and fresh_from - NOVELTY_DAYS >= since - NOVELTY_DAYS - SHARED_SPAN:
+        history = cached.filter(pc.greater_equal(cached["day"], fresh_from - NOVELTY_DAYS))
+        flagged = _flag(ctx, _lake_triples(ctx, fresh_from), history, fresh_from)
+    else:  # too little cached: the history comes from the lake too
+        flagged = _flag(ctx, _lake_triples(ctx, fresh_from - NOVELTY_DAYS), None, fresh_from)
+    _store(ctx, "origin_triples", flagged, fresh_from)
+    out = flagged if cached is None else pa.concat_tables([cached, flagged.cast(cached.schema)])
+    return out.filter(pc.greater_equal(out["day"], since - SHARED_SPAN))
+
+
+def _lake_triples(ctx: Context, from_day: int | None) -> pa.Table:
+    a = customer_requests(ctx, from_day=from_day)
+    return ctx.engine.to_arrow(a.group_by(["acct", "asn", "day"]).aggregate(
         n=a.count(), first_seen=a.time.min(), last_seen=a.time.max()))
-    _store(ctx, "origin_triples", fresh, fresh_from)
-    return fresh if cached is None else pa.concat_tables([cached, fresh.cast(cached.schema)])
+
+
+def _flag(ctx: Context, counted: pa.Table, history: pa.Table | None, from_day: int | None) -> pa.Table:
+    """``counted`` triples of the days from ``from_day``, flagged by a window over them and
+    the ``history`` (flagged triples of earlier days) of the same accounts."""
+    t = ctx.engine.register("detect_counted_triples", counted)
+    if history is not None:
+        h = ctx.engine.register("detect_triples_history", history.select(list(TRIPLE_COLUMNS)))
+        t = h.semi_join(t.select("acct").distinct(), "acct").union(t)
+    t = triples(t)
+    if from_day is not None:
+        t = t.filter(t.day >= from_day)
+    return ctx.engine.to_arrow(t)
 
 
 def _new_origin_rows(ctx: Context, new: ibis.Table) -> pa.Table:
@@ -110,7 +139,17 @@ def _new_origin_rows(ctx: Context, new: ibis.Table) -> pa.Table:
     a = customer_requests(ctx, from_day=fresh_from)
     if fresh_from is not None:
         new = new.filter(new.day >= fresh_from)
-    fresh = ctx.engine.to_arrow(_of_new_pairs(ctx, a, new).select(*ORIGIN_COLUMNS))
+    # The requests of new pairs are few: fetched first, then checked against their own
+    # subjects' logins (instead of hashing the whole ledger for the anti-join).
+    rows = a.semi_join(new, ["acct", "asn", "day"]).select(*ORIGIN_COLUMNS)
+    fresh = ctx.engine.to_arrow(rows)
+    if ctx.has("issuance"):
+        rows = ctx.engine.register("detect_new_pair_requests", fresh)
+        i = ctx.table("issuance")
+        mine = i.filter(i.subject_key.isin(rows.select(k="actor_id_key").distinct().k)).select(
+            "subject_key", "src_ip_key", "time")
+        mine = ctx.engine.register("detect_new_pair_logins", ctx.engine.to_arrow(mine))
+        fresh = ctx.engine.to_arrow(_unless_logged_in(ctx.settled(rows), mine))
     _store(ctx, "origin_rows", fresh, fresh_from)
     return fresh if cached is None else pa.concat_tables([cached, fresh.cast(cached.schema)])
 

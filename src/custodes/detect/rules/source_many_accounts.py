@@ -63,10 +63,8 @@ class SourceManyAccounts(Rule):
         if not found:
             return found
         days = [f["day"] for f in found]
-        a = successful(ctx.table("access"))
-        a = a.filter((a.time >= ctx.lit_time(day_start(min(days))))
-                     & (a.time < ctx.lit_time(day_start(max(days) + 1)))
-                     & (a.time <= ctx.lit_time(ctx.now))
+        a = successful(ctx.rows_from("access", day_start(min(days))))
+        a = a.filter((a.time < ctx.lit_time(day_start(max(days) + 1)))
                      & (a.actor_type == "customer") & a.asn.notnull())
         a = self.with_day(a)
         keys = ibis.memtable(keys_table(found, ("day", "asn"), a.schema()))
