@@ -235,20 +235,42 @@ def test_incidents_carry_when_they_rose(hourly):
     assert forgery["detected_at"] == times[0]
 
 
-def test_a_stalled_ledger_does_not_blind_the_provenance_rules(busy, tmp_path):
-    """The issuance feed stops at 10:00 on the forgery's day; access keeps coming. Requests
-    are judged without waiting once the ledger lags by more than the allowed two hours: the
-    forgery is found (with a loud ledger gap beside it), not deferred for ever."""
+def _stored(tmp_path, busy, issuance_until, access_until, extra_access=()) -> Workspace:
     ws = Workspace.open(tmp_path / "ws")
     seq = 0
     for name in REFERENCE:
         seq += 1
         lakefiles.store(ws, name, busy[name], seq)
-    lakefiles.store(ws, "issuance", _slice(busy["issuance"], world.t(0), world.t(8, 10)), seq + 1)
-    lakefiles.store(ws, "access", _slice(busy["access"], world.t(0), world.t(8, 16)), seq + 2)
+    lakefiles.store(ws, "issuance", _slice(busy["issuance"], world.t(0), issuance_until), seq + 1)
+    access = _slice(busy["access"], world.t(0), access_until)
+    if extra_access:
+        access = pa.concat_tables([access, world.table("access", list(extra_access))])
+    lakefiles.store(ws, "access", access, seq + 2)
+    return ws
+
+
+def test_a_stalled_ledger_does_not_blind_the_provenance_rules(busy, tmp_path):
+    """The issuance feed stops at 10:00 on the forgery's day; access keeps coming until 16:00.
+    A ledger more than the allowed two hours behind is not late: every request is judged with
+    what it holds. The forgery is found (with the new phones and the replayed jti beside it,
+    whose issuance rows never came: the ledger gap says why), not deferred for ever."""
+    ws = _stored(tmp_path, busy, world.t(8, 10), world.t(8, 16))
     detect(ws)
     found = [f for f in detect_store.load_findings(ws) if f["rule_id"] == "token.unissued"]
-    assert [(f["window"], f["severity"]) for f in found] == [("2025-04-09", "high")]
-    # judged up to two hours before now (15:42, the last request): the 43 forged tokens of
-    # 13:00 to 13:42, and the six new phones and the replayed jti, whose issuance rows never came
-    assert found[0]["last_seen"] == "2025-04-09T13:42:00Z" and found[0]["evidence"]["tokens"] == 43 + 6 + 1
+    assert [(f["window"], f["severity"]) for f in found] == [("2025-04-09", "critical")]
+    assert found[0]["evidence"]["tokens"] == 100 + 6 + 1
+
+
+def test_a_request_stamped_far_ahead_of_the_ledger_does_not_wait_for_it(busy, tmp_path):
+    """Whoever writes the access log's time stamps one forged request six hours ahead of
+    everything else: it becomes the data time now, but it is not left waiting for issuance
+    rows that would have to be dated hours after the ledger's end."""
+    when = world.t(8, 18)
+    forged = {"time": when, "src_ip": "198.51.100.7", "geo_country": "US", "asn": 14061, "method": "GET",
+              "route": "/api/v1/me/profile", "status": 200, "actor_type": "customer", "actor_id": "c0001",
+              "account_id": "c0001", "credential_type": "access_token", "credential_id": "forged-ahead",
+              "token_kid": "k-old", "token_iat": when, "token_exp": when + dt.timedelta(hours=1), "_seq": 9}
+    ws = _stored(tmp_path, busy, world.t(8, 12), world.t(8, 12), [forged])
+    detect(ws)
+    found = [f for f in detect_store.load_findings(ws) if f["rule_id"] == "token.unissued"]
+    assert [(f["window"], f["severity"], f["evidence"]["tokens"]) for f in found] == [("2025-04-09", "high", 1)]

@@ -3,7 +3,7 @@
 Per dataset: the highest ``_seq`` stored (where the next run starts). For the event datasets
 also the first and last event time among the rows stored after a given ``_seq``: with the
 last run's seq, the first day to recompute and how far the data (access: the run's data-time
-now) and the ledger (issuance: the issuance horizon) have come; with none, the whole lake's
+now) and the ledger (issuance: which requests wait for it) have come; with none, the whole lake's
 bounds. The time filter on ``_seq`` lets the engine skip every file an earlier run read, so an
 hourly run reads the new hour's times only, and one query replaces a dozen: on a small run,
 starting queries costs more than scanning.

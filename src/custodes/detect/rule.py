@@ -56,9 +56,10 @@ class Context:
     """What a rule may look at: the engine, the run's data-time now, and the days to compute.
 
     ``since`` is midnight UTC of the first day being (re)computed; None for every day.
-    ``horizon`` is the data time up to which a request can be judged against the issuance
-    ledger: access may arrive before the issuance rows of the same minutes, and a token whose
-    issuance has not arrived yet must not look unissued (None: judge everything up to now).
+    ``pending`` is the span of data time (start excluded, end included) whose requests cannot
+    be judged against the issuance ledger yet: access may arrive before the issuance rows of
+    the same minutes, and a token whose issuance has not arrived must not look unissued (None:
+    judge everything up to now; see run.issuance_pending).
     ``cache`` keeps per-day intermediate results between runs of a workspace (daycache.py).
     """
 
@@ -68,7 +69,7 @@ class Context:
     config: dict = field(default_factory=dict)
     available: frozenset = frozenset()
     first_day: int | None = None  # the first day of access data in the lake (warm-up of baselines)
-    horizon: dt.datetime | None = None
+    pending: tuple[dt.datetime, dt.datetime] | None = None
     cache: Any = None
     recent: tuple[int, Any] | None = None  # (first day, table) of access rows copied for the run
 
@@ -112,10 +113,11 @@ class Context:
         return t
 
     def settled(self, t: ibis.Table) -> ibis.Table:
-        """Requests the issuance ledger can already speak for (at or before the horizon)."""
-        if self.horizon is None or self.horizon >= self.now:
+        """Requests the issuance ledger can already speak for (not in the pending span)."""
+        if self.pending is None:
             return t
-        return t.filter(t.time <= self.lit_time(self.horizon))
+        start, end = self.pending
+        return t.filter((t.time <= self.lit_time(start)) | (t.time > self.lit_time(end)))
 
     def in_window(self, t: ibis.Table) -> ibis.Table:
         """Rows of the days being computed (drops the lookback part)."""

@@ -51,24 +51,31 @@ def _utc(value: dt.datetime) -> dt.datetime:
 ISSUANCE_MAX_LAG_MINUTES = 120
 
 
-def issuance_horizon(engine, now: dt.datetime, available, config: dict) -> dt.datetime:
-    """The data time up to which requests can be judged against the issuance ledger (see
-    :func:`horizon_after`)."""
+def issuance_pending(issuance_last: dt.datetime | None, now: dt.datetime,
+                     config: dict) -> tuple[dt.datetime, dt.datetime] | None:
+    """The span of data time (start excluded) whose requests wait for their issuance rows.
+
+    The ledger is taken as complete up to its latest row less the clock skew allowed between
+    a use and its issuance: a token used later may have been issued by rows still on their
+    way. Two bounds keep the wait from hiding anything: requests older than the allowed lag
+    are judged anyway (a stalled ledger feed), and so are requests dated beyond the ledger's
+    end by more than the lag (a ledger that far behind is not late, and a request stamped far
+    ahead must not wait for ever). None when nothing waits."""
+    lag = dt.timedelta(minutes=int(config.get("issuance_max_lag_minutes", ISSUANCE_MAX_LAG_MINUTES)))
+    if issuance_last is None:
+        start, end = now - lag, now
+    else:
+        start, end = max(issuance_last - SKEW, now - lag), min(issuance_last + lag, now)
+    return (start, end) if start < end else None
+
+
+def ledger_pending(engine, now: dt.datetime, available, config: dict) -> tuple[dt.datetime, dt.datetime] | None:
+    """:func:`issuance_pending` for an engine's issuance table (no workspace state)."""
     if "issuance" not in available:
-        return now
+        return None
     t = engine.table("issuance")
     last = engine.to_arrow(t.aggregate(m=t.time.max())).to_pylist()[0]["m"]
-    return horizon_after(None if last is None else _utc(last), now, config)
-
-
-def horizon_after(issuance_last: dt.datetime | None, now: dt.datetime, config: dict) -> dt.datetime:
-    """The ledger is taken as complete up to its latest row, less the clock skew allowed
-    between a use and its issuance: a token used later may have been issued by rows still on
-    their way. When the ledger lags by more than the allowed lag, requests older than that
-    are judged anyway."""
-    lag = dt.timedelta(minutes=int(config.get("issuance_max_lag_minutes", ISSUANCE_MAX_LAG_MINUTES)))
-    settled = issuance_last - SKEW if issuance_last is not None else now - lag
-    return min(now, max(settled, now - lag))
+    return issuance_pending(None if last is None else _utc(last), now, config)
 
 
 #: Days of per-day intermediate results kept: the longest look-back (low-and-slow's 42), and a week.
@@ -195,9 +202,9 @@ def build_finding(rule: Rule, row: dict, tops: dict[str, list[str]], now: dt.dat
 def evaluate(engine, rules: list[Rule] | None = None, *, since: dt.datetime | None = None,
              config: dict | None = None, notify: Callable[[str], None] = _quiet,
              bounds: tuple[dt.datetime, dt.datetime] | None = None,
-             horizon: dt.datetime | None = None, cache=None, recent=None) -> list[dict]:
+             pending=(), cache=None, recent=None) -> list[dict]:
     """Run the rules on an engine; findings of event rules for days from ``since`` (all: None).
-    ``horizon``: see :func:`issuance_horizon` (computed when not given); ``cache``: a
+    ``pending``: see :func:`issuance_pending` (computed when not given); ``cache``: a
     :class:`~custodes.detect.daycache.DayCache` valid for the days before ``since``;
     ``recent``: (first day, table) of access rows from that day on (see :func:`_recent_access`)."""
     rules = rules if rules is not None else all_rules()
@@ -206,8 +213,8 @@ def evaluate(engine, rules: list[Rule] | None = None, *, since: dt.datetime | No
     if "access" not in available:
         raise CustodesError("no access data: ingest the access dataset first (custodes ingest access FILE)")
     first, now = bounds or data_bounds(engine)
-    if horizon is None:
-        horizon = issuance_horizon(engine, now, available, config)
+    if pending == ():
+        pending = ledger_pending(engine, now, available, config)
     findings = []
     for rule in rules:
         missing = missing_for(rule, available)
@@ -215,7 +222,7 @@ def evaluate(engine, rules: list[Rule] | None = None, *, since: dt.datetime | No
             notify(f"skipping {rule.id}: needs the {', '.join(missing)} dataset(s), absent from the workspace")
             continue
         ctx = Context(engine, now, since if rule.kind == "event" else None, config,
-                      available, day_number(first), horizon, cache, recent)
+                      available, day_number(first), pending, cache, recent)
         findings += run_rule(rule, ctx)
     return findings
 
@@ -262,7 +269,7 @@ def detect(workspace, *, engine=None, backend: str | None = None, full: bool = F
         facts = lakefacts.read(engine, available, {})
     marks = facts.marks
     bounds, issuance_last = _bounds(state if incremental else None, facts)
-    horizon = horizon_after(issuance_last, bounds[1], config) if "issuance" in available else bounds[1]
+    pending = issuance_pending(issuance_last, bounds[1], config) if "issuance" in available else None
     previous = store.load_findings_raw(workspace)
     since_by_rule = _since_by_rule(rules, state, marks, _first_new_day(facts)) if incremental else {}
     cache = DayCache(workspace.detect / "cache")
@@ -280,7 +287,7 @@ def detect(workspace, *, engine=None, backend: str | None = None, full: bool = F
         plan = since_by_rule.get(rule.id) if rule.kind == "event" else None
         if plan != "nothing":
             since = day_start(plan) if isinstance(plan, int) else None
-            fresh += evaluate(engine, [rule], since=since, config=config, bounds=bounds, horizon=horizon,
+            fresh += evaluate(engine, [rule], since=since, config=config, bounds=bounds, pending=pending,
                               cache=cache, recent=recent)
         if incremental:
             kept += [f for f in previous if f["rule_id"] == rule.id and _still_valid(f, plan)]
@@ -291,7 +298,8 @@ def detect(workspace, *, engine=None, backend: str | None = None, full: bool = F
     store.save(workspace, findings, incidents)
     new_ids = {f["finding_id"] for f in fresh} - {f["finding_id"] for f in previous}
     State(rules=fingerprint(rules), seq=marks, first=iso(bounds[0]), now=iso(bounds[1]),
-          issuance_last=None if issuance_last is None else iso(issuance_last), horizon=iso(horizon),
+          issuance_last=None if issuance_last is None else iso(issuance_last),
+          horizon=iso(pending[0] if pending else bounds[1]),
           runs=state.runs + 1).save(workspace)
     cache.prune(day_number(bounds[1]) - CACHE_DAYS)
     return _summary("incremental" if incremental else "full", bounds[1], since_by_rule, rules,

@@ -4,8 +4,8 @@ Some rules stand on the same expensive piece of work: token.unissued and issuanc
 on the anti-join of every token request against the ledger; account.new_origin and
 source.low_and_slow on the first visits of accounts from networks. A :class:`RunCache` keeps
 one such result per engine and hands it to every rule, and to their entity counts and
-evidence, as long as it covers what they ask for: the same data time now (and issuance
-horizon), the same input tables, and days from at least as early as theirs (results are per day, and a day's result
+evidence, as long as it covers what they ask for: the same data time now (and span
+waiting for the issuance ledger), the same input tables, and days from at least as early as theirs (results are per day, and a day's result
 does not depend on how much earlier data was computed with it).
 """
 
@@ -40,13 +40,13 @@ class RunCache:
         if serves is not None and (needed_from is None or needed_from < serves):
             raise ValueError(f"a result built for days from {serves} cannot serve days from {needed_from}")
         value = build()
-        self._by_engine[ctx.engine] = {"serves_from": serves, "now": (ctx.now, ctx.horizon),
+        self._by_engine[ctx.engine] = {"serves_from": serves, "now": (ctx.now, ctx.pending),
                                        "inputs": inputs, "value": value}
         return value
 
     @staticmethod
     def _covers(entry: dict, ctx, inputs: tuple, needed_from: int | None) -> bool:
-        if entry["now"] != (ctx.now, ctx.horizon) or len(inputs) != len(entry["inputs"]):
+        if entry["now"] != (ctx.now, ctx.pending) or len(inputs) != len(entry["inputs"]):
             return False
         if any(a is not b for a, b in zip(inputs, entry["inputs"])):
             return False

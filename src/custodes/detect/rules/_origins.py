@@ -179,7 +179,7 @@ ORIGIN_COLUMNS = ("time", "day", "acct", "asn", "actor_type", "actor_id_key", "a
 
 def _of_new_pairs(ctx: Context, a: ibis.Table, pairs: ibis.Table) -> ibis.Table:
     """Requests of ``a`` whose (acct, asn, day) is in ``pairs``, without a login from there
-    (judged up to the issuance horizon: a login may still be on its way)."""
+    (not while they wait for the ledger: a login may still be on its way)."""
     rows = a.semi_join(pairs, ["acct", "asn", "day"])
     if ctx.has("issuance"):
         rows = _unless_logged_in(ctx.settled(rows), ctx.table("issuance"))

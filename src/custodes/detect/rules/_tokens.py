@@ -28,7 +28,7 @@ def token_requests(ctx: Context, lookback_days: int = 0) -> ibis.Table:
 def unissued(ctx: Context) -> ibis.Table:
     """Token requests whose jti the authorization server never recorded (by the time of use,
     allowing clock skew: a ledger row written later cannot change an earlier day's verdict).
-    Only requests up to the issuance horizon: a later one's issuance may still be on its way."""
+    Not requests waiting for the ledger (Context.pending): their issuance may still be on its way."""
     a = ctx.settled(token_requests(ctx))
     i = ctx.table("issuance")
     return a.anti_join(i, [a.credential_id_key == i.token_id_key,
