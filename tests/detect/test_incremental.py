@@ -121,3 +121,47 @@ def test_incidents_group_the_forgery_with_its_key_and_custodian(daily_and_full):
     assert all(findings[fid]["incident_id"] == inc["incident_id"] for fid in inc["finding_ids"])
     insider = [i for i in incidents if "employee.many_customers" in i["rule_ids"]]
     assert len(insider) == 1 and insider[0]["entities"]["actor_id"] == ["e4"]
+
+
+def _two_ingests(tmp_path, world_tables):
+    """A workspace holding days 0-8 (one ingest each for access and issuance, seq 10 and 11)
+    after one run, then day 9 (seq 12, 13) not yet run."""
+    ws = Workspace.open(tmp_path / "ws")
+    for seq, name in enumerate(REFERENCE, start=1):
+        lakefiles.store(ws, name, world_tables[name], seq)
+    for seq, name in ((10, "access"), (11, "issuance")):
+        table = world_tables[name]
+        lakefiles.store(ws, name, table.filter(pc.less(table["time"], world.t(9))), seq)
+    detect(ws)
+    for seq, name in ((12, "access"), (13, "issuance")):
+        table = world_tables[name]
+        lakefiles.store(ws, name, table.filter(pc.greater_equal(table["time"], world.t(9))), seq)
+    return ws
+
+
+def test_a_torn_or_foreign_day_cache_file_is_recomputed_not_trusted(world_tables, tmp_path):
+    """The day cache is derived data: a file that fails to read (a crash mid-write, or anyone
+    who can write the workspace) is recomputed from the lake, and the run still equals a
+    full one."""
+    ws = _two_ingests(tmp_path, world_tables)
+    files = sorted((ws.detect / "cache").rglob("*.parquet"))
+    assert files
+    files[-1].write_bytes(b"not parquet")
+    files[0].write_bytes(files[0].read_bytes()[:40])
+    assert detect(ws).mode == "incremental"
+    after = detect_store.load_findings(ws)
+    detect(ws, full=True)
+    assert _comparable(after) == _comparable(detect_store.load_findings(ws))
+
+
+def test_a_lake_that_lost_rows_since_the_last_run_is_judged_anew(world_tables, tmp_path):
+    """Restoring the lake from an older copy (the last day's ingest gone) must not leave the
+    findings of rows that no longer exist: the run sees fewer rows than the last one did and
+    recomputes everything."""
+    ws = _two_ingests(tmp_path, world_tables)
+    detect(ws)
+    assert any(f["window"] == "2025-04-10" for f in detect_store.load_findings(ws))
+    for path in ws.lake.rglob("part-00001[23].parquet"):
+        path.unlink()
+    assert detect(ws).mode == "full"
+    assert not any(f["window"] == "2025-04-10" for f in detect_store.load_findings(ws))
