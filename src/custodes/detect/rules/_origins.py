@@ -11,7 +11,8 @@ import ibis
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from custodes.detect.rule import SKEW, Context, account_key, day_expr, day_number, day_start, successful
+from custodes.detect.daily import cached_days, store_days
+from custodes.detect.rule import SKEW, Context, account_key, day_expr, day_start, successful
 from custodes.detect.shared import RunCache
 
 #: An (account, ASN) pair unseen for this many days is new again.
@@ -99,15 +100,15 @@ def _flagged_triples(ctx: Context) -> pa.Table:
     since = ctx.since_day
     if since is None:
         flagged = _flag(ctx, _lake_triples(ctx, None), None, None)
-        _store(ctx, "origin_triples", flagged, None)
+        store_days(ctx, "origin_triples", flagged, None)
         return flagged
-    cached, fresh_from = _cached(ctx, "origin_triples", since - NOVELTY_DAYS - SHARED_SPAN)
+    cached, fresh_from = cached_days(ctx, "origin_triples", since - NOVELTY_DAYS - SHARED_SPAN)
     if cached is not None and fresh_from - NOVELTY_DAYS >= since - NOVELTY_DAYS - SHARED_SPAN:
         history = cached.filter(pc.greater_equal(cached["day"], fresh_from - NOVELTY_DAYS))
         flagged = _flag(ctx, _lake_triples(ctx, fresh_from), history, fresh_from)
     else:  # too little cached: the history comes from the lake too
         flagged = _flag(ctx, _lake_triples(ctx, fresh_from - NOVELTY_DAYS), None, fresh_from)
-    _store(ctx, "origin_triples", flagged, fresh_from)
+    store_days(ctx, "origin_triples", flagged, fresh_from)
     out = flagged if cached is None else pa.concat_tables([cached, flagged.cast(cached.schema)])
     return out.filter(pc.greater_equal(out["day"], since - SHARED_SPAN))
 
@@ -135,7 +136,7 @@ def _new_origin_rows(ctx: Context, new: ibis.Table) -> pa.Table:
     """The requests of new pairs without a login from there (ORIGIN_COLUMNS) of the days from
     since - SHARED_SPAN: earlier days from the day cache, the rest from the lake."""
     since = ctx.since_day
-    cached, fresh_from = _cached(ctx, "origin_rows", None if since is None else since - SHARED_SPAN)
+    cached, fresh_from = cached_days(ctx, "origin_rows", None if since is None else since - SHARED_SPAN)
     a = customer_requests(ctx, from_day=fresh_from)
     if fresh_from is not None:
         new = new.filter(new.day >= fresh_from)
@@ -150,25 +151,8 @@ def _new_origin_rows(ctx: Context, new: ibis.Table) -> pa.Table:
             "subject_key", "src_ip_key", "time")
         mine = ctx.engine.register("detect_new_pair_logins", ctx.engine.to_arrow(mine))
         fresh = ctx.engine.to_arrow(_unless_logged_in(ctx.settled(rows), mine))
-    _store(ctx, "origin_rows", fresh, fresh_from)
+    store_days(ctx, "origin_rows", fresh, fresh_from)
     return fresh if cached is None else pa.concat_tables([cached, fresh.cast(cached.schema)])
-
-
-def _cached(ctx: Context, name: str, first: int | None) -> tuple[pa.Table | None, int | None]:
-    """(the cached days from ``first`` up to the day before since, the first day to compute)."""
-    if ctx.cache is None or first is None:
-        return None, first
-    return ctx.cache.read(name, first, ctx.since_day - 1)
-
-
-def _store(ctx: Context, name: str, table: pa.Table, first: int | None) -> None:
-    """Keep the days computed for the next runs (the last one, still arriving, too: a run
-    recomputes from it anyway)."""
-    if ctx.cache is None:
-        return
-    if first is None:
-        first = ctx.first_day if table.num_rows == 0 else min(ctx.first_day, pc.min(table["day"]).as_py())
-    ctx.cache.write(name, table, first, day_number(ctx.now))
 
 
 #: What the origin rules, their counts and their entities read of a request: detection fetches

@@ -6,7 +6,8 @@ import numpy as np
 
 import ibis
 
-from custodes.detect.rule import Rule, account_key, successful
+from custodes.detect.daily import days_from
+from custodes.detect.rule import Rule, account_key, day_expr, successful
 from custodes.detect.timecols import hour_of_day_expr
 
 #: Days of peers' reads a day is compared with, and days whose rhythm says which hours are quiet.
@@ -43,21 +44,15 @@ class EmployeeManyCustomers(Rule):
     factor = 5
 
     def rows(self, ctx):
-        return self._reads(ctx, 0)
-
-    def _reads(self, ctx, lookback_days):
-        a = successful(ctx.events("access", lookback_days))
-        a = a.filter((a.actor_type == "employee") & a.actor_id.notnull())
-        a = self.with_day(a)
-        return a.filter(account_key(a).notnull())
+        return _reads(ctx.events("access"))
 
     def query(self, ctx):
-        reads = self._reads(ctx, PEER_DAYS).mutate(hour=hour_of_day_expr(ibis._.time))
-        daily = reads.group_by(["day", "actor_id"]).aggregate(
-            accounts=account_key(reads).nunique(), requests=reads.count(),
-            first_seen=reads.time.min(), last_seen=reads.time.max())
-        window = ctx.in_window(reads)
-        night = window.semi_join(self._quiet_hours(ctx, reads, window), ["day", "hour"])
+        first = None if ctx.since_day is None else ctx.since_day - PEER_DAYS
+        daily = ctx.engine.register("detect_employee_days", days_from(ctx, "employee_days", first, _per_employee))
+        hours = ctx.engine.register("detect_staff_hours", days_from(ctx, "staff_hours", first, _staff_per_hour))
+        window = ctx.in_window(self.rows(ctx))
+        window = window.mutate(hour=hour_of_day_expr(window.time))
+        night = window.semi_join(self._quiet_hours(hours, daily, window), ["day", "hour"])
         night = night.group_by(["day", "actor_id"]).aggregate(night_accounts=account_key(night).nunique())
         out = daily.left_join(night, ["day", "actor_id"]).select(
             *daily.columns, night_accounts=night.night_accounts.fill_null(0))
@@ -67,16 +62,15 @@ class EmployeeManyCustomers(Rule):
         else:
             out = out.mutate(department=ibis.null("string"))
         # every day of the look-back comes back too: judge() takes the peers' baselines from them
-        first = ctx.since_day
-        return out.mutate(in_window=ibis.literal(True) if first is None else out.day >= first)
+        since = ctx.since_day
+        return out.mutate(in_window=ibis.literal(True) if since is None else out.day >= since)
 
     @staticmethod
-    def _quiet_hours(ctx, reads, window):
+    def _quiet_hours(by_hour, daily, window):
         """(day, hour) of the days computed in which, over the previous RHYTHM_DAYS days, at
         most a quarter of the active staff worked (no time-zone setting: the staff's rhythm).
         Counting people, not requests, keeps one busy night owl from making a night busy."""
-        by_hour = reads.group_by(["day", "hour"]).aggregate(staff=reads.actor_id.nunique())
-        by_day = reads.group_by("day").aggregate(day_staff=reads.actor_id.nunique())
+        by_day = daily.group_by("day").aggregate(day_staff=daily.count())
         days = window.select(d="day").distinct()
         before = lambda t: [t.day < days.d, t.day >= days.d - RHYTHM_DAYS]  # noqa: E731
         hours = days.inner_join(by_hour, before(by_hour))
@@ -137,6 +131,29 @@ class EmployeeManyCustomers(Rule):
         night = f", {row['night_accounts']} of them in off hours" if row["night_accounts"] else ""
         return (f"Employee {row['actor_id']} read {row['accounts']} customer accounts in a day "
                 f"(a peer's day: {row['peer_median']:g}){night}")
+
+
+def _reads(a: ibis.Table) -> ibis.Table:
+    """Successful back-office reads of a customer account by an employee, with ``day``."""
+    a = successful(a)
+    a = a.filter((a.actor_type == "employee") & a.actor_id.notnull())
+    a = a.mutate(day=day_expr(a.time))
+    return a.filter(account_key(a).notnull())
+
+
+def _per_employee(a: ibis.Table) -> ibis.Table:
+    """Per day and employee: distinct customers read, requests, first and last read."""
+    reads = _reads(a)
+    return reads.group_by(["day", "actor_id"]).aggregate(
+        accounts=account_key(reads).nunique(), requests=reads.count(),
+        first_seen=reads.time.min(), last_seen=reads.time.max())
+
+
+def _staff_per_hour(a: ibis.Table) -> ibis.Table:
+    """Per day and UTC hour: how many employees read customers in it."""
+    reads = _reads(a)
+    reads = reads.mutate(hour=hour_of_day_expr(reads.time))
+    return reads.group_by(["day", "hour"]).aggregate(staff=reads.actor_id.nunique())
 
 
 class _Peers:

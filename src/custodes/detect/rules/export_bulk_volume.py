@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ibis
 
+from custodes.detect.daily import days_from
 from custodes.detect.rule import Rule, successful
 
 
@@ -29,7 +30,10 @@ class BulkVolume(Rule):
     min_records = 1000
 
     def rows(self, ctx):
-        a = successful(ctx.events("access", self.lookback_days))
+        return self._exports(ctx, ctx.events("access", self.lookback_days))
+
+    def _exports(self, ctx, a):
+        a = successful(a)
         if ctx.has("catalog"):
             c = ctx.table("catalog")
             bulk = c.filter(c.bulk.fill_null(False)).select(bulk_route="route")
@@ -40,11 +44,15 @@ class BulkVolume(Rule):
         return self.with_day(a)
 
     def query(self, ctx):
-        rows = self.rows(ctx)
-        daily = rows.group_by(["day", "principal"]).aggregate(
-            records=rows.record_count.fill_null(1).sum(), requests=rows.count(),
-            credential_id=rows.credential_id.max(), actor_id=rows.actor_id.max(),
-            first_seen=rows.time.min(), last_seen=rows.time.max())
+        def per_day(a):
+            rows = self._exports(ctx, a)
+            return rows.group_by(["day", "principal"]).aggregate(
+                records=rows.record_count.fill_null(1).sum(), requests=rows.count(),
+                credential_id=rows.credential_id.max(), actor_id=rows.actor_id.max(),
+                first_seen=rows.time.min(), last_seen=rows.time.max())
+
+        first = None if ctx.since_day is None else ctx.since_day - self.lookback_days
+        daily = ctx.engine.register("detect_bulk_days", days_from(ctx, "bulk_days", first, per_day))
         prev = daily.select(p_principal=daily.principal, p_day=daily.day, p_records=daily.records)
         seen = daily.inner_join(prev, [daily.principal == prev.p_principal, prev.p_day < daily.day,
                                        prev.p_day >= daily.day - self.lookback_days])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ibis
 import pyarrow as pa
 
+from custodes.detect.daily import days_from
 from custodes.detect.rule import Rule
 from custodes.detect.timecols import hour_number_expr
 
@@ -31,10 +32,9 @@ class LogGap(Rule):
     has_rows = False
 
     def query(self, ctx):
-        a = ctx.events("access", self.lookback_days)
-        hidx = hour_number_expr(a.time)
-        services = a.filter(a.actor_type == "service").select(source=a.actor_id, hidx=hidx)
-        seen = a.select(source=ibis.literal("*"), hidx=hidx).union(services).distinct()
+        look = None if ctx.since_day is None else ctx.since_day - self.lookback_days
+        seen = ctx.engine.register("detect_log_hours", days_from(ctx, "log_hours", look, _hours_seen))
+        seen = seen.drop("day")
         first = ctx.first_day if ctx.since is None else max(ctx.since_day, ctx.first_day or 0)
         last_hour = int(ctx.now.timestamp() // 3600)  # the current hour is still arriving
         days = ibis.memtable(pa.table({"g_day": pa.array(
@@ -63,3 +63,12 @@ class LogGap(Rule):
     def title_of(self, row):
         who = "the whole access log" if row["source"] == "*" else f"service {row['source']}"
         return f"{row['gap_hours']} silent hours in {who} on one day"
+
+
+def _hours_seen(a: ibis.Table) -> ibis.Table:
+    """The hours (numbered from 1970) with any event (source ``*``) and with events of each
+    service, per day."""
+    hidx = hour_number_expr(a.time)
+    services = a.filter(a.actor_type == "service").select(source=a.actor_id, hidx=hidx)
+    seen = a.select(source=ibis.literal("*"), hidx=hidx).union(services).distinct()
+    return seen.mutate(day=(seen.hidx // 24).cast("int64"))
