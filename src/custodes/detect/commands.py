@@ -6,9 +6,12 @@ import dataclasses
 
 import click
 
-from custodes.clikit import emit_json, format_option, note, parse_time_option, workspace_option
+from custodes.clikit import (
+    WORKSPACE_HELP, emit_json, format_option, given_workspace, note, parse_time_option, workspace_option,
+)
 from custodes.detect.rule import SEVERITIES, SEVERITY_RANK
 from custodes.errors import CustodesError
+from custodes.triage import commands as triage_commands
 
 
 @click.command()
@@ -76,14 +79,19 @@ def findings(workspace, since, severity, rule_id, fmt):
         note(f"{len(items)} findings")
 
 
-@click.command()
-@workspace_option
+@click.group(invoke_without_command=True)
+@click.option("--workspace", "workspace_dir", default=None, metavar="DIR", help=WORKSPACE_HELP)
 @click.option("--severity", default=None, metavar="S", help="minimum severity")
 @format_option()
-def incidents(workspace, severity, fmt):
-    """List incidents: findings that share entities, grouped."""
+@click.pass_context
+def incidents(ctx, workspace_dir, severity, fmt):
+    """List incidents: findings that share entities, grouped. Triage them with the
+    subcommands (ack, assign, resolve, reopen, note, show)."""
     from custodes.detect.store import load_incidents
 
+    if ctx.invoked_subcommand is not None:
+        return  # the subcommand opens the workspace (this one's --workspace included)
+    workspace = given_workspace(ctx, workspace_dir)
     minimum = _severity_filter(severity)
     items = _require(workspace, load_incidents(workspace))
     if minimum:
@@ -100,6 +108,10 @@ def incidents(workspace, severity, fmt):
         if ents:
             click.echo(f"         {ents}")
     note(f"{len(items)} incidents")
+
+
+for _command in triage_commands.INCIDENT_COMMANDS:
+    incidents.add_command(_command)
 
 
 def _require(workspace, items):
