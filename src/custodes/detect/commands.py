@@ -25,6 +25,7 @@ def detect(workspace, full, backend, fmt):
     from custodes.detect.run import detect as run_detect
 
     summary = run_detect(workspace, backend=backend, full=full, notify=note)
+    _keep_triage_in_step(workspace)
     if fmt == "json":
         emit_json(dataclasses.asdict(summary))
         return
@@ -37,6 +38,15 @@ def detect(workspace, full, backend, fmt):
                                     if s in summary.by_severity))
     for inc in summary.top_incidents:
         click.echo(f"  {inc['severity']:<8} {inc['incident_id']}  {inc['title']}")
+
+
+def _keep_triage_in_step(workspace) -> None:
+    """Triage follows incidents whose id changed, and reopens closed ones with new evidence,
+    recorded with the time of this run (``custodes watch`` does the same through alerts)."""
+    from custodes import triage
+
+    for incident_id in triage.sync(workspace)[1]:
+        note(f"reopened {incident_id}: new evidence since it was closed")
 
 
 def _severity_filter(value):
