@@ -163,8 +163,23 @@ def load(workspace) -> AlertsConfig | None:
         return AlertsConfig.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise CustodesError(f"{workspace.config_path}: alerts.{where}: {err['msg']}") from None
+        raise CustodesError(f"{workspace.config_path}: {_where(err['loc'])}: "
+                            f"{err['msg'].removeprefix('Value error, ')}") from None
+
+
+def _where(loc: tuple) -> str:
+    """pydantic's location as the YAML reads: ``alerts.sinks[1] (email).password_file``."""
+    out = "alerts"
+    parts = list(loc)
+    while parts:
+        part = parts.pop(0)
+        if isinstance(part, int):
+            out += f"[{part}]"
+            if parts and parts[0] in ("webhook", "slack", "email", "syslog", "file"):
+                out += f" ({parts.pop(0)})"
+        else:
+            out += f".{part}"
+    return out
 
 
 def console_url(workspace) -> str | None:

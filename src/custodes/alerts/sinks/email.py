@@ -32,19 +32,23 @@ def message(config, alert: dict) -> EmailMessage:
 
 
 def _context(config) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=str(config.ca_file) if config.ca_file else None)
+    try:
+        return ssl.create_default_context(cafile=str(config.ca_file) if config.ca_file else None)
+    except (OSError, ssl.SSLError) as exc:
+        raise DeliveryError(f"cannot load the CA file {config.ca_file} ({type(exc).__name__})") from None
 
 
 def send(config, alert: dict, body: bytes) -> None:
     port = config.effective_port()
+    context = _context(config) if (config.ssl or config.starttls) else None
     try:
         if config.ssl:
-            smtp = smtplib.SMTP_SSL(config.host, port, timeout=config.timeout, context=_context(config))
+            smtp = smtplib.SMTP_SSL(config.host, port, timeout=config.timeout, context=context)
         else:
             smtp = smtplib.SMTP(config.host, port, timeout=config.timeout)
         with smtp:
             if config.starttls:
-                smtp.starttls(context=_context(config))
+                smtp.starttls(context=context)
             if config.username is not None:
                 smtp.login(config.username, config.password())
             refused = smtp.send_message(message(config, alert))
