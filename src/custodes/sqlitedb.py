@@ -2,9 +2,9 @@
 
 A database file is created 0600 before SQLite writes a byte (its ``-wal`` and ``-shm`` files
 take the same mode), in a 0700 directory. WAL lets the console, the CLI and ``watch`` read
-while one of them writes; ``synchronous=FULL`` makes a committed transaction survive a power
-cut, not only a killed process; writers take the lock up front (``BEGIN IMMEDIATE``) so two
-writers queue instead of failing half-way.
+while one of them writes; a committed transaction survives a killed process, and with
+``synchronous=FULL`` (``power_safe``) a power cut too, at an fsync per commit; writers take the
+lock up front (``BEGIN IMMEDIATE``) so two writers queue instead of failing half-way.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from custodes.workspace import private_dir, private_open
 BUSY_TIMEOUT_MS = 15_000
 
 
-def connect(path: Path, schema: str, version: int) -> sqlite3.Connection:
+def connect(path: Path, schema: str, version: int, power_safe: bool = True) -> sqlite3.Connection:
     """Open (creating when absent) the database at ``path`` with ``schema`` applied.
 
     A file written by a newer custodes (a higher ``user_version``) is refused rather than
@@ -33,7 +33,7 @@ def connect(path: Path, schema: str, version: int) -> sqlite3.Connection:
         db.row_factory = sqlite3.Row
         db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
+        db.execute(f"PRAGMA synchronous={'FULL' if power_safe else 'NORMAL'}")
         found = db.execute("PRAGMA user_version").fetchone()[0]
         if found > version:
             db.close()

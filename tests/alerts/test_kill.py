@@ -24,6 +24,7 @@ import sys
 from custodes.alerts import process
 from custodes.workspace import Workspace
 ws = Workspace.open(sys.argv[1])
+print("ready", flush=True)
 while True:
     process(ws)
 """
@@ -41,8 +42,10 @@ def test_kill_9_while_enqueueing_and_delivering_loses_no_alert(workspace, webhoo
         findings += [finding(f"f-{round_}-{i}", kid=f"k-{round_}-{i}", src_ip=f"10.{round_}.{i}.1", day=1 + i % 20)
                      for i in range(60)]
         save(workspace, findings)
-        child = subprocess.Popen([sys.executable, "-c", CYCLE, str(workspace.root)], env=dict(os.environ))
-        time.sleep(rng.uniform(0.4, 1.2))
+        child = subprocess.Popen([sys.executable, "-c", CYCLE, str(workspace.root)], env=dict(os.environ),
+                                 stdout=subprocess.PIPE, text=True)
+        assert child.stdout.readline() == "ready\n"  # imports done: the kill lands in the work
+        time.sleep(rng.uniform(0.05, 0.8))
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
         kills += 1
