@@ -64,3 +64,37 @@ def transaction(db: sqlite3.Connection):
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+class Store:
+    """A workspace's SQLite store: subclasses name their ``SCHEMA``, ``VERSION``, whether
+    commits are ``POWER_SAFE``, and where the file lives (``path_of``)."""
+
+    SCHEMA: str
+    VERSION: int
+    POWER_SAFE = True
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    @staticmethod
+    def path_of(workspace) -> Path:
+        raise NotImplementedError
+
+    @classmethod
+    def open(cls, workspace):
+        return cls(connect(cls.path_of(workspace), cls.SCHEMA, cls.VERSION, cls.POWER_SAFE))
+
+    @classmethod
+    def open_existing(cls, workspace):
+        """The store, or None when it was never created (reading creates nothing)."""
+        return cls.open(workspace) if cls.path_of(workspace).exists() else None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -5,21 +5,14 @@ from __future__ import annotations
 
 import json
 import stat
-import subprocess
-import sys
 
 from custodes.alerts.outbox import path_of
 
+from .cli import run
 from .conftest import configure, finding, save
 from .receivers import Webhook, free_port
 
 
-def run(ws, *args, check=True):
-    r = subprocess.run([sys.executable, "-m", "custodes", *args, "--workspace", str(ws.root)],
-                       capture_output=True, text=True, timeout=120)
-    if check:
-        assert r.returncode == 0, r.stderr
-    return r
 
 
 def test_send_list_and_test_through_the_cli(workspace, webhook, secret_file, tmp_path):

@@ -1,20 +1,18 @@
-"""Fixtures for triage: the console's hand-made world, with its incidents also stored as
-detection results (triage reads the workspace's incidents), and users of each role."""
+"""Fixtures for triage in the console: the console tests' world and users (their fixtures,
+reused), with the world's incidents also stored as detection results, since triage reads the
+workspace's incidents."""
 
 from __future__ import annotations
 
 import shutil
 
 import pytest
-from starlette.testclient import TestClient
 
-from custodes.console.app import create_app
-from custodes.console.users import UserStore
 from custodes.detect import store
 from custodes.workspace import Workspace
 
 from ..console import world
-from ..console.helpers import PASSWORDS, ROLES, HandMadeSources, login
+from ..console.conftest import app, as_role, client, world_root  # noqa: F401 - fixtures reused
 
 
 def stored_world(ws: Workspace) -> None:
@@ -25,34 +23,16 @@ def stored_world(ws: Workspace) -> None:
 
 
 @pytest.fixture(scope="session")
-def triage_world_root(tmp_path_factory):
-    ws = Workspace.open(tmp_path_factory.mktemp("triage-console") / "ws")
-    world.build_lake(ws)
-    stored_world(ws)
-    users = UserStore.of(ws, log2_n=12)
-    for name, password in PASSWORDS.items():
-        users.add(name, ROLES[name], password)
-    return ws.root
+def triage_world_root(world_root, tmp_path_factory):  # noqa: F811
+    root = tmp_path_factory.mktemp("triage-console") / "ws"
+    shutil.copytree(world_root, root)
+    stored_world(Workspace.open(root))
+    return root
 
 
 @pytest.fixture
-def console_ws(triage_world_root, tmp_path):
+def ws(triage_world_root, tmp_path):
+    """A fresh copy per test (the console's `app` and `client` fixtures run over it)."""
     root = tmp_path / "ws"
     shutil.copytree(triage_world_root, root)
     return Workspace.open(root)
-
-
-@pytest.fixture
-def client(console_ws):
-    app = create_app(console_ws, sources=HandMadeSources(console_ws), allowed_hosts=["testserver"])
-    with TestClient(app, base_url="http://testserver", follow_redirects=False) as c:
-        yield c
-
-
-@pytest.fixture
-def as_role(client):
-    def _as(name: str):
-        r = login(client, name)
-        assert r.status_code == 303, r.text
-        return client
-    return _as

@@ -12,15 +12,10 @@ import sys
 
 from custodes.console.audit import verify
 
+from ..alerts.cli import run
 from ..alerts.conftest import configure, finding, save
 
 
-def run(ws, *args, check=True):
-    r = subprocess.run([sys.executable, "-m", "custodes", *args, "--workspace", str(ws.root)],
-                       capture_output=True, text=True, timeout=120)
-    if check:
-        assert r.returncode == 0, r.stderr
-    return r
 
 
 def incidents(ws):

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 
 from custodes.alerts.events import Memory
-from custodes.sqlitedb import connect, transaction
+from custodes.sqlitedb import Store, transaction
 
 VERSION = 1
 SCHEMA = """
@@ -77,26 +77,9 @@ def path_of(workspace):
     return workspace.root / "alerts" / "outbox.db"
 
 
-class Outbox:
-    def __init__(self, db):
-        self.db = db
-
-    @classmethod
-    def open(cls, workspace) -> "Outbox":
-        return cls(connect(path_of(workspace), SCHEMA, VERSION, power_safe=False))
-
-    @classmethod
-    def open_existing(cls, workspace) -> "Outbox | None":
-        return cls.open(workspace) if path_of(workspace).exists() else None
-
-    def close(self) -> None:
-        self.db.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+class Outbox(Store):
+    SCHEMA, VERSION, POWER_SAFE = SCHEMA, VERSION, False
+    path_of = staticmethod(path_of)
 
     # What was alerted -------------------------------------------------------------------------
     def memories(self) -> dict[str, Memory]:

@@ -12,10 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
-import sqlite3
 
 from custodes.clikit import iso
-from custodes.sqlitedb import connect, transaction
+from custodes.sqlitedb import Store, transaction
 from custodes.triage.model import Record
 from custodes.triage.suppressions import Suppression
 
@@ -79,27 +78,9 @@ def stamp(when: dt.datetime) -> str:
     return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class TriageStore:
-    def __init__(self, db: sqlite3.Connection):
-        self.db = db
-
-    @classmethod
-    def open(cls, workspace) -> "TriageStore":
-        return cls(connect(path_of(workspace), SCHEMA, VERSION))
-
-    @classmethod
-    def open_existing(cls, workspace) -> "TriageStore | None":
-        """The store, or None when nothing was ever triaged (reading creates nothing)."""
-        return cls.open(workspace) if path_of(workspace).exists() else None
-
-    def close(self) -> None:
-        self.db.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+class TriageStore(Store):
+    SCHEMA, VERSION = SCHEMA, VERSION
+    path_of = staticmethod(path_of)
 
     # Reading --------------------------------------------------------------------------------
     def records(self) -> dict[str, Record]:
