@@ -82,7 +82,7 @@ def send(workspace, fmt):
 @format_option()
 def test(workspace, only, fmt):
     """Send a test alert through each sink now (outside the outbox); exit 1 if any failed."""
-    from custodes.alerts.process import send_test
+    from custodes.alerts.cycle import send_test
 
     results = send_test(workspace, only)
     if fmt == "json":
