@@ -56,12 +56,13 @@ def process(workspace, now: dt.datetime | None = None, *, rng: random.Random | N
     by_id = {f["finding_id"]: f for f in findings}
     stamp = now.timestamp()
     sinks = config.named_sinks()
+    console_url = alerts_config.console_url(workspace)
     with Outbox.open(workspace) as box:
-        todo = plan(incidents, by_id, views, box.memories(), threshold=config.lowest_threshold(),
-                    update_every=config.update_every_seconds, now=stamp,
-                    console_url=alerts_config.console_url(workspace))
-        items = [(a, body_of(a), _sinks_for(a, sinks, config)) for a in todo.alerts]
-        fresh = set(box.enqueue(items, todo.memories, stamp))
+        with box.transaction():
+            todo = plan(incidents, by_id, views, box.memories(), threshold=config.lowest_threshold(),
+                        update_every=config.update_every_seconds, now=stamp, console_url=console_url)
+            items = [(a, body_of(a), _sinks_for(a, sinks, config)) for a in todo.alerts]
+            fresh = set(box.enqueue(items, todo.memories, stamp))
         report.enqueued = [{k: a[k] for k in ("alert_id", "event", "incident_id", "severity")} | {"sinks": s}
                            for a, _b, s in items if a["alert_id"] in fresh]
         outcome = deliver(workspace, box, config, stamp, rng)

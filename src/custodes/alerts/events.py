@@ -66,7 +66,7 @@ def plan(incidents: list[dict], findings_by_id: dict[str, dict], views: dict[str
         view = views.get(iid) or View(iid)
         event = decide(inc, view, memory, found, threshold, update_every, now)
         if event is None:
-            if memory is not None and memory.incident_id == iid and iid not in memories:
+            if memory is not None and iid not in memories:
                 out.memories.append(memory)  # carried to the new id, nothing to say yet
             continue
         view_previous = sorted(set(previous.get(iid, [])) | set(view.previous_ids))

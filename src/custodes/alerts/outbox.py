@@ -90,27 +90,32 @@ class Outbox(Store):
             out[row["incident_id"]] = Memory(**data, merged_into=row["merged_into"])
         return out
 
+    def transaction(self):
+        """A write transaction: reading the memory, planning and enqueueing inside one means
+        two processes never both act on the same memory."""
+        return transaction(self.db)
+
     def enqueue(self, alerts: list[tuple[dict, bytes, list[str]]], memories: list[Memory],
                 now: float) -> list[str]:
         """Write new alerts (each with its bytes and the sinks it goes to) and the memory that
-        records them, in one transaction. Returns the ids that were new (a repeat is ignored)."""
+        records them; call inside :meth:`transaction`, so that all of it or none is written.
+        Returns the ids that were new (a repeat is ignored)."""
         fresh = []
-        with transaction(self.db):
-            for alert, body, sinks in alerts:
-                cur = self.db.execute(
-                    "INSERT OR IGNORE INTO alerts (alert_id, created_at, incident_id, event, severity, body) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (alert["alert_id"], now, alert.get("incident_id"), alert["event"], alert.get("severity"), body))
-                if cur.rowcount:
-                    fresh.append(alert["alert_id"])
-                self.db.executemany(
-                    "INSERT OR IGNORE INTO deliveries (alert_id, sink, state, next_at) VALUES (?, ?, 'pending', ?)",
-                    [(alert["alert_id"], sink, now) for sink in sinks])
-            for m in memories:
-                data = {k: v for k, v in m.__dict__.items() if k != "merged_into"}
-                data["finding_ids"] = list(m.finding_ids)
-                self.db.execute("INSERT OR REPLACE INTO memory VALUES (?, ?, ?)",
-                                (m.incident_id, json.dumps(data), m.merged_into))
+        for alert, body, sinks in alerts:
+            cur = self.db.execute(
+                "INSERT OR IGNORE INTO alerts (alert_id, created_at, incident_id, event, severity, body) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (alert["alert_id"], now, alert.get("incident_id"), alert["event"], alert.get("severity"), body))
+            if cur.rowcount:
+                fresh.append(alert["alert_id"])
+            self.db.executemany(
+                "INSERT OR IGNORE INTO deliveries (alert_id, sink, state, next_at) VALUES (?, ?, 'pending', ?)",
+                [(alert["alert_id"], sink, now) for sink in sinks])
+        for m in memories:
+            data = {k: v for k, v in m.__dict__.items() if k != "merged_into"}
+            data["finding_ids"] = list(m.finding_ids)
+            self.db.execute("INSERT OR REPLACE INTO memory VALUES (?, ?, ?)",
+                            (m.incident_id, json.dumps(data), m.merged_into))
         return fresh
 
     # Delivering ------------------------------------------------------------------------------
