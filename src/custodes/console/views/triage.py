@@ -40,7 +40,9 @@ def panel(workspace, incident: dict, can_triage: bool) -> dict:
             "missing": None,
         }
     except CustodesError as exc:
-        return {"missing": str(exc), "can": False}
+        return {"missing": f"triage: {exc}", "can": False}
+    except Exception as exc:  # noqa: BLE001 - a broken triage store must not take the page down
+        return {"missing": f"triage failed ({type(exc).__name__})", "can": False}
 
 
 def _back(incident_id: str) -> RedirectResponse:
