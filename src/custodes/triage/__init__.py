@@ -2,6 +2,6 @@
 suppressions, kept across detection re-runs (docs/alerts.md)."""
 
 from custodes.triage.actions import (  # noqa: F401
-    act, annotate, history, lift, suppress, suppressions, sync, views,
+    ACTIONS, act, annotate, history, lift, suppress, suppressions, sync, views,
 )
 from custodes.triage.model import CLOSED, STATES  # noqa: F401

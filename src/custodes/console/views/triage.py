@@ -14,7 +14,6 @@ from custodes.console import auth
 from custodes.console.render import page
 from custodes.errors import CustodesError
 
-ACTIONS = ("ack", "assign", "resolve", "false_positive", "reopen", "note")
 DURATIONS = {"1h": dt.timedelta(hours=1), "1d": dt.timedelta(days=1), "7d": dt.timedelta(days=7),
              "30d": dt.timedelta(days=30), "90d": dt.timedelta(days=90)}
 
@@ -63,7 +62,7 @@ async def act(request: Request, principal: auth.Principal):
     if refused is not None:
         return refused
     action = data.get("action", "")
-    if action not in ACTIONS or not ID_PATTERN.match(incident_id):
+    if action not in triage.ACTIONS or not ID_PATTERN.match(incident_id):
         return _refused(request, principal, "That is not a triage action.")
     try:
         done = await run_in_threadpool(
