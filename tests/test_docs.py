@@ -16,10 +16,11 @@ CONTRACT = (ROOT / "docs" / "CONTRACT.md").read_text()
 README = (ROOT / "README.md").read_text()
 
 
-def documented_commands() -> list[tuple[list[str], set[str]]]:
-    """[(command path, {--options})] from the command tables of CONTRACT.md §2 and §5."""
+def documented_commands(text: str = CONTRACT) -> list[tuple[list[str], set[str]]]:
+    """[(command path, {--options})] from the command tables of CONTRACT.md §2 and §5 (or of
+    another document's command tables)."""
     out = []
-    for line in CONTRACT.splitlines():
+    for line in text.splitlines():
         m = re.match(r"^\| `custodes ([^`]+)`", line)
         if not m:
             continue
@@ -62,6 +63,19 @@ def test_documented_command_and_options_exist(path, options):
     have = {opt for p in command.params for opt in p.opts + p.secondary_opts}
     missing = options - have
     assert not missing, f"`custodes {' '.join(path)}` lacks documented options {sorted(missing)}"
+
+
+AREA_DOCS = {"alerts.md": documented_commands((ROOT / "docs" / "alerts.md").read_text())}
+
+
+@pytest.mark.parametrize("path,options", [c for cmds in AREA_DOCS.values() for c in cmds],
+                         ids=lambda v: " ".join(v) if isinstance(v, list) else "")
+def test_area_docs_commands_and_options_exist(path, options):
+    test_documented_command_and_options_exist(path, options)
+
+
+def test_alerts_doc_lists_its_commands():
+    assert len(AREA_DOCS["alerts.md"]) >= 10
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))

@@ -27,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "detect": "custodes.detect.commands:detect",
     "findings": "custodes.detect.commands:findings",
     "incidents": "custodes.detect.commands:incidents",
+    "suppress": "custodes.triage.commands:suppress",
+    "alerts": "custodes.alerts.commands:alerts",
     "scope": "custodes.respond.commands:scope",
     "report": "custodes.respond.commands:report",
     "notify": "custodes.respond.commands:notify",

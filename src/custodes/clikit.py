@@ -98,3 +98,24 @@ def parse_time_option(value: str | None, option: str) -> dt.datetime | None:
     if parsed.tzinfo is None:
         raise click.BadParameter(f"{value!r} has no time zone; add Z or an offset", param_hint=option)
     return parsed.astimezone(dt.timezone.utc)
+
+
+def given_workspace(ctx: click.Context, own: str | None) -> Workspace:
+    """The workspace of a subcommand: its own ``--workspace``, else the nearest enclosing
+    command's (``custodes incidents --workspace W ack ID``), else the root's or the default."""
+    node = ctx.parent
+    while own is None and node is not None:
+        own = node.params.get("workspace_dir")
+        node = node.parent
+    return Workspace.open(own)
+
+
+def subcommand_workspace_option(fn: Callable) -> Callable:
+    """Like :func:`workspace_option`, for commands inside a group that has ``--workspace`` too."""
+
+    @click.option("--workspace", "workspace_dir", default=None, metavar="DIR", help=WORKSPACE_HELP)
+    @functools.wraps(fn)
+    def wrapper(*args, workspace_dir: str | None = None, **kwargs):
+        return fn(*args, workspace=given_workspace(click.get_current_context(), workspace_dir), **kwargs)
+
+    return wrapper

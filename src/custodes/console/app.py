@@ -24,7 +24,7 @@ from custodes.console.render import make_environment
 from custodes.console.sessions import SessionStore
 from custodes.console.sources import Sources
 from custodes.console.users import UserStore, console_dir
-from custodes.console.views import audit, findings, incident, incidents, lake, login, posture, scope
+from custodes.console.views import audit, findings, incident, incidents, lake, login, posture, scope, triage
 from custodes.workspace import Workspace
 
 STATIC = Path(__file__).parent / "static"
@@ -76,6 +76,9 @@ ROUTES = [
     Route("/incidents/{incident_id:str}", incident.detail),
     Route("/incidents/{incident_id:str}/accounts.csv", incident.export_accounts, methods=["POST"]),
     Route("/incidents/{incident_id:str}/notification-list.csv", incident.export_contacts, methods=["POST"]),
+    Route("/incidents/{incident_id:str}/triage", triage.act, methods=["POST"]),
+    Route("/incidents/{incident_id:str}/suppress", triage.suppress, methods=["POST"]),
+    Route("/incidents/{incident_id:str}/suppressions/{suppression_id:str}/lift", triage.lift, methods=["POST"]),
     Route("/scope", scope.indicator),
     Route("/findings", findings.index),
     Route("/posture", posture.index),
