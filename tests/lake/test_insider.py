@@ -422,3 +422,22 @@ def test_a_workspace_without_the_anchor_module_config_is_unchanged(workspace, fi
     report = verify(workspace)
     assert report.ok and report.signature == "unsigned" and report.anchored == 0
     assert Workspace(workspace.root).setting("seal") is None
+
+
+def test_every_head_is_anchored_with_the_key_and_a_failed_anchor_never_loses_the_commit(
+        workspace, files, keys, tmp_path, capsys):
+    priv, pub = keys
+    anchor_file = tmp_path / "off-box" / "anchor.jsonl"  # its directory is not mounted yet
+    three_days(workspace, files, f"seal:\n  signing_key: {priv}\n  anchor: {anchor_file}\n")
+    code, out, err = run(capsys, "ingest", "access", str(another(files)), "--workspace", str(workspace.root))
+    assert code == 0 and "4 file(s) ingested" not in out and "warning: lake head 4 not anchored" in err
+    assert status(workspace)["seals"]["anchor_pending"] == 4  # the three days' heads and this one
+    anchor_file.parent.mkdir()
+    ingest(workspace, "access", [another(files, "more.csv", first=200)])  # flushes, then anchors head 5
+    records = [json.loads(line) for line in anchor_file.read_text().splitlines()]
+    assert [r["seq"] for r in records] == [1, 2, 3, 4, 5] and status(workspace)["seals"]["anchor_pending"] == 0
+    der = serialization.load_pem_public_key(pub.read_bytes()).public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert {r["key"] for r in records} == {hashlib.sha256(der).hexdigest()}  # openssl ... -outform DER | sha256sum
+    report = verify(workspace, anchors=[str(anchor_file)])
+    assert report.ok and report.anchored == 10  # the configured anchor and the one given

@@ -167,7 +167,7 @@ def open_for_ingest(ws) -> Opened:
     removed = manifest.recover(ws, last["seq"] if last else 0, set(manifest.sealed_files(chain.entries)))
     if chain.trailing:
         warnings = manifest.publish_head(ws, last, keys)
-    elif last is not None and "file" in targets and anchored is None:  # the anchor is new: start it
+    elif last is not None and "file" in targets and anchored is None and not anchor.pending(ws):  # a new anchor
         warnings = anchor.record(ws, "lake", last["seq"], last["seal"], keys.fingerprint)
     else:
         warnings = anchor.flush(ws, targets)
