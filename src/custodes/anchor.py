@@ -329,10 +329,15 @@ def check(path, kind: str, lookup: Callable[[int], str | None], workspace: str |
 
 def last(path, kind: str, workspace: str) -> dict | None:
     """The newest record of ``kind`` and ``workspace`` in an anchor file, read from its end (the
-    file grows by one line an ingest; this stays cheap however long it gets)."""
-    for rec in _records_backwards(Path(path)):
-        if rec.get("kind") == kind and rec.get("workspace") == workspace:
-            return rec
+    file grows by one line an ingest; this stays cheap however long it gets). None when there is
+    none (or no file yet); an anchor that exists but cannot be read is an error: what it holds
+    cannot be checked."""
+    try:
+        for rec in _records_backwards(Path(path)):
+            if rec.get("kind") == kind and rec.get("workspace") == workspace:
+                return rec
+    except OSError as exc:
+        raise CustodesError(f"{path}: cannot read the anchor ({exc.strerror or exc})") from None
     return None
 
 

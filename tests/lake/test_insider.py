@@ -8,6 +8,7 @@ import errno
 import hashlib
 import json
 import shutil
+from pathlib import Path
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -365,24 +366,24 @@ def test_any_unsealed_entry_in_the_trees_is_flagged(workspace, files):
 
 # 8. Faults end in one clear line and a consistent lake ------------------------------------------------
 
-def _fail_on(monkeypatch, target, name_test):
-    real = target.atomic_write_bytes
+def _full_disk_on(monkeypatch, name_test):
+    """The disk fills up just as a file is renamed into place (the real write path runs)."""
+    import os
 
-    def failing(path, data):
-        if name_test(path):
-            tmp = path.with_name(f".{path.name}.tmp-1")
-            tmp.write_bytes(data[: len(data) // 2])  # a half-written temp file, as a full disk leaves
-            tmp.unlink()
+    real = os.replace
+
+    def failing(src, dst, *args, **kwargs):
+        if name_test(Path(dst)):
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real(path, data)
+        return real(src, dst, *args, **kwargs)
 
-    monkeypatch.setattr(target, "atomic_write_bytes", failing)
+    monkeypatch.setattr(os, "replace", failing)
 
 
 def test_a_commit_that_fails_removes_its_own_parts(workspace, files, monkeypatch):
     three_days(workspace, files)
     before = snapshot(workspace)
-    _fail_on(monkeypatch, manifest, lambda p: p.parent.name == "_manifest")
+    _full_disk_on(monkeypatch, lambda p: p.parent.name == "_manifest")
     with pytest.raises(CustodesError, match="commit of seq 4 failed .No space left on device.; its stored files "
                                             "were removed") as exc:
         ingest(workspace, "access", [another(files)])
@@ -396,7 +397,7 @@ def test_a_commit_that_fails_removes_its_own_parts(workspace, files, monkeypatch
 def test_a_head_write_that_fails_after_the_commit_warns_and_cleans_up(workspace, files, keys, monkeypatch, capsys):
     priv, pub = keys
     three_days(workspace, files, f"seal:\n  signing_key: {priv}\n")
-    _fail_on(monkeypatch, manifest, lambda p: p.name == "head.json")
+    _full_disk_on(monkeypatch, lambda p: p.name == "head.json")
     report = ingest(workspace, "access", [another(files)])
     assert report.rows == 5 and report.files[0].seq == 4  # committed, and reported so
     assert len(report.warnings) == 1 and "seq 4 is committed, but the seal head could not be written" in report.warnings[0]

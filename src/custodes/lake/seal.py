@@ -152,11 +152,3 @@ class Keys:
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
-
-
-def sign_head(signing_key_path: str, seq: int, seal: str) -> dict:
-    return Keys(_load_key(signing_key_path, private=True)).sign_head(seq, seal)
-
-
-def check_head_signature(verify_key_path: str, head: dict) -> bool:
-    return Keys(verifier=_load_key(verify_key_path, private=False)).head_valid(head)

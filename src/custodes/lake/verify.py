@@ -57,6 +57,8 @@ def verify(workspace, verify_key: str | None = None, workers: int | None = None,
     started = time.perf_counter()
     report = VerifyReport()
     keys = seal.Keys.of(workspace, verify_key)
+    if sign and keys.signer is None:
+        raise CustodesError("custodes verify --sign needs seal.signing_key in custodes.yaml")
     with manifest.lock(workspace, exclusive=sign):
         report.warnings += anchor.flush(workspace)
         chain = chain_mod.read(workspace)
@@ -187,12 +189,8 @@ def _check_anchors(ws, chain, given: list[str], report: VerifyReport) -> str | N
 def _sign(ws, chain, keys: seal.Keys, report: VerifyReport) -> None:
     """Sign the head and the entries (every already signed one, so that a new key replaces the
     old, and the last) with ``seal.signing_key``, then anchor the head with its fingerprint."""
-    if keys.signer is None:
-        raise CustodesError("custodes verify --sign needs seal.signing_key in custodes.yaml")
-    if not report.ok:
+    if not report.ok or not chain.entries:
         return  # nothing is signed that did not verify
-    if not chain.entries:
-        return
     last = chain.entries[-1]
     for entry in chain.entries:
         if entry.get("signature") or entry is last:
