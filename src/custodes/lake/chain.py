@@ -63,9 +63,10 @@ def read(ws) -> Chain:
 def _read_entries(ws, chain: Chain) -> None:
     prev = seal.GENESIS
     expected = 1
+    folder = manifest.manifest_dir(ws)
     for seq in manifest.committed_seqs(ws):
         try:
-            entry = manifest.read_entry(manifest.entry_path(ws, seq))
+            entry = manifest.read_entry(folder / f"{seq:010d}.json")
         except Exception as exc:  # noqa: BLE001 - any unreadable entry is a finding, not a crash
             chain.problems.append(f"entry {seq}: {exc}")
             prev, expected = None, seq + 1
