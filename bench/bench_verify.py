@@ -162,10 +162,13 @@ def main() -> None:
                 many = many_entries(tmp, args.entries)
                 compare_ingest(tmp, many, old, args.repeat, f"ingest 1,000 rows into a lake of {args.entries:,} entries")
                 from custodes.lake import chain
-                t0 = time.perf_counter()
-                checked = chain.read(many)
-                assert chain.ingest_refusal(checked, manifest.seal.Keys.of(many)) is None
-                print(f"the chain check alone, {len(checked.entries):,} entries: {time.perf_counter() - t0:.3f}s")
+                took = []
+                for _ in range(args.repeat):
+                    t0 = time.perf_counter()
+                    checked = chain.read(many)
+                    assert chain.ingest_refusal(checked, manifest.seal.Keys.of(many)) is None
+                    took.append(time.perf_counter() - t0)
+                print(f"the chain check alone, {len(checked.entries):,} entries: {min(took):.3f}s (best of {len(took)})")
         victim = ws.root / manifest.entries(ws)[len(manifest.entries(ws)) // 2]["files"][0]["path"]
         with open(victim, "r+b") as fh:
             fh.seek(1000)
