@@ -178,3 +178,14 @@ def test_a_torn_line_in_the_anchor_is_reported(tmp_path):
         fh.write(b'{"v":1,"kind":"la')
     result = anchor.check(path, "lake", {1: "a" * 64}.get, "/w")
     assert result.records == 1 and result.problems == [f"{path}:2: not an anchor record"]
+
+
+def test_a_garbled_retry_queue_is_reported_not_fatal(workspace, outside):
+    path = outside / "anchor.jsonl"
+    configure(workspace, f"seal:\n  anchor: {path}\n")
+    anchor.pending_path(workspace).parent.mkdir(parents=True)
+    anchor.pending_path(workspace).write_text('{"sink": "file", "rec\nnot json\n')
+    warnings = anchor.record(workspace, "lake", 1, "a" * 64)
+    assert len(warnings) == 2 and all("not a queued anchor record; dropped" in w for w in warnings)
+    assert [json.loads(line)["seq"] for line in path.read_text().splitlines()] == [1]
+    assert anchor.pending(workspace) == 0

@@ -146,10 +146,10 @@ def flush(ws, targets: dict[str, str] | None = None) -> list[str]:
     targets = sinks(ws) if targets is None else targets
     with _locked(path) as fh:
         fh.seek(0)
-        queued = [json.loads(line) for line in fh.read().decode().splitlines() if line.strip()]
-        still, warnings = [], []
+        queued, warnings = _queued(fh.read(), path)
+        still = []
         for item in queued:
-            sink, rec = item.get("sink"), item.get("record")
+            sink, rec = item["sink"], item["record"]
             problem = _send(ws, sink, targets[sink], rec) if sink in targets else "sink no longer configured"
             if problem:
                 still.append(item)
@@ -162,6 +162,24 @@ def flush(ws, targets: dict[str, str] | None = None) -> list[str]:
     if not still:
         path.unlink(missing_ok=True)
     return warnings
+
+
+def _queued(data: bytes, path: Path) -> tuple[list[dict], list[str]]:
+    """The queued items, and a warning for each line that is not one (dropped: it cannot be sent)."""
+    items, warnings = [], []
+    for number, line in enumerate(data.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            if isinstance(item, dict) and isinstance(item.get("sink"), str) and _parse(
+                    json.dumps(item.get("record")).encode()) is not None:
+                items.append(item)
+                continue
+        except ValueError:
+            pass
+        warnings.append(f"{path}:{number}: not a queued anchor record; dropped")
+    return items, warnings
 
 
 def pending(ws) -> int:
