@@ -167,7 +167,10 @@ def open_for_ingest(ws) -> Opened:
     last = chain.last
     removed = manifest.recover(ws, last["seq"] if last else 0, set(manifest.sealed_files(chain.entries)))
     if chain.trailing:
-        warnings = manifest.publish_head(ws, last, keys)
+        try:
+            warnings = manifest.publish_head(ws, last, keys)
+        except OSError as exc:  # the entries are committed: the head catches up on a later ingest
+            warnings = [f"the seal head could not be moved to seq {last['seq']} ({exc.strerror or exc})"]
     elif last is not None and "file" in targets and anchored is None and not anchor.pending(ws):  # a new anchor
         warnings = anchor.record(ws, "lake", last["seq"], last["seal"], keys.fingerprint)
     else:
