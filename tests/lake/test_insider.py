@@ -442,3 +442,10 @@ def test_every_head_is_anchored_with_the_key_and_a_failed_anchor_never_loses_the
     assert {r["key"] for r in records} == {hashlib.sha256(der).hexdigest()}  # openssl ... -outform DER | sha256sum
     report = verify(workspace, anchors=[str(anchor_file)])
     assert report.ok and report.anchored == 10  # the configured anchor and the one given
+
+
+def test_a_verifying_host_need_not_read_the_signing_key(workspace, files, keys, tmp_path):
+    priv, pub = keys
+    three_days(workspace, files, f"seal:\n  signing_key: {priv}\n")
+    workspace.config_path.write_text(f"seal:\n  signing_key: {tmp_path / 'elsewhere.pem'}\n  verify_key: {pub}\n")
+    assert verify(workspace).signature == "valid"  # the signing key path names a file not on this host

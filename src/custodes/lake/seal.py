@@ -98,14 +98,18 @@ class Keys:
         self.verifier_source = verifier_source  # which setting or option it came from, for messages
 
     @classmethod
-    def of(cls, ws, public_key: str | None = None) -> "Keys":
+    def of(cls, ws, public_key: str | None = None, signing: bool = True) -> "Keys":
         """``public_key`` (an option) if given, else ``seal.verify_key``, else the public half of
-        ``seal.signing_key``, verifies; ``seal.signing_key`` signs."""
-        signing = ws.setting("seal.signing_key")
-        signer = _load_key(str(signing), private=True) if signing else None
-        for source, path in (("--public-key", public_key), ("seal.verify_key", ws.setting("seal.verify_key"))):
-            if path:
-                return cls(signer, _load_key(str(path), private=False), source)
+        ``seal.signing_key``, verifies; ``seal.signing_key`` signs. With ``signing=False`` (a
+        verify that signs nothing) the private key is read only when no public key is named:
+        a verifying host need not be able to read it."""
+        named = [(source, path) for source, path in (("--public-key", public_key),
+                                                     ("seal.verify_key", ws.setting("seal.verify_key"))) if path]
+        private = ws.setting("seal.signing_key") if signing or not named else None
+        signer = _load_key(str(private), private=True) if private else None
+        if named:
+            source, path = named[0]
+            return cls(signer, _load_key(str(path), private=False), source)
         return cls(signer, signer.public_key() if signer else None, "seal.signing_key" if signer else None)
 
     @property

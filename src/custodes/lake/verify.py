@@ -56,7 +56,7 @@ def verify(workspace, verify_key: str | None = None, workers: int | None = None,
            expect_heads: list[tuple[int, str]] = (), anchors: list[str] = (), sign: bool = False) -> VerifyReport:
     started = time.perf_counter()
     report = VerifyReport()
-    keys = seal.Keys.of(workspace, verify_key)
+    keys = seal.Keys.of(workspace, verify_key, signing=sign)
     if sign and keys.signer is None:
         raise CustodesError("custodes verify --sign needs seal.signing_key in custodes.yaml")
     with manifest.lock(workspace, exclusive=sign):
