@@ -66,7 +66,7 @@ def _read_entries(ws, chain: Chain) -> None:
     folder = manifest.manifest_dir(ws)
     for seq in manifest.committed_seqs(ws):
         try:
-            entry = manifest.read_entry(folder / f"{seq:010d}.json")
+            entry = manifest.read_entry(folder / manifest.entry_name(seq))  # one folder, joined once
         except Exception as exc:  # noqa: BLE001 - any unreadable entry is a finding, not a crash
             chain.problems.append(f"entry {seq}: {exc}")
             prev, expected = None, seq + 1

@@ -31,8 +31,12 @@ def manifest_dir(ws) -> Path:
     return ws.lake / "_manifest"
 
 
+def entry_name(seq: int) -> str:
+    return f"{seq:010d}.json"
+
+
 def entry_path(ws, seq: int) -> Path:
-    return manifest_dir(ws) / f"{seq:010d}.json"
+    return manifest_dir(ws) / entry_name(seq)
 
 
 def committed_seqs(ws) -> list[int]:
