@@ -12,7 +12,9 @@ import pytest
 
 from custodes.guard import Verifier, load_jwks, mint
 
-NOW = 1_760_000_000.0  # a fixed "now" so every time check is exact
+# A fixed "now" so every time check is exact: the session's start, to the second, since ledger
+# records expire by the wall clock (at exp + 60 s) in every backend.
+NOW = float(int(time.time()))
 
 
 def free_port() -> int:

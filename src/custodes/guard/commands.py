@@ -51,19 +51,21 @@ def _verifier(keys_path, issuer, audience, ledger_url, max_lifetime, ledger_fail
     from custodes.guard.policy import Verifier
 
     keys = load_jwks_file(keys_path)
-    ledger = _open(ledger_url) if ledger_url else None
+    ledger = _open(ledger_url, create=False) if ledger_url else None
     return Verifier(keys, issuer=issuer, audience=audience, ledger=ledger,
                     max_lifetime=parse_duration(max_lifetime), cache=cache,
                     ledger_failure=ledger_failure)
 
 
-def _open(url: str, persistent: bool = False):
+def _open(url: str, persistent: bool = False, create: bool = False):
+    """The ledger at ``url``; a SQLite file is created only with ``create`` (``ledger load``,
+    ``revoke --create``): a mistyped path is an error, never a new, empty ledger."""
     from custodes.guard.ledger import open_ledger
 
     if persistent and url.startswith("memory:"):
         raise UsageError("a memory: ledger lives and dies with one process; "
                          "give sqlite:///PATH or redis://HOST:PORT/DB")
-    return open_ledger(url)
+    return open_ledger(url, create=create)
 
 
 @click.group()
@@ -125,7 +127,7 @@ def ledger_load(issuance_file, ledger_url, input_format, fmt):
     from custodes.guard.ledger.base import LedgerUnavailable
 
     tokens, bad = read_issuance(issuance_file, input_format)
-    with _open(ledger_url, persistent=True) as led:
+    with _open(ledger_url, persistent=True, create=True) as led:
         try:
             recorded = led.record_many(tokens)
         except LedgerUnavailable as exc:
@@ -155,8 +157,10 @@ def ledger_load(issuance_file, ledger_url, input_format, fmt):
 @click.option("--ledger", "ledger_url", required=True, metavar="URL",
               help="sqlite:///PATH or redis://HOST:PORT/DB")
 @click.option("--at", default=None, help="revocation time (RFC 3339 or epoch seconds; default now)")
+@click.option("--create", is_flag=True, default=False,
+              help="create the SQLite ledger if it does not exist (otherwise that is an error)")
 @format_option()
-def revoke(jti, sub, kid, ledger_url, at, fmt):
+def revoke(jti, sub, kid, ledger_url, at, create, fmt):
     """Revoke a token (--jti), a subject's tokens (--sub) or a key's tokens (--kid)."""
     from custodes.guard.ledger.base import LedgerUnavailable
 
@@ -165,7 +169,7 @@ def revoke(jti, sub, kid, ledger_url, at, fmt):
     import datetime as dt
 
     when = parse_time_option(at, "--at") or dt.datetime.now(dt.timezone.utc)
-    with _open(ledger_url, persistent=True) as led:
+    with _open(ledger_url, persistent=True, create=create) as led:
         try:
             led.revoke(jti=jti, sub=sub, kid=kid, at=when)
         except LedgerUnavailable as exc:

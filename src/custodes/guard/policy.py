@@ -129,7 +129,8 @@ class Verifier:
             from custodes.guard.ledger.base import LedgerUnavailable
 
             try:
-                reason = await check_async(verdict.jti, verdict.sub, verdict.kid)
+                reason = await check_async(verdict.jti, verdict.sub, verdict.kid, verdict.iat,
+                                           verdict.exp)
             except LedgerUnavailable:
                 reason = self._ledger_down_reason()
             self._apply_ledger(verdict, reason)
@@ -146,8 +147,7 @@ class Verifier:
         todo = [i for i, v in enumerate(verdicts) if v.ok and self._ledger_claims(v)]
         from custodes.guard.ledger.base import LedgerUnavailable
         try:
-            outcomes = self.ledger.check_many([(verdicts[i].jti, verdicts[i].sub, verdicts[i].kid)
-                                               for i in todo])
+            outcomes = self.ledger.check_many([_ledger_question(verdicts[i]) for i in todo])
         except LedgerUnavailable:
             outcomes = [self._ledger_down_reason()] * len(todo)
         for i, reason in zip(todo, outcomes):
@@ -282,21 +282,29 @@ class Verifier:
 
     @staticmethod
     def _ledger_claims(verdict: Verdict) -> bool:
-        """A ledger needs jti and sub to look up; refuse the verdict when one is missing."""
+        """A ledger compares jti, sub, iat (and exp, always present by now) with what was
+        issued; refuse the verdict when one is missing."""
         if verdict.jti is None:
             verdict.ok, verdict.reason = False, "missing_jti"
         elif verdict.sub is None:
             verdict.ok, verdict.reason = False, "missing_sub"
+        elif verdict.iat is None:
+            verdict.ok, verdict.reason = False, "missing_iat"
         return verdict.ok
 
     def _ledger_check(self, verdict: Verdict) -> None:
         from custodes.guard.ledger.base import LedgerUnavailable
 
         try:
-            reason = self.ledger.check(verdict.jti, verdict.sub, verdict.kid)
+            reason = self.ledger.check(*_ledger_question(verdict))
         except LedgerUnavailable:
             reason = self._ledger_down_reason()
         self._apply_ledger(verdict, reason)
+
+
+def _ledger_question(verdict: Verdict) -> tuple:
+    """What the ledger compares: (jti, sub, kid, iat, exp) as the token carries them."""
+    return verdict.jti, verdict.sub, verdict.kid, verdict.iat, verdict.exp
 
 
 def _audience_matches(aud, expected: str) -> bool:
