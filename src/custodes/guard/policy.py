@@ -101,7 +101,7 @@ class Verifier:
             return hit
         generation = cache.generation
         verdict = self._verify(token, now)
-        if verdict.ok:
+        if verdict.reason == "ok":
             cache.put(token, verdict, now, generation)
         return verdict
 
@@ -134,7 +134,7 @@ class Verifier:
             except LedgerUnavailable:
                 reason = self._ledger_down_reason()
             self._apply_ledger(verdict, reason)
-            if verdict.ok and cache is not None:
+            if verdict.reason == "ok" and cache is not None:
                 cache.put(token, verdict, now, generation)
         return verdict
 
