@@ -11,7 +11,7 @@ from custodes.guard import VerdictCache, Verifier
 from custodes.guard.ledger import LedgerUnavailable, open_ledger
 from custodes.guard.ledger.memory import MemoryLedger
 
-from .conftest import NOW, claims
+from .conftest import LIFETIME, NOW, claims
 
 
 def test_cached_verdict_skips_verification_until_exp(verifier, signing_keys, monkeypatch):
@@ -53,7 +53,7 @@ def test_cache_is_bounded(verifier, signing_keys):
 
 def test_revocation_through_the_ledger_empties_the_cache_at_once(verifier, signing_keys):
     ledger = open_ledger("memory:")
-    ledger.record("tok-1", "cust-1", "k-ES256", exp=NOW + 600, iat=NOW - 10)
+    ledger.record("tok-1", "cust-1", "k-ES256", exp=NOW + LIFETIME, iat=NOW - 10)
     v = verifier(ledger=ledger, cache=VerdictCache(ttl=3600))
     token = signing_keys["ES256"].sign(claims())
     assert v.verify(token, NOW).ok and v.verify(token, NOW).ok
@@ -84,7 +84,7 @@ def test_a_verdict_reached_before_a_revocation_is_not_cached_after_it(verifier, 
     """The race: the ledger said yes, then a revocation cleared the cache, then the old yes
     arrived to be stored. It must not be."""
     ledger = open_ledger("memory:")
-    ledger.record("tok-1", "cust-1", "k-ES256", exp=NOW + 600, iat=NOW - 10)
+    ledger.record("tok-1", "cust-1", "k-ES256", exp=NOW + LIFETIME, iat=NOW - 10)
     cache = VerdictCache(ttl=3600)
     v = verifier(ledger=ledger, cache=cache)
     check = ledger.check

@@ -13,7 +13,7 @@ from custodes.guard.ledger import Issued, LedgerUnavailable, open_ledger
 
 import time
 
-from .conftest import NOW, claims, free_port
+from .conftest import LIFETIME, NOW, claims, free_port
 
 LIFE = (NOW, NOW + 3600)  # (iat, exp) of the tokens most tests record
 
@@ -165,10 +165,10 @@ def test_redis_records_expire_with_their_tokens(fresh_redis_url):
 
 
 def test_verifier_with_each_backend(ledger, verifier, signing_keys):
-    ledger.record("tok-1", "cust-1", "k-ES256", exp=NOW + 600, iat=NOW - 10)
+    ledger.record("tok-1", "cust-1", "k-ES256", exp=NOW + LIFETIME, iat=NOW - 10)
     v = verifier(ledger=ledger)
     key = signing_keys["ES256"]
-    now = dict(iat=int(NOW) - 10, exp=int(NOW) + 600)
+    now = dict(iat=int(NOW) - 10, exp=int(NOW) + LIFETIME)
     tokens = [key.sign(claims(**now)), key.sign(claims(jti="tok-2", **now)),
               key.sign(claims(sub="x", **now))]
     assert [x.reason for x in v.verify_many(tokens, NOW)] == ["ok", "not_issued", "sub_mismatch"]
