@@ -108,3 +108,10 @@ def test_verify_many_and_verify_async_compare_iat_and_exp_too(ledger, keyset, si
     async def both():
         return [(await verifier.verify_async(t)).reason for t in tokens]
     assert asyncio.run(both()) == ["ok", "iat_mismatch"]
+
+
+def test_records_are_kept_exactly_as_long_as_the_largest_leeway():
+    from custodes.guard.ledger.base import RETAIN
+    from custodes.guard.policy import MAX_LEEWAY
+
+    assert RETAIN == MAX_LEEWAY

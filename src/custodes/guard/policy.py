@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from custodes.guard import jws
 from custodes.guard.cache import VerdictCache
 from custodes.guard.keys import Key, KeySet
-
-if TYPE_CHECKING:
-    from custodes.guard.ledger.base import Ledger
+from custodes.guard.ledger.base import Ledger, LedgerUnavailable  # light: no backend
 
 MAX_LEEWAY = 60  # seconds; CONTRACT.md §5 allows at most this much clock skew
 DEFAULT_MAX_LIFETIME = 24 * 3600
@@ -126,8 +123,6 @@ class Verifier:
             generation = cache.generation
         verdict = self._verify(token, now, check_ledger=False)
         if verdict.ok and self._ledger_claims(verdict):
-            from custodes.guard.ledger.base import LedgerUnavailable
-
             try:
                 reason = await check_async(verdict.jti, verdict.sub, verdict.kid, verdict.iat,
                                            verdict.exp)
@@ -145,7 +140,6 @@ class Verifier:
         if self.ledger is None:
             return verdicts
         todo = [i for i, v in enumerate(verdicts) if v.ok and self._ledger_claims(v)]
-        from custodes.guard.ledger.base import LedgerUnavailable
         try:
             outcomes = self.ledger.check_many([_ledger_question(verdicts[i]) for i in todo])
         except LedgerUnavailable:
@@ -293,10 +287,9 @@ class Verifier:
         return verdict.ok
 
     def _ledger_check(self, verdict: Verdict) -> None:
-        from custodes.guard.ledger.base import LedgerUnavailable
-
         try:
-            reason = self.ledger.check(*_ledger_question(verdict))
+            reason = self.ledger.check(verdict.jti, verdict.sub, verdict.kid, verdict.iat,
+                                       verdict.exp)
         except LedgerUnavailable:
             reason = self._ledger_down_reason()
         self._apply_ledger(verdict, reason)

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterable
 
-from custodes.guard.ledger.base import Issued, Ledger, alive, decide, live_records
+from custodes.guard.ledger.base import RETAIN, Issued, Ledger, alive, decide, live_records
 
 
 class MemoryLedger(Ledger):
@@ -58,11 +58,14 @@ class MemoryLedger(Ledger):
 
     def _row(self, jti: str):
         row = self._issued.get(jti)
-        return row if row is not None and alive(row[3], time.time()) else None
+        return row if row is not None and time.time() < row[3] + RETAIN else None  # alive()
 
     def check(self, jti: str, sub: str, kid: str, iat: float, exp: float) -> str | None:
-        return decide(self._row(jti), jti in self._jti, self._sub.get(sub), kid in self._kid,
-                      sub, kid, iat, exp)
+        row = self._issued.get(jti)
+        if row is not None and time.time() >= row[3] + RETAIN:  # expired: as if never issued
+            row = None
+        return decide(row, jti in self._jti, self._sub.get(sub), kid in self._kid, sub, kid,
+                      iat, exp)
 
     def issued(self, jti: str) -> Issued | None:
         row = self._row(jti)

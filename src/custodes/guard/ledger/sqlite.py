@@ -7,8 +7,8 @@ mistyped path must not become an empty ledger that every revocation then silentl
 is created 0600; an existing one (and its ``-wal``/``-shm`` companions) must belong to this user
 and is tightened to 0600, since whoever can write it can add tokens to it.
 
-Records expire like every backend's: a check never sees one past ``exp`` + ``base.RETAIN``, and
-writes delete them (at most once a minute, through an index on exp).
+Records expire like every backend's: a check never takes one past ``exp`` + ``base.RETAIN``,
+and writes delete them (at most once a minute, through an index on exp).
 """
 
 from __future__ import annotations
@@ -33,13 +33,12 @@ CREATE TABLE IF NOT EXISTS revoked (
 ) WITHOUT ROWID;
 """
 # One statement answers the verifier's whole question, so a check is one call into SQLite.
-# ?4 is the oldest exp still kept (now - RETAIN): an expired record is not there.
 _CHECK = """
 SELECT i.sub, i.kid, i.iat, i.exp,
        EXISTS (SELECT 1 FROM revoked WHERE kind = 'jti' AND value = ?1),
        (SELECT at FROM revoked WHERE kind = 'sub' AND value = ?2),
        EXISTS (SELECT 1 FROM revoked WHERE kind = 'kid' AND value = ?3)
-FROM (SELECT 1) LEFT JOIN issued i ON i.jti = ?1 AND i.exp > ?4
+FROM (SELECT 1) LEFT JOIN issued i ON i.jti = ?1
 """
 _COMPANIONS = ("-wal", "-shm", "-journal")
 _PURGE_EVERY = 60.0  # seconds between deletions of expired records by one handle
@@ -107,16 +106,15 @@ class SQLiteLedger(Ledger):
             "INSERT INTO revoked VALUES (?, ?, ?) ON CONFLICT (kind, value) "
             "DO UPDATE SET at = max(at, excluded.at)", rows))
 
-    def _fetch(self, jti, sub, kid):
-        return self._run(lambda db: db.execute(_CHECK, (jti, sub, kid, time.time() - RETAIN))
-                         .fetchone())
-
     def _revocations(self, jti, sub, kid):
-        *_, j, s, k = self._fetch(jti, sub, kid)
+        *_, j, s, k = self._run(lambda db: db.execute(_CHECK, (jti, sub, kid)).fetchone())
         return bool(j), s, bool(k)
 
     def check(self, jti: str, sub: str, kid: str, iat: float, exp: float) -> str | None:
-        isub, ikid, iiat, iexp, j, s, k = self._fetch(jti, sub, kid)
+        isub, ikid, iiat, iexp, j, s, k = self._run(
+            lambda db: db.execute(_CHECK, (jti, sub, kid)).fetchone())
+        if isub is not None and time.time() >= iexp + RETAIN:  # expired, not yet deleted
+            isub = None
         return decide(None if isub is None else (isub, ikid, iiat, iexp), bool(j), s, bool(k),
                       sub, kid, iat, exp)
 
