@@ -331,12 +331,13 @@ def ledger_rates(seconds: float, redis_url: str | None) -> dict[str, float]:
 
 
 def bench_compare(other_src: str, redis_url: str | None, seconds: float, rounds: int) -> list[str]:
-    """This tree against ``other_src``, each figure the best of ``rounds`` child runs,
-    alternating the trees so that the machine's load falls on both alike."""
+    """This tree against ``other_src``, each figure the best of ``rounds`` child runs, the
+    trees alternating (and which goes first too) so that the machine's load falls on both
+    alike."""
     here = str(Path(__file__).resolve().parents[1] / "src")
     best: dict[str, dict[str, float]] = {here: {}, other_src: {}}
-    for _ in range(rounds):
-        for src in (here, other_src):
+    for r in range(rounds):
+        for src in (here, other_src) if r % 2 == 0 else (other_src, here):
             env = dict(os.environ, PYTHONPATH=src)
             args = [sys.executable, __file__, "--child-ledger", "--seconds", str(seconds)]
             if redis_url:
@@ -345,7 +346,7 @@ def bench_compare(other_src: str, redis_url: str | None, seconds: float, rounds:
                                             check=True).stdout)
             for name, value in got.items():
                 best[src][name] = max(best[src].get(name, 0.0), value)
-    lines = [f"Side by side with `{other_src}`, best of {rounds} alternating child runs of "
+    lines = [f"Side by side with `{other_src}`, best of {rounds} interleaved child runs of "
              f"{seconds:g} s per figure (CPU time per core; Redis figures wall time); load "
              f"average before: {LOAD_BEFORE}, after: {os.getloadavg()[0]:.1f}.\n",
              "| figure (uncached, 20,000 HS256 / 4,000 ES256 distinct issued tokens) | this tree "
