@@ -180,3 +180,36 @@ def test_serve_with_two_workers(world, tmp_path):
             for line in f.read_text().splitlines()]
     assert sorted(r["guard_reason"] for r in rows if r["credential_type"] != "none") == sorted(
         ["ok", "ok", "not_issued"] * 5)
+
+
+def _guard_options(words: list[str]) -> set[str]:
+    import click
+
+    from custodes.cli import cli as root
+
+    command, ctx = root, click.Context(root)
+    for word in ["guard", *words]:
+        command = command.get_command(ctx, word)
+        assert command is not None, f"custodes guard {' '.join(words)}: no such command"
+    return {opt for p in command.params for opt in p.opts + p.secondary_opts}
+
+
+def test_the_guard_options_the_docs_name_exist():
+    """docs/guard.md's synopses and README's additions name only options the CLI has."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    synopses = (root / "docs" / "guard.md").read_text().split("```", 2)[1]
+    readme = (root / "README.md").read_text()
+    spans = re.split(r"(?=custodes guard )", synopses)[1:]
+    spans += re.findall(r"`(custodes guard [^`]*)`", " ".join(readme.split()))
+    checked = 0
+    for span in spans:
+        words = re.match(r"custodes guard ((?:[a-z]+ )*)", span + " ").group(1).split()
+        words = [w for w in words if w in ("verify", "ledger", "load", "revoke", "serve")]
+        documented = set(re.findall(r"(--[a-z][a-z-]*)", span))
+        missing = documented - _guard_options(words)
+        assert not missing, f"custodes guard {' '.join(words)}: documented {sorted(missing)}"
+        checked += len(documented)
+    assert checked >= 30
