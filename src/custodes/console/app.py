@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from custodes.clikit import note
 from custodes.console.audit import AuditBroken, AuditTrail
 from custodes.console.clients import Network, parse_proxies
 from custodes.console.headers import SecurityHeaders
@@ -97,7 +97,7 @@ def _refused(request: Request, exc: Exception) -> Response:
     """The audit trail is broken, or Redis is down: show nothing (fail closed), say why."""
     from custodes.console.render import page
 
-    print(f"custodes serve: refusing requests: {exc}", file=sys.stderr)
+    note(f"custodes serve: refusing requests: {exc}")
     what = "The audit trail is broken" if isinstance(exc, AuditBroken) else "The session store does not answer"
     advice = ("An admin must check it (custodes serve --verify-audit) and start a new one "
               "(custodes serve --restart-audit)." if isinstance(exc, AuditBroken) else "Try again shortly.")
