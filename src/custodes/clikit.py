@@ -78,10 +78,11 @@ def dumps(obj: Any, indent: int | None = 2) -> str:
 
 # Terminal output ----------------------------------------------------------------------------
 #: whole escape sequences first (so an OSC's text goes with it): OSC and the other string
-#: sequences (DCS, SOS, PM, APC) up to their terminator, CSI with its parameters, then any other
-#: ESC and the character after it; each in its 7-bit and 8-bit (C1) spelling
+#: sequences (DCS, SOS, PM, APC) up to their terminator (or the end of the line, so an unended
+#: one cannot swallow what follows), CSI with its parameters, then any other ESC and the
+#: character after it; each in its 7-bit and 8-bit (C1) spelling
 _SEQUENCES = re.compile(
-    r"(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)?"
     r"|(?:\x1b\[|\x9b)[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]?"
     r"|\x1b[\x20-\x7e]?")
 #: C0 controls but tab and newline, DEL, C1 controls, and the Unicode bidirectional overrides

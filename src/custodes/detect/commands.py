@@ -27,8 +27,8 @@ def detect(workspace, full, backend, fmt):
         return
     since = f" from {summary.since}" if summary.since else ""
     echo(f"{summary.mode} run{since}, data time now {summary.now}: {summary.rules_run} rules, "
-               f"{summary.new_findings} new findings, {summary.findings} findings in "
-               f"{summary.incidents} incidents")
+         f"{summary.new_findings} new findings, {summary.findings} findings in "
+         f"{summary.incidents} incidents")
     if summary.by_severity:
         echo("  " + ", ".join(f"{summary.by_severity[s]} {s}" for s in reversed(SEVERITIES)
                                     if s in summary.by_severity))
@@ -93,7 +93,7 @@ def incidents(workspace, severity, fmt):
         return
     for i in items:
         echo(f"{i['severity']:<8} {i['incident_id']}  {i['first_seen']} .. {i['last_seen']}  "
-                   f"{len(i['finding_ids'])} findings")
+             f"{len(i['finding_ids'])} findings")
         echo(f"         {i['title']}")
         ents = ", ".join(f"{k}: {', '.join(v[:5])}{' ...' if len(v) > 5 else ''}"
                          for k, v in i["entities"].items() if v)

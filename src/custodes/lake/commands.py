@@ -36,7 +36,7 @@ def ingest(workspace, dataset, paths, input_format, map_file, fmt, batch_rows):
         return
     skipped = sum(f.skipped for f in report.files)
     echo(f"{dataset}: {report.rows} rows loaded, {report.quarantined} quarantined, "
-               f"{len(report.files) - skipped} file(s) ingested, {skipped} already ingested")
+         f"{len(report.files) - skipped} file(s) ingested, {skipped} already ingested")
     for reason, count in report.reasons.items():
         echo(f"  {count:>10}  {reason}: {REASONS.get(reason, reason)}")
     if report.quarantined:
@@ -61,7 +61,7 @@ def status(workspace, fmt):
         echo(f"{name:<12} {d['rows']:>12} rows {d['quarantined']:>9} quarantined {d['files']:>6} files{span}")
     s = result["seals"]
     echo(f"seals: {s['entries']} entries, head {(s['head'] or '-')[:16]} "
-               f"({'signed' if s['signed'] else 'unsigned'}); check with: custodes verify")
+         f"({'signed' if s['signed'] else 'unsigned'}); check with: custodes verify")
 
 
 @click.command()
@@ -101,7 +101,7 @@ def verify(workspace, verify_key, fmt):
         emit_json(report.to_dict())
     else:
         echo(f"checked {report.files} files ({report.bytes / 1e6:.1f} MB) in {report.entries} "
-                   f"sealed ingests in {report.seconds:.2f}s; signature: {report.signature}")
+             f"sealed ingests in {report.seconds:.2f}s; signature: {report.signature}")
         for kind in ("altered", "deleted", "inserted"):
             for rel in getattr(report, kind):
                 echo(f"{kind.upper()}: {rel}")

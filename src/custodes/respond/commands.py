@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from custodes.clikit import echo, emit_json, format_option, iso, note, parse_time_option, shell_command, workspace_option
+from custodes.clikit import (echo, emit_json, format_option, iso, note, parse_time_option, shell_command,
+                             workspace_option)
 from custodes.errors import CustodesError, UsageError
 from custodes.respond.selector import KINDS, Selector
 
@@ -111,7 +112,7 @@ def notify(workspace, selector, since, until, out, force, by, backend, fmt):
         emit_json(entry)
     else:
         echo(f"wrote {entry['rows']:,} people to notify to {out} (mode 0600); "
-                   f"{entry['without_contact']:,} without contact details; export recorded in the audit trail")
+             f"{entry['without_contact']:,} without contact details; export recorded in the audit trail")
 
 
 @click.command()

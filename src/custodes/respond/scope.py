@@ -16,6 +16,7 @@ from pathlib import Path
 
 import ibis
 import ibis.expr.datatypes as idt
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -297,15 +298,32 @@ def iso_strings(column) -> pa.Array:
 
 
 _NEEDS_QUOTES = r'[",\r\n]'
-#: a cell a spreadsheet would read as a formula (OWASP, CSV injection): = + - @, tab, CR
-_FORMULA_START = r"^([=+\-@\t\r])"
+#: first bytes of a cell a spreadsheet would read as a formula (OWASP, CSV injection)
+_FORMULA_FIRST = np.frombuffer(b"=+-@\t\r", dtype=np.uint8)
 
 
-def neutralise_formulas(strings: pa.Array) -> pa.Array:
-    """Prefix ``'`` to every cell that starts like a formula, so Excel, LibreOffice and Sheets
-    show it as text: an account id is a token's ``sub``, which whoever forges tokens chooses
-    (``=HYPERLINK("http://evil.example", "x")``). Vectorised: one regex pass per column."""
-    return pc.replace_substring_regex(strings, _FORMULA_START, "'\\1", max_replacements=1)
+def _formula_mask(strings: pa.StringArray) -> np.ndarray:
+    """Whether each value starts like a formula, from its first byte, read straight out of the
+    Arrow buffers (a regex over every cell costs several times as much)."""
+    buffers = strings.buffers()
+    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
+    if len(data) == 0:
+        return np.zeros(len(strings), dtype=bool)
+    offsets = np.frombuffer(buffers[1], dtype=np.int32)[strings.offset:strings.offset + len(strings) + 1]
+    starts = offsets[:-1]
+    nonempty = offsets[1:] > starts
+    return nonempty & np.isin(data[np.minimum(starts, len(data) - 1)], _FORMULA_FIRST)
+
+
+def neutralise_formulas(strings: pa.StringArray) -> pa.StringArray:
+    """Prefix ``'`` to every cell that starts with ``= + - @``, a tab or a CR, so Excel,
+    LibreOffice and Sheets show it as text: an account id is a token's ``sub``, which whoever
+    forges tokens chooses (``=HYPERLINK("http://evil.example", "x")``). ``strings`` holds no
+    nulls (the caller fills them)."""
+    mask = _formula_mask(strings)
+    if not mask.any():
+        return strings
+    return pc.if_else(pa.array(mask), pc.binary_join_element_wise("'", strings, ""), strings)
 
 
 def write_csv_rows(fh, columns: list) -> None:
