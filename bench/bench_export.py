@@ -86,12 +86,16 @@ def main() -> None:
         tmp = Path(tmp)
         build(tmp / "accounts.parquet", args.accounts)
         runs = {"this": [], "old": []} if args.old else {"this": []}
-        for _ in range(args.repeat):  # interleaved, so a change in the machine's load hits both
-            runs["this"] += timed(HERE, tmp / "accounts.parquet", tmp / "this.csv", 1)
+        for n in range(args.repeat):  # interleaved, so a change in the machine's load hits both
+            runs["this"] += timed(HERE, tmp / "accounts.parquet", tmp / f"this-{n}.csv", 1)
             if args.old:
-                runs["old"] += timed(args.old, tmp / "accounts.parquet", tmp / "old.csv", 1)
+                runs["old"] += timed(args.old, tmp / "accounts.parquet", tmp / f"old-{n}.csv", 1)
+            for done in tmp.glob(f"*-{n - 1}.csv.0"):
+                done.unlink()  # keep the disk use to one round's files
         if args.old:
-            new, old = (tmp / "this.csv.0").read_text().splitlines(), (tmp / "old.csv.0").read_text().splitlines()
+            last = args.repeat - 1
+            new = (tmp / f"this-{last}.csv.0").read_text().splitlines()
+            old = (tmp / f"old-{last}.csv.0").read_text().splitlines()
             assert len(new) == len(old) and all(a == b or a.lstrip('"').startswith("'") for a, b in zip(new, old))
         for name, times in runs.items():
             print(f"{name:>4}: best {min(times):.2f} s of {args.repeat} ({args.accounts / min(times) / 1e6:.2f} M rows/s)")
