@@ -153,34 +153,23 @@ def bench_full(args, ws) -> dict:
 
 
 def bench_incremental(args, sim: Path) -> dict:
+    """An incremental run after one more day arrives (late events make it recompute two)."""
     ws = lake(args, sim, "lake-incremental", last_day=False)
-    run_child(HERE_SRC, "full", ws)
-    # the held-back last day arrives, as a new ingest
-    tmp = Path(args.dir) / "last-day"
-    shutil.rmtree(tmp, ignore_errors=True)
-    for dataset in EVENTS:
-        (tmp / dataset).mkdir(parents=True)
-        shutil.copy(day_files(sim, dataset)[-1], tmp / dataset)
-    fast_events(ws, tmp, first_seq=5_000_000)
-    before = ws.detect.parent / "detect-before-incremental"
-    shutil.rmtree(before, ignore_errors=True)
-    shutil.copytree(ws.detect, before)
-    out = {}
-    for name, src in codes(args).items():
-        shutil.rmtree(ws.detect)
-        shutil.copytree(before, ws.detect)  # each version starts from the same state
-        out[name] = run_child(src, "incremental", ws)
-        print(json.dumps({f"incremental {name}": out[name]}), file=sys.stderr)
-    out["after_full"] = run_child(HERE_SRC, "full", ws)["digest"]
-    out["incremental_equals_full"] = out["new"]["digest"] == out["after_full"]
-    _compare(out)
-    return out
+
+    def last_day():
+        tmp = Path(args.dir) / "last-day"
+        shutil.rmtree(tmp, ignore_errors=True)
+        for dataset in EVENTS:
+            (tmp / dataset).mkdir(parents=True)
+            shutil.copy(day_files(sim, dataset)[-1], tmp / dataset)
+        fast_events(ws, tmp, first_seq=5_000_000)
+
+    return side_by_side_incremental(args, ws, last_day, "incremental")
 
 
 def bench_hourly(args, sim: Path) -> dict:
     """An incremental run after one more hour arrives onto the whole history (the watch cycle's
-    detection): each version first runs --full on everything before the hour, then the hour is
-    written into the lake, then each version runs incrementally from its own state."""
+    detection)."""
     import datetime as dt
 
     from custodes.workspace import Workspace
@@ -192,6 +181,15 @@ def bench_hourly(args, sim: Path) -> dict:
     ws = Workspace.open(root)
     load_reference(ws, sim)
     fast_events(ws, sim, until=cut)
+    out = side_by_side_incremental(
+        args, ws, lambda: fast_events(ws, sim, first_seq=5_000_000, since=cut, until=end), "hourly")
+    return {"hour": cut.isoformat(), "access_events": access_rows(ws), **out}
+
+
+def side_by_side_incremental(args, ws, arrive, label: str) -> dict:
+    """Each version runs --full on the lake and keeps its own state; ``arrive()`` writes the
+    new data; each version then runs incrementally from its state. Also whether the new
+    code's incremental run equals a --full run after it."""
     states = {}
     for name, src in codes(args).items():
         shutil.rmtree(ws.detect, ignore_errors=True)
@@ -199,13 +197,13 @@ def bench_hourly(args, sim: Path) -> dict:
         states[name] = ws.detect.parent / f"detect-{name}"
         shutil.rmtree(states[name], ignore_errors=True)
         shutil.copytree(ws.detect, states[name])
-    fast_events(ws, sim, first_seq=5_000_000, since=cut, until=end)
-    out = {"hour": cut.isoformat(), "access_events": access_rows(ws)}
+    arrive()
+    out = {}
     for name, src in codes(args).items():
         shutil.rmtree(ws.detect)
         shutil.copytree(states[name], ws.detect)
         out[name] = run_child(src, "incremental", ws)
-        print(json.dumps({f"hourly {name}": out[name]}), file=sys.stderr)
+        print(json.dumps({f"{label} {name}": out[name]}), file=sys.stderr)
     out["after_full"] = run_child(HERE_SRC, "full", ws)["digest"]
     out["incremental_equals_full"] = out["new"]["digest"] == out["after_full"]
     _compare(out)
@@ -333,7 +331,7 @@ def main(argv=None) -> None:
         return child(*args.child)
     sim = world(args)
     report = {"customers": args.customers, "days": args.days, "load_average_start": os.getloadavg()}
-    ws = lake(args, sim, "lake-full", last_day=True)
+    ws = lake(args, sim, "lake-full", last_day=True) if {"full", "side"} - set(args.skip) else None
     if "full" not in args.skip:
         report["full"] = bench_full(args, ws)
         print(json.dumps(report["full"]), file=sys.stderr)
