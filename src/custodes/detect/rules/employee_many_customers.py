@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 import ibis
+import numpy as np
 
 from custodes.detect.daily import days_from
 from custodes.detect.rule import Rule, account_key, day_expr, successful
