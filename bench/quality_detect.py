@@ -19,6 +19,7 @@ simulator's ground truth:
 
     python bench/quality_detect.py --seeds 1 2 3 --customers 3000 --days 30 [--daily] [--withhold issuance]
     python bench/quality_detect.py --seeds 1 --customers 2000 --days 28 --hourly [--issuance-late]
+    python bench/quality_detect.py --seeds 11 --customers 50000 --days 60 --hourly --hourly-from 2025-03-15 --hourly-days 6
 
 The code measured is whatever ``custodes`` is on PYTHONPATH (e.g. an older checkout's src);
 the slicing helper is always this checkout's src/custodes/detect/replay.py.
@@ -147,9 +148,11 @@ def _time(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def hourly(ws, sim: Path, withhold: tuple, issuance_late: bool) -> dict:
-    """Everything before the day the first scenario starts in one slice, then hour slices; a
-    run after each. Time to detect is the run's data time now, as a watch cycle's would be."""
+def hourly(ws, sim: Path, withhold: tuple, issuance_late: bool, start_day: str | None = None,
+           days: int | None = None) -> dict:
+    """Everything before the day the first scenario starts (or ``start_day``) in one slice,
+    then hour slices (for ``days`` days, the rest in one slice); a run after each. Time to
+    detect is the run's data time now, as a watch cycle's would be."""
     from custodes.detect.run import detect
     from custodes.detect.store import load_findings, load_incidents
     from custodes.lake import ingest
@@ -157,11 +160,13 @@ def hourly(ws, sim: Path, withhold: tuple, issuance_late: bool) -> dict:
     replay = _replay()
     gt = truth_of(sim)
     load_reference(ws, sim, withhold)
-    first_start = min(_time(s["start"]) for s in gt["scenarios"])
+    first_start = _time(start_day + "T00:00:00Z") if start_day else min(_time(s["start"]) for s in gt["scenarios"])
     day = first_start.replace(hour=0, minute=0, second=0, microsecond=0)
     end = _time(gt["end"]) + dt.timedelta(days=1)  # rows past midnight of the last file
+    last = end if days is None else min(end, day + dt.timedelta(days=days))
     cuts = [_time(gt["start"]) - dt.timedelta(days=1)]
-    cuts += [day + dt.timedelta(hours=h) for h in range(int((end - day).total_seconds() // 3600) + 1)]
+    cuts += [day + dt.timedelta(hours=h) for h in range(int((last - day).total_seconds() // 3600) + 1)]
+    cuts += [end] if last < end else []
     slices = list(zip(cuts, cuts[1:]))
     names = [n for n in ("access", "issuance") if n not in withhold]
     reached: dict[str, dict] = {s["name"]: {} for s in gt["scenarios"]}
@@ -211,6 +216,8 @@ def main(argv=None) -> None:
     ap.add_argument("--daily", action="store_true", help="also run day by day (time to detect)")
     ap.add_argument("--hourly", action="store_true", help="also run hour by hour (time to detect within the day)")
     ap.add_argument("--issuance-late", action="store_true", help="with --hourly: issuance one slice after access")
+    ap.add_argument("--hourly-from", default=None, metavar="DAY", help="with --hourly: hour slices from this day (YYYY-MM-DD)")
+    ap.add_argument("--hourly-days", type=int, default=None, help="with --hourly: hour slices for this many days")
     ap.add_argument("--withhold", nargs="*", default=[], help="datasets to leave out, e.g. issuance")
     ap.add_argument("--keep", default=None, help="keep worlds and workspaces under this directory")
     args = ap.parse_args(argv)
@@ -242,7 +249,7 @@ def main(argv=None) -> None:
             ws_hourly = base / f"ws-{seed}-hourly-{label}-{'-'.join(args.withhold) or 'all'}"
             shutil.rmtree(ws_hourly, ignore_errors=True)
             entry["hourly"] = hourly(Workspace.open(ws_hourly / "ws"), sim, tuple(args.withhold),
-                                     args.issuance_late)
+                                     args.issuance_late, args.hourly_from, args.hourly_days)
         report["seeds"][seed] = entry
         print(json.dumps({seed: entry}, indent=1), file=sys.stderr)
     print(json.dumps(report, indent=1))
