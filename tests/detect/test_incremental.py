@@ -165,3 +165,39 @@ def test_a_lake_that_lost_rows_since_the_last_run_is_judged_anew(world_tables, t
         path.unlink()
     assert detect(ws).mode == "full"
     assert not any(f["window"] == "2025-04-10" for f in detect_store.load_findings(ws))
+
+
+def test_two_runs_at_once_take_turns(world_tables, tmp_path):
+    """Watch's cycle and a person's `custodes detect` on one workspace: the second waits for
+    the first instead of both rewriting the state, the day cache and the findings."""
+    import threading
+    import time
+
+    from custodes.detect import run as detect_run
+
+    ws = _two_ingests(tmp_path, world_tables)
+    inside, overlaps = [], []
+    real = detect_run._detect
+
+    def slow(*args, **kwargs):
+        overlaps.append(len(inside))
+        inside.append(1)
+        time.sleep(0.5)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            inside.pop()
+
+    detect_run._detect = slow
+    try:
+        threads = [threading.Thread(target=detect, args=(ws,)) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        detect_run._detect = real
+    assert overlaps == [0, 0]
+    detect(ws, full=True)
+    full = detect_store.load_findings(ws)
+    assert full and any(f["window"] == "2025-04-10" for f in full)

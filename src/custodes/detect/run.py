@@ -8,8 +8,11 @@ state.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import fcntl
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,6 +28,7 @@ from custodes.detect.rule import (
 )
 from custodes.detect.state import State, fingerprint
 from custodes.errors import CustodesError
+from custodes.workspace import private_dir
 
 
 def _quiet(message: str) -> None:
@@ -254,6 +258,25 @@ def detect(workspace, *, engine=None, backend: str | None = None, full: bool = F
                 # every rule reads the same files: their footers once, not once a query
                 own.con.raw_sql("SET parquet_metadata_cache = true")
             return detect(workspace, engine=own, full=full, notify=notify)
+    with _one_run_at_a_time(workspace):
+        return _detect(workspace, engine, full, notify)
+
+
+@contextlib.contextmanager
+def _one_run_at_a_time(workspace):
+    """Runs of one workspace take turns (watch's cycle and a person's `custodes detect`): each
+    reads the state, the day cache and the findings another would be rewriting."""
+    folder = private_dir(workspace.detect)
+    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _detect(workspace, engine, full: bool, notify: Callable[[str], None]) -> RunSummary:
     rules = all_rules(workspace)
     config = workspace.setting("detect", {}) or {}
     available = available_datasets(engine)
