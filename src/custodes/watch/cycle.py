@@ -10,6 +10,8 @@ detection and the alerts still run. ``CycleReport.ok`` is False when anything fa
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -20,6 +22,13 @@ from custodes.watch import pick
 from custodes.watch.state import WatchState
 
 log = logging.getLogger("custodes.watch")
+
+
+def _crash_point(name: str) -> None:
+    """Fault injection for the kill tests: CUSTODES_WATCH_CRASH_AT=<name> kills this process
+    with SIGKILL at that point, exactly as `kill -9` would."""
+    if os.environ.get("CUSTODES_WATCH_CRASH_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass
@@ -79,7 +88,9 @@ def run_cycle(workspace, *, now: float | None = None, stop: threading.Event | No
     with WatchState.open(workspace) as state:
         for name, source in sources.items():
             report.sources.append(_ingest_source(workspace, state, name, source, report.started_at, stop))
+        _crash_point("before_detect")
         report.detect = _detect(workspace, state)
+        _crash_point("before_alerts")
         if report.detect.get("error"):
             report.errors.append(f"detect: {report.detect['error']}")
         report.alerts = _alerts(workspace)
@@ -138,6 +149,7 @@ def _take(workspace, state: WatchState, report: SourceReport, name: str, source,
         message = str(exc) if isinstance(exc, CustodesError) else f"{c.path}: {type(exc).__name__}: {exc}"
         _failed(state, report, source, c, now, message)
         return
+    _crash_point("after_ingest")
     done = result.files[0] if result.files else None
     rows, quarantined = (done.rows, done.quarantined) if done and not done.skipped else (0, 0)
     report.rows += rows
