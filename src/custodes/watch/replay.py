@@ -18,7 +18,9 @@ that cycle: when it would have reached a person.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,13 +29,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from custodes.simulate.reference import REFERENCE_FILES
 from custodes.workspace import private_dir
 
 UTC = dt.timezone.utc
 EVENT_DATASETS = ("access", "issuance")
-#: Reference datasets the simulator writes as single files (event datasets are daily folders).
-REFERENCE_FILES = ("workforce.csv", "credentials.csv", "keys.csv", "key_custody.csv",
-                   "catalog.csv", "customers.parquet")
 HIGH = ("high", "critical")
 
 
@@ -46,14 +46,45 @@ def iso(t: dt.datetime) -> str:
 
 
 class Feed:
-    """Writes a world's event rows into ``feed_dir/<dataset>/`` up to a time, once each."""
+    """Writes a world's event rows into ``feed_dir/<dataset>/`` up to a time, once each.
+
+    What it wrote is kept in ``feed_dir/feed.json`` (with the world's ground truth digest), so
+    a second replay of the same world into the same place writes nothing again: the lake would
+    load differently cut rows a second time."""
 
     def __init__(self, sim_dir: Path, feed_dir: Path):
         self.sim_dir, self.feed_dir = Path(sim_dir), Path(feed_dir)
         self.days = {d: sorted((self.sim_dir / d).glob("*.parquet")) for d in EVENT_DATASETS}
         self.cut: dict[tuple[str, str], dt.datetime] = {}  # (dataset, day) -> rows before it written
         self.steps = 0
+        self.world = hashlib.sha256((self.sim_dir / "ground_truth.json").read_bytes()).hexdigest()
         self._cache: dict[str, tuple[Path, pa.Table]] = {}
+        self._load()
+
+    @property
+    def _state(self) -> Path:
+        return self.feed_dir / "feed.json"
+
+    def _load(self) -> None:
+        if not self._state.exists():
+            return
+        saved = json.loads(self._state.read_text())
+        if saved.get("world") != self.world:  # another world: start the feed over
+            shutil.rmtree(self.feed_dir)
+            return
+        self.steps = saved["steps"]
+        self.cut = {tuple(k.split("/", 1)): parse_time(v) if v != "end" else _END for k, v in saved["cut"].items()}
+
+    def _save(self) -> None:
+        from custodes.workspace import atomic_write_bytes
+
+        private_dir(self.feed_dir)
+        cut = {f"{d}/{day}": "end" if t == _END else iso(t) for (d, day), t in self.cut.items()}
+        atomic_write_bytes(self._state, json.dumps({"world": self.world, "steps": self.steps, "cut": cut}).encode())
+
+    @property
+    def complete(self) -> bool:
+        return all(self.cut.get((d, f.stem)) == _END for d, files in self.days.items() for f in files)
 
     @property
     def start(self) -> dt.datetime:
@@ -73,13 +104,14 @@ class Feed:
             if parts:
                 _write(pa.concat_tables(parts),
                        self.feed_dir / dataset / f"{self.steps:05d}-{t.strftime('%Y%m%dT%H%M')}.parquet")
+        self._save()  # after the files: a crash in between may write their rows again
         return out
 
     def _due(self, dataset: str, f: Path, t: dt.datetime) -> pa.Table | None:
         day = _day_of(f)
         key = (dataset, f.stem)
         before = self.cut.get(key)
-        if day >= t or (before is not None and before == _END):
+        if day >= t or (before is not None and before >= t):  # not due yet, or written already
             return None
         table = self._table(dataset, f)
         times = table.column("time")
@@ -117,8 +149,8 @@ def sources(sim_dir: Path, feed_dir: Path) -> list[dict]:
     """``sources:`` for a replay: the feed's event folders and the world's reference files,
     every file complete when it appears (written hidden, then renamed), so none waits."""
     out = [{"dataset": d, "path": str(Path(feed_dir) / d) + "/", "quiet_seconds": 0} for d in EVENT_DATASETS]
-    out += [{"dataset": name.split(".")[0], "path": str(Path(sim_dir) / name), "quiet_seconds": 0}
-            for name in REFERENCE_FILES]
+    out += [{"dataset": dataset, "path": str(Path(sim_dir) / name), "quiet_seconds": 0}
+            for name, (dataset, _) in REFERENCE_FILES.items()]
     return out
 
 
@@ -174,6 +206,16 @@ class Timeline:
 
         atomic_write_bytes(path, json.dumps(self.to_dict(), indent=1).encode())
 
+    @classmethod
+    def load(cls, path: Path, scenarios: list[dict]) -> "Timeline":
+        first = {s["name"]: FirstAlert(s["name"], s["start"]) for s in scenarios}
+        if path.exists():
+            for name, saved in json.loads(path.read_text())["first"].items():
+                if name in first:
+                    saved.pop("delay_seconds", None)
+                    first[name] = FirstAlert(**saved)
+        return cls(first)
+
 
 def replay(workspace, sim_dir: Path, feed_dir: Path, *, hours: int = 6,
            cycle: Callable | None = None, on_step: Callable[[Step], None] | None = None) -> Timeline:
@@ -187,9 +229,15 @@ def replay(workspace, sim_dir: Path, feed_dir: Path, *, hours: int = 6,
     cycle = cycle or run_cycle
     truth = load_truth(sim_dir)
     scenarios = sorted(truth["scenarios"], key=lambda s: s["start"])
-    timeline = Timeline({s["name"]: FirstAlert(s["name"], s["start"]) for s in scenarios})
     feed = Feed(sim_dir, feed_dir)
-    fed = feed.start
+    saved = Path(feed_dir) / "timeline.json"
+    timeline = Timeline.load(saved, scenarios)
+    fed = feed.end if feed.complete else feed.start  # a replay done before: one cycle, for anything left
+    if fed == feed.end:
+        report = cycle(workspace)
+        timeline.steps.append(Step(iso(fed), "again", {d: 0 for d in EVENT_DATASETS}, report.detect.get("now"),
+                                   report.seconds, report.ok))
+        return timeline
     while fed < feed.end:
         fed, mode = next_step(fed, feed.end, scenarios, timeline.first, hours)
         mode = "history" if not timeline.steps and mode == "jump" else mode
@@ -199,6 +247,7 @@ def replay(workspace, sim_dir: Path, feed_dir: Path, *, hours: int = 6,
         step = Step(iso(fed), mode, rows, report.detect.get("now"), time.perf_counter() - began, report.ok)
         step.alerts = _note_alerts(workspace, report, scenarios, timeline.first, step)
         timeline.steps.append(step)
+        timeline.save(saved)
         if on_step:
             on_step(step)
     return timeline
@@ -248,7 +297,8 @@ def _note_alerts(workspace, report, scenarios: list[dict], first: dict, step: St
         mine = first[named["name"]]
         if mine.alert_at is None and _shows_activity(incident, findings, named):
             first[named["name"]] = FirstAlert(named["name"], named["start"], step.until, a["severity"],
-                                              a["incident_id"], a["event"], mine.warned_at, step.data_time)
+                                              a["incident_id"], a["event"], mine.warned_at, step.data_time,
+                                              mine.warning)
         elif mine.warned_at is None and mine.alert_at is None:
             mine.warned_at, mine.warning = step.until, incident["title"]
     return out
