@@ -6,8 +6,6 @@ dedup by alert_id, and SIGTERM stops the service cleanly."""
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
 import json
 import os
 import signal
@@ -19,43 +17,13 @@ import yaml
 
 from custodes.watch.replay import Feed, configuration
 
-from tests.alerts import tls
-from tests.alerts.receivers import Webhook, free_port
+from tests.alerts.receivers import Webhook
 
 from .conftest import watch_cmd
 
 pytestmark = pytest.mark.slow
-aiosmtpd = pytest.importorskip("aiosmtpd", reason="aiosmtpd is not installed (pip install -e '.[test]')")
-from aiosmtpd.controller import Controller  # noqa: E402
-from aiosmtpd.smtp import AuthResult  # noqa: E402
-
-PASSWORD = "watch-smtp-pass"
-
-
-class Inbox:
-    def __init__(self):
-        self.alert_ids: list[str] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.alert_ids.append(msg["X-Custodes-Alert-Id"])
-        return "250 OK"
-
-    def authenticator(self, server, session, envelope, mechanism, auth_data):
-        return AuthResult(success=auth_data.login == b"alerts" and auth_data.password == PASSWORD.encode(),
-                          handled=False)
-
-
-@pytest.fixture
-def smtp(tmp_path):
-    ca_file, context = tls.make(tmp_path)
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,
-                            authenticator=inbox.authenticator, auth_required=True, auth_require_tls=True)
-    controller.start()
-    yield inbox, port, ca_file
-    controller.stop()
+pytest.importorskip("aiosmtpd", reason="aiosmtpd is not installed (pip install -e '.[test]')")
+from tests.alerts.test_email import PASSWORD, smtp  # noqa: E402,F401 - the SMTP server fixture
 
 
 def _until(predicate, timeout: float, what: str) -> None:
@@ -116,7 +84,8 @@ def test_watch_end_to_end_webhook_down_then_up_and_email(workspace, small_world,
     assert enqueued
     assert set(hook.ids()) == enqueued and hook.bad_signatures == 0  # nothing lost
     assert len(hook.ids()) == len(set(hook.ids()))  # nothing doubled (and none to drop by alert_id)
-    assert set(inbox.alert_ids) == enqueued and len(inbox.alert_ids) == len(enqueued)
+    mailed = [msg["X-Custodes-Alert-Id"] for _sender, _rcpts, msg in inbox.messages]
+    assert set(mailed) == enqueued and len(mailed) == len(enqueued)
     serious = {i["incident_id"] for i in load_incidents(workspace) if i["severity"] in ("high", "critical")}
     assert serious <= {r["json"]["incident_id"] for r in hook.received}
 

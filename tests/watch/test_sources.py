@@ -196,7 +196,7 @@ def test_the_default_source_is_where_guard_serve_writes():
     ([{"dataset": "acess", "path": "/x"}], "sources[0] (acess).dataset: Input should be 'access'"),
     ([{"dataset": "access", "path": "/x", "quiet_seconds": -1}], "sources[0] (access).quiet_seconds"),
     ([{"dataset": "access", "path": "/x", "name": "gw"}, {"dataset": "issuance", "path": "/y", "name": "gw"}],
-     "two sources are named 'gw'"),
+     "sources: two are named 'gw'"),
     ({"dataset": "access"}, "sources: expected a list"),
 ])
 def test_sources_are_checked_strictly(workspace, sources, message):

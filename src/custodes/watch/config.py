@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from custodes.contract import DATASET_NAMES
 from custodes.errors import CustodesError
+from custodes.workspace import named
 
 Format = Literal["parquet", "csv", "jsonl", "ocsf"]
 #: Formats read record by record: a file still being written can be taken in part (ingest
@@ -75,19 +76,4 @@ def load(workspace) -> dict[str, Source]:
         if source.map is not None:
             updates["map"] = Path(_resolve(workspace, source.map))
         sources.append(source.model_copy(update=updates))
-    return _named(workspace, sources)
-
-
-def _named(workspace, sources: list[Source]) -> dict[str, Source]:
-    counts: dict[str, int] = {}
-    for s in sources:
-        counts[s.dataset] = counts.get(s.dataset, 0) + 1
-    seen: dict[str, int] = {}
-    out: dict[str, Source] = {}
-    for s in sources:
-        seen[s.dataset] = seen.get(s.dataset, 0) + 1
-        name = s.name or (s.dataset if counts[s.dataset] == 1 else f"{s.dataset}-{seen[s.dataset]}")
-        if name in out:
-            raise CustodesError(f"{workspace.config_path}: sources: two sources are named {name!r}")
-        out[name] = s
-    return out
+    return named(sources, "dataset", "sources")
