@@ -127,3 +127,27 @@ def test_every_command_takes_workspace_and_help(name):
         # other command reads or writes a workspace.
         if name not in ("guard", "simulate"):
             assert "--workspace" in opts, f"custodes {name} {cmd.name}: no --workspace"
+
+
+LAKE_DOC = (ROOT / "docs" / "lake.md").read_text()
+
+
+def lake_usages() -> list[tuple[list[str], set[str]]]:
+    """[(command path, {--options})] from the usage block at the top of docs/lake.md."""
+    block = LAKE_DOC.split("```")[1]
+    return [([line.split()[1]], set(re.findall(r"(--[a-z][a-z-]*)", line)))
+            for line in block.splitlines() if line.startswith("custodes ")]
+
+
+@pytest.mark.parametrize("path,options", lake_usages(), ids=lambda v: " ".join(v) if isinstance(v, list) else "")
+def test_lake_doc_commands_and_options_exist(path, options):
+    have = {opt for p in resolve(path).params for opt in p.opts + p.secondary_opts}
+    assert options <= have, f"docs/lake.md documents `custodes {path[0]}` options {sorted(options - have)} it lacks"
+
+
+def test_verify_takes_the_options_of_contract_section_6():
+    section = " ".join(CONTRACT.split("## 6.")[1].split("## 7.")[0].split())
+    documented = set(re.findall(r"`custodes verify (--[a-z][a-z-]*)", section))
+    assert documented == {"--expect-head", "--anchor"}
+    have = {opt for p in resolve(["verify"]).params for opt in p.opts}
+    assert documented | {"--public-key", "--sign"} <= have

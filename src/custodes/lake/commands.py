@@ -28,6 +28,8 @@ def ingest(workspace, dataset, paths, input_format, map_file, fmt, batch_rows):
 
     report = run(workspace, dataset, list(paths), fmt=input_format, mapping=map_file, batch_rows=batch_rows,
                  progress=note if stderr_is_terminal() else None)
+    for warning in report.warnings:
+        note(f"warning: {warning}")
     if report.removed_orphans:
         note(f"removed {report.removed_orphans} leftover file(s) of an interrupted ingest (or planted: "
              f"files in the lake that no manifest entry committed)")
@@ -60,8 +62,12 @@ def status(workspace, fmt):
         span = f"  {d['first_time']} .. {d['last_time']}" if d["first_time"] else ""
         click.echo(f"{name:<12} {d['rows']:>12} rows {d['quarantined']:>9} quarantined {d['files']:>6} files{span}")
     s = result["seals"]
-    click.echo(f"seals: {s['entries']} entries, head {(s['head'] or '-')[:16]} "
-               f"({'signed' if s['signed'] else 'unsigned'}); check with: custodes verify")
+    head = f"{s['head_seq']}:{s['head']}" if s["head"] else "-"
+    click.echo(f"seals: {s['entries']} entries, head {head} ({'signed' if s['signed'] else 'unsigned'}); "
+               f"check with: custodes verify --expect-head {head if s['head'] else 'SEQ:SEAL'}")
+    if s["anchor_pending"]:
+        click.echo(f"seals: {s['anchor_pending']} head(s) wait to be anchored (the anchor failed; retried by "
+                   f"the next ingest or verify)")
 
 
 @click.command()
@@ -86,27 +92,54 @@ def quarantine(workspace, dataset, limit, fmt):
         click.echo("no quarantined rows")
 
 
+def _expected_head(ctx, param, values):
+    heads = []
+    for value in values:
+        seq, _, head = value.partition(":")
+        if not (seq.isdigit() and len(head) == 64 and all(c in "0123456789abcdef" for c in head)):
+            raise click.BadParameter(f"{value!r} is not SEQ:SEAL (the seals.head_seq and seals.head of "
+                                     f"custodes status --format json)", ctx, param)
+        heads.append((int(seq), head))
+    return heads
+
+
 @click.command()
 @click.option("--public-key", "verify_key", type=click.Path(dir_okay=False), default=None,
-              help="Ed25519 public key (PEM) to check the signed head (default: seal.verify_key)")
+              help="Ed25519 public key (PEM) to check the signatures (default: seal.verify_key)")
+@click.option("--expect-head", "expect_heads", multiple=True, metavar="SEQ:SEAL", callback=_expected_head,
+              help="fail unless the chain holds this seal at this seq (a head recorded earlier); repeatable")
+@click.option("--anchor", "anchors", multiple=True, type=click.Path(dir_okay=False), metavar="FILE",
+              help="an anchor file (seal.anchor): every lake head recorded there must be in the chain, "
+                   "signed with the key recorded there; repeatable")
+@click.option("--sign", is_flag=True, default=False,
+              help="after everything verifies, sign the chain with seal.signing_key (to start signing "
+                   "an unsigned lake, or to move to a new key; check it first)")
 @format_option()
 @workspace_option
-def verify(workspace, verify_key, fmt):
+def verify(workspace, verify_key, expect_heads, anchors, sign, fmt):
     """Check every sealed partition; exit 1 on any altered, deleted or inserted one."""
     from custodes.errors import CustodesError
     from custodes.lake.verify import verify as run
 
-    report = run(workspace, verify_key=verify_key)
+    report = run(workspace, verify_key=verify_key, expect_heads=expect_heads, anchors=list(anchors), sign=sign)
+    for warning in report.warnings:
+        note(f"warning: {warning}")
     if fmt == "json":
         emit_json(report.to_dict())
     else:
         click.echo(f"checked {report.files} files ({report.bytes / 1e6:.1f} MB) in {report.entries} "
-                   f"sealed ingests in {report.seconds:.2f}s; signature: {report.signature}")
+                   f"sealed ingests in {report.seconds:.2f}s; signature: {report.signature}"
+                   + (f"; {report.anchored} anchored heads" if report.anchored else ""))
         for kind in ("altered", "deleted", "inserted"):
             for rel in getattr(report, kind):
                 click.echo(f"{kind.upper()}: {rel}")
-        for problem in report.chain:
-            click.echo(f"CHAIN: {problem}")
+        for label, problems in (("CHAIN", report.chain), ("SIGNATURE", report.signing),
+                                ("EXPECTED HEAD", report.expected), ("ANCHOR", report.anchor)):
+            for problem in problems:
+                click.echo(f"{label}: {problem}")
+        if report.signed:
+            click.echo(f"signed: head {report.head['seq'] if report.head else '-'} and the chain, with seal.signing_key")
         click.echo("OK: every partition matches its seal" if report.ok else "FAILED: the lake was tampered with")
     if not report.ok:
-        raise CustodesError("verification failed: the lake does not match its seals")
+        raise CustodesError("verification failed: the lake does not match its seals"
+                            + ("; nothing was signed" if sign else ""))

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from custodes import contract, ids
 from custodes.errors import CustodesError, UsageError
-from custodes.lake import manifest, mapping as mapping_mod
+from custodes.lake import chain, manifest, mapping as mapping_mod, seal
 from custodes.lake.arrays import bools, null, numbers, text
 from custodes.lake.ips import ip_column, type_ips
 from custodes.lake.keys import Remembered, key_columns
@@ -56,6 +56,7 @@ class IngestReport:
     dataset: str
     files: list[FileReport] = field(default_factory=list)
     removed_orphans: int = 0
+    warnings: list[str] = field(default_factory=list)  # committed, but something after it failed
 
     @property
     def rows(self) -> int:
@@ -76,7 +77,8 @@ class IngestReport:
         return {
             "dataset": self.dataset, "rows": self.rows, "quarantined": self.quarantined,
             "reasons": self.reasons, "skipped": sum(f.skipped for f in self.files),
-            "removed_orphans": self.removed_orphans, "files": [asdict(f) for f in self.files],
+            "removed_orphans": self.removed_orphans, "warnings": self.warnings,
+            "files": [asdict(f) for f in self.files],
         }
 
 
@@ -103,9 +105,7 @@ def ingest(workspace, dataset: str, paths, fmt: str | None = None, mapping=None,
     formats = [(f, format_of(f, fmt)) for f in files]
     report = IngestReport(dataset)
     with manifest.lock(workspace), ThreadPoolExecutor(1, thread_name_prefix="custodes-hash") as hasher:
-        report.removed_orphans = len(manifest.recover(workspace))
-        done = manifest.entries(workspace)
-        manifest.heal_head(workspace, done)
+        done, keys = _open_chain(workspace, report)
         known = manifest.ingested_sources(done)
         seen = {(e["dataset"], e["source"]["path"], e["source"]["bytes"]) for e in done}
         last = done[-1] if done else None
@@ -131,15 +131,54 @@ def ingest(workspace, dataset: str, paths, fmt: str | None = None, mapping=None,
                 continue
             sha, size = digest.result()
             entry["source"] = {"path": str(path.resolve()), "sha256": sha, "bytes": size, "format": file_fmt}
-            _crash_point("before_commit")
-            last = manifest.commit(workspace, entry, last)
-            _crash_point("after_commit")
-            manifest.write_head(workspace, last)
+            last = _commit(workspace, keys, entry, last, report)
             known[(dataset, sha)] = seq
             report.files.append(file_report)
             if progress:
                 progress(f"{path}: {file_report.rows} rows, {file_report.quarantined} quarantined (seq {seq})")
     return report
+
+
+def _open_chain(ws, report: IngestReport) -> tuple[list[dict], seal.Keys]:
+    """Refuse a chain that does not check out, before anything changes; then recover (see
+    custodes.lake.chain.open_for_ingest). Returns the committed entries and the seal keys."""
+    opened = chain.open_for_ingest(ws)
+    report.removed_orphans = opened.removed
+    report.warnings += opened.warnings
+    return opened.chain.entries, opened.keys
+
+
+def _commit(ws, keys: seal.Keys, entry: dict, last: dict | None, report: IngestReport) -> dict:
+    """Commit one file's entry, then move the head. A commit that fails removes the files this
+    ingest renamed into place; a head that cannot be written after the commit is a warning (the
+    rows are committed; the next ingest moves the head over the signed entry)."""
+    _crash_point("before_commit")
+    try:
+        committed = manifest.commit(ws, entry, last, keys)
+    except Exception as exc:
+        if manifest.entry_path(ws, entry["seq"]).exists():  # in place; only the directory's fsync failed
+            report.warnings.append(f"seq {entry['seq']} is committed, but not yet durable ({_why(exc)})")
+            committed = manifest.read_entry(manifest.entry_path(ws, entry["seq"]))
+            return _publish(ws, keys, committed, report)
+        manifest.remove_stored(ws, entry)
+        raise CustodesError(f"{entry['source']['path']}: commit of seq {entry['seq']} failed ({_why(exc)}); "
+                            f"its stored files were removed, nothing of it was loaded") from None
+    _crash_point("after_commit")
+    return _publish(ws, keys, committed, report)
+
+
+def _publish(ws, keys: seal.Keys, committed: dict, report: IngestReport) -> dict:
+    try:
+        report.warnings += manifest.publish_head(ws, committed, keys)
+    except OSError as exc:
+        report.warnings.append(f"seq {committed['seq']} is committed, but the seal head could not be written "
+                               f"({_why(exc)}); the next ingest moves it")
+    return committed
+
+
+def _why(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class _AlreadyIngested(Exception):
