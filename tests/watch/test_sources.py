@@ -213,3 +213,27 @@ def test_relative_paths_are_taken_from_the_workspace(workspace):
     (source,) = watch_config.load(workspace).values()
     assert source.path == str(workspace.root / "incoming") + "/" or source.path == str(workspace.root / "incoming")
     assert source.map == workspace.root / "maps" / "nginx.yaml"
+
+
+def test_a_lake_whose_seal_chain_does_not_verify_fails_its_sources_loudly_every_cycle(workspace, src):
+    """An insider who deletes the last ingest's manifest entry (to hide what it loaded): the
+    lake refuses every further ingest; watch says so each cycle, loads nothing on top of the
+    broken chain, and keeps the new file pending until the chain is repaired by a person."""
+    from custodes.lake import manifest
+    from custodes.watch.metrics import WatchCollector
+
+    access_csv(src / "gw-0.csv", first=0, n=10)
+    access_csv(src / "gw-1.csv", first=10, n=10)
+    configure(workspace, [{"dataset": "access", "path": str(src), "quiet_seconds": 0}])
+    assert run_cycle(workspace).ok
+    manifest.entry_path(workspace, manifest.committed_seqs(workspace)[-1]).unlink()
+    access_csv(src / "gw-2.csv", first=20, n=10)
+    for _ in range(2):
+        report = run_cycle(workspace)
+        assert not report.ok and report.sources[0].rows == 0
+        (error,) = report.sources[0].errors
+        assert "truncated" in error, error  # the lake refused, in its own words
+    samples = {(m.name, s.labels.get("source")): s.value for m in WatchCollector(workspace).collect()
+               for s in m.samples}
+    assert samples[("custodes_watch_source_up", "access")] == 0
+    assert samples[("custodes_watch_source_pending_files", "access")] == 1
