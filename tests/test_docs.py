@@ -151,3 +151,26 @@ def test_verify_takes_the_options_of_contract_section_6():
     assert documented == {"--expect-head", "--anchor"}
     have = {opt for p in resolve(["verify"]).params for opt in p.opts}
     assert documented | {"--public-key", "--sign"} <= have
+
+def readme_additions() -> list[tuple[list[str], set[str]]]:
+    """[(command path, {--options})] from the `custodes ...` code spans of README.md's
+    "Additions to the contract"."""
+    section = README.split("### Additions to the contract", 1)[1].split("\n## ", 1)[0]
+    out = []
+    for span in re.findall(r"`(custodes [^`]+)`", section):
+        words = []
+        for word in span.split()[1:]:
+            if not re.fullmatch(r"[a-z][a-z-]*", word):
+                break
+            words.append(word)
+        options = set(re.findall(r"(--[a-z][a-z-]*)", span))
+        if options:
+            out.append((words, options))
+    return out
+
+
+@pytest.mark.parametrize("path,options", readme_additions(), ids=lambda v: " ".join(v) if isinstance(v, list) else "")
+def test_options_added_in_the_readme_exist(path, options):
+    command = resolve(path)
+    have = {opt for p in command.params for opt in p.opts + p.secondary_opts}
+    assert not options - have, f"README documents `custodes {' '.join(path)}` {sorted(options - have)}, which it lacks"

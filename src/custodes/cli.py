@@ -12,7 +12,7 @@ import sys
 import click
 
 from custodes import __version__
-from custodes.clikit import WORKSPACE_HELP
+from custodes.clikit import WORKSPACE_HELP, echo
 from custodes.errors import CustodesError
 
 #: command name -> "module:attribute" of its click command. The order is the order of --help.
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except CustodesError as exc:
-        click.echo(f"custodes: error: {exc}", err=True)
+        echo(f"custodes: error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

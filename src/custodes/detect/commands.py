@@ -7,7 +7,8 @@ import dataclasses
 import click
 
 from custodes.clikit import (
-    WORKSPACE_HELP, emit_json, format_option, given_workspace, note, parse_time_option, workspace_option,
+    WORKSPACE_HELP, echo, emit_json, format_option, given_workspace, note, parse_time_option,
+    workspace_option,
 )
 from custodes.detect.rule import SEVERITIES, SEVERITY_RANK
 from custodes.errors import CustodesError
@@ -30,14 +31,14 @@ def detect(workspace, full, backend, fmt):
         emit_json(dataclasses.asdict(summary))
         return
     since = f" from {summary.since}" if summary.since else ""
-    click.echo(f"{summary.mode} run{since}, data time now {summary.now}: {summary.rules_run} rules, "
-               f"{summary.new_findings} new findings, {summary.findings} findings in "
-               f"{summary.incidents} incidents")
+    echo(f"{summary.mode} run{since}, data time now {summary.now}: {summary.rules_run} rules, "
+         f"{summary.new_findings} new findings, {summary.findings} findings in "
+         f"{summary.incidents} incidents")
     if summary.by_severity:
-        click.echo("  " + ", ".join(f"{summary.by_severity[s]} {s}" for s in reversed(SEVERITIES)
+        echo("  " + ", ".join(f"{summary.by_severity[s]} {s}" for s in reversed(SEVERITIES)
                                     if s in summary.by_severity))
     for inc in summary.top_incidents:
-        click.echo(f"  {inc['severity']:<8} {inc['incident_id']}  {inc['title']}")
+        echo(f"  {inc['severity']:<8} {inc['incident_id']}  {inc['title']}")
 
 
 def _keep_triage_in_step(workspace) -> None:
@@ -85,7 +86,7 @@ def findings(workspace, since, severity, rule_id, fmt):
         emit_json([to_ocsf(f) for f in items])
     else:
         for f in sorted(items, key=lambda f: (f["last_seen"], f["finding_id"]), reverse=True):
-            click.echo(f"{f['severity']:<8} {f['last_seen']}  {f['rule_id']:<30} {f['title']}")
+            echo(f"{f['severity']:<8} {f['last_seen']}  {f['rule_id']:<30} {f['title']}")
         note(f"{len(items)} findings")
 
 
@@ -110,13 +111,13 @@ def incidents(ctx, workspace_dir, severity, fmt):
         emit_json(items)
         return
     for i in items:
-        click.echo(f"{i['severity']:<8} {i['incident_id']}  {i['first_seen']} .. {i['last_seen']}  "
-                   f"{len(i['finding_ids'])} findings")
-        click.echo(f"         {i['title']}")
+        echo(f"{i['severity']:<8} {i['incident_id']}  {i['first_seen']} .. {i['last_seen']}  "
+             f"{len(i['finding_ids'])} findings")
+        echo(f"         {i['title']}")
         ents = ", ".join(f"{k}: {', '.join(v[:5])}{' ...' if len(v) > 5 else ''}"
                          for k, v in i["entities"].items() if v)
         if ents:
-            click.echo(f"         {ents}")
+            echo(f"         {ents}")
     note(f"{len(items)} incidents")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from custodes import contract
-from custodes.clikit import dumps, emit_json, format_option, note, stderr_is_terminal, workspace_option
+from custodes.clikit import dumps, echo, emit_json, format_option, note, stderr_is_terminal, workspace_option
 from custodes.lake.readers import FORMATS
 from custodes.lake.validate import REASONS
 
@@ -37,12 +37,12 @@ def ingest(workspace, dataset, paths, input_format, map_file, fmt, batch_rows):
         emit_json(report.to_dict())
         return
     skipped = sum(f.skipped for f in report.files)
-    click.echo(f"{dataset}: {report.rows} rows loaded, {report.quarantined} quarantined, "
-               f"{len(report.files) - skipped} file(s) ingested, {skipped} already ingested")
+    echo(f"{dataset}: {report.rows} rows loaded, {report.quarantined} quarantined, "
+         f"{len(report.files) - skipped} file(s) ingested, {skipped} already ingested")
     for reason, count in report.reasons.items():
-        click.echo(f"  {count:>10}  {reason}: {REASONS.get(reason, reason)}")
+        echo(f"  {count:>10}  {reason}: {REASONS.get(reason, reason)}")
     if report.quarantined:
-        click.echo(f"see: custodes quarantine {dataset}")
+        echo(f"see: custodes quarantine {dataset}")
 
 
 @click.command()
@@ -57,16 +57,16 @@ def status(workspace, fmt):
         emit_json(result)
         return
     if not result["datasets"]:
-        click.echo("the workspace holds no data yet (custodes ingest DATASET PATH...)")
+        echo("the workspace holds no data yet (custodes ingest DATASET PATH...)")
     for name, d in result["datasets"].items():
         span = f"  {d['first_time']} .. {d['last_time']}" if d["first_time"] else ""
-        click.echo(f"{name:<12} {d['rows']:>12} rows {d['quarantined']:>9} quarantined {d['files']:>6} files{span}")
+        echo(f"{name:<12} {d['rows']:>12} rows {d['quarantined']:>9} quarantined {d['files']:>6} files{span}")
     s = result["seals"]
     head = f"{s['head_seq']}:{s['head']}" if s["head"] else "-"
-    click.echo(f"seals: {s['entries']} entries, head {head} ({'signed' if s['signed'] else 'unsigned'}); "
+    echo(f"seals: {s['entries']} entries, head {head} ({'signed' if s['signed'] else 'unsigned'}); "
                f"check with: custodes verify --expect-head {head if s['head'] else 'SEQ:SEAL'}")
     if s["anchor_pending"]:
-        click.echo(f"seals: {s['anchor_pending']} head(s) wait to be anchored (the anchor failed; retried by "
+        echo(f"seals: {s['anchor_pending']} head(s) wait to be anchored (the anchor failed; retried by "
                    f"the next ingest or verify)")
 
 
@@ -87,9 +87,9 @@ def quarantine(workspace, dataset, limit, fmt):
         return
     for r in rows:
         value = "" if r["value"] is None else f" value={dumps(r['value'], indent=None)}"
-        click.echo(f"{r['dataset']} {r['file']}:{r['row']} {r['column'] or '-'} {r['reason']}{value}")
+        echo(f"{r['dataset']} {r['file']}:{r['row']} {r['column'] or '-'} {r['reason']}{value}")
     if not rows:
-        click.echo("no quarantined rows")
+        echo("no quarantined rows")
 
 
 def _expected_head(ctx, param, values):
@@ -127,19 +127,19 @@ def verify(workspace, verify_key, expect_heads, anchors, sign, fmt):
     if fmt == "json":
         emit_json(report.to_dict())
     else:
-        click.echo(f"checked {report.files} files ({report.bytes / 1e6:.1f} MB) in {report.entries} "
+        echo(f"checked {report.files} files ({report.bytes / 1e6:.1f} MB) in {report.entries} "
                    f"sealed ingests in {report.seconds:.2f}s; signature: {report.signature}"
                    + (f"; {report.anchored} anchored heads" if report.anchored else ""))
         for kind in ("altered", "deleted", "inserted"):
             for rel in getattr(report, kind):
-                click.echo(f"{kind.upper()}: {rel}")
+                echo(f"{kind.upper()}: {rel}")
         for label, problems in (("CHAIN", report.chain), ("SIGNATURE", report.signing),
                                 ("EXPECTED HEAD", report.expected), ("ANCHOR", report.anchor)):
             for problem in problems:
-                click.echo(f"{label}: {problem}")
+                echo(f"{label}: {problem}")
         if report.signed:
-            click.echo(f"signed: head {report.head['seq'] if report.head else '-'} and the chain, with seal.signing_key")
-        click.echo("OK: every partition matches its seal" if report.ok else "FAILED: the lake was tampered with")
+            echo(f"signed: head {report.head['seq'] if report.head else '-'} and the chain, with seal.signing_key")
+        echo("OK: every partition matches its seal" if report.ok else "FAILED: the lake was tampered with")
     if not report.ok:
         raise CustodesError("verification failed: the lake does not match its seals"
                             + ("; nothing was signed" if sign else ""))

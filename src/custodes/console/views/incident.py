@@ -67,7 +67,11 @@ async def _export(request: Request, principal: auth.Principal, contacts: bool):
         path.unlink(missing_ok=True)
         return Response(written.missing, status_code=409, media_type="text/plain")
     what = "contacts" if contacts else "accounts"
-    auth.audit(request, principal, f"export.{what}", incident_id, rows=written.data)
+    try:
+        auth.audit(request, principal, f"export.{what}", incident_id, rows=written.data)
+    except BaseException:  # not audited, not sent: the file goes too
+        path.unlink(missing_ok=True)
+        raise
     name = f"{incident_id}-{'notification-list' if contacts else 'accounts'}.csv"
     return FileResponse(path, media_type="text/csv", filename=name,
                         background=BackgroundTask(path.unlink, missing_ok=True))
