@@ -103,7 +103,7 @@ def first_alerts(timeline, workspace) -> None:
             click.echo(f"   {'':<22} and before it began, from {f.warned_at[:10]}: {f.warning}")
     sent = workspace.root / "demo-alerts.jsonl"
     count = len(sent.read_text().splitlines()) if sent.exists() else 0
-    click.echo(f"   In the real case, a forgery like the first ran for about seven months before anyone noticed.")
+    click.echo("   In the real case, the key forgery ran for about seven months before anyone noticed.")
     click.echo(f"   {count} alert(s) delivered to {sent} (data time; the watch ran every slice as it would every minute)")
 
 

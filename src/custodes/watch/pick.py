@@ -17,12 +17,12 @@
 
 from __future__ import annotations
 
+import glob
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from custodes.errors import CustodesError
 from custodes.lake.readers import format_of
-from custodes.lake.sources import matching
 from custodes.watch.config import LINE_FORMATS, Source
 from custodes.watch.state import Record, Seen
 
@@ -54,12 +54,26 @@ class Plan:
     gone: list[str] = field(default_factory=list)
 
 
+def matching(given: str) -> list[Path]:
+    """The files a source names, as ``custodes ingest`` reads a path (a directory's files
+    recursively, names starting with ``.`` in flight and skipped; a glob; a file), except that
+    a directory or glob with nothing in it yet is no error."""
+    p = Path(given)
+    if p.is_dir():
+        return sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
+    if p.is_file():
+        return [p]
+    if glob.has_magic(given):
+        return sorted(Path(f) for f in glob.glob(given, recursive=True) if Path(f).is_file())
+    raise FileNotFoundError(given)
+
+
 def listing(source: Source) -> dict[str, tuple[Path, Seen]]:
     """The source's files with their ``stat``; a missing directory is an error unless the
     source is optional."""
     try:
         files = matching(source.path)
-    except CustodesError:
+    except FileNotFoundError:
         if source.optional:
             return {}
         raise CustodesError(f"{source.path}: no such directory or file (source of {source.dataset})") from None
@@ -91,9 +105,8 @@ def plan(source: Source, name: str, records: dict[str, Record], now: float) -> P
             continue
         try:
             fmt = source.format or format_of(f, None)
-        except CustodesError:
-            if record is None or record.seen != seen:
-                out.ignore.append(Candidate(f, seen, None, "unknown format", record))
+        except CustodesError:  # recorded as ignored: the warning comes once, or when the file changes
+            out.ignore.append(Candidate(f, seen, None, "unknown format", record))
             continue
         candidate = Candidate(f, seen, fmt, _why(source, fmt, seen, record, renamed, rotated, now), record,
                               old.path if renamed else None)
