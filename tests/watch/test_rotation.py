@@ -29,6 +29,12 @@ def ids(n: int, first: int = 0) -> list[str]:
     return [f"r{i}" for i in range(first, first + n)]
 
 
+def written_at(when: float, *paths) -> None:
+    """The cycles below run on a clock of their own: files written "now" are dated to it."""
+    for path in paths:
+        os.utime(path, (when, when))
+
+
 def test_rename_rotation_loads_each_line_once(workspace, logs):
     configure(workspace, [{"dataset": "access", "path": str(logs), "format": "jsonl", **LIVE}])
     live = logs / "gw.log"
@@ -38,6 +44,7 @@ def test_rename_rotation_loads_each_line_once(workspace, logs):
     writer = open(live, "a")  # the writer keeps its descriptor across the rename
     access_jsonl(live, 100, 50)
     access_jsonl(live, 150, 1, complete=False)  # a line cut in the middle
+    written_at(t + 400, live)
     grown = run_cycle(workspace, now=t + 400)  # still growing, max_wait passed: complete lines only
     assert grown.ok and grown.sources[0].rows == 50
     os.rename(live, logs / "gw.log.1")
@@ -45,9 +52,11 @@ def test_rename_rotation_loads_each_line_once(workspace, logs):
     writer.close()
     access_jsonl(logs / "gw.log.1", 151, 20)
     access_jsonl(live, 171, 30)  # the new log
+    written_at(t + 401, live, logs / "gw.log.1")
     rotated = run_cycle(workspace, now=t + 401)
     assert rotated.ok, rotated.all_errors()
     assert rotated.sources[0].rows == 21  # the renamed file's new lines, taken at once
+    assert rotated.sources[0].waiting == 1  # the new log is being written: it waits
     later = run_cycle(workspace, now=t + 500)
     assert later.sources[0].rows == 30
     assert sorted(lake_request_ids(workspace)) == sorted(ids(201))
@@ -64,9 +73,11 @@ def test_copy_and_truncate_rotation_loads_each_line_once(workspace, logs):
     with open(live, "r+") as fh:
         fh.truncate(0)
     access_jsonl(live, 140, 25)
+    written_at(t + 62, live, logs / "gw.log.1")
     rotated = run_cycle(workspace, now=t + 62)
     assert rotated.ok, rotated.all_errors()
     assert rotated.sources[0].rows == 40  # the copy is taken at once, and only its new lines load
+    assert rotated.sources[0].waiting == 1  # the log itself is being written again
     later = run_cycle(workspace, now=t + 200)
     assert later.sources[0].rows == 25  # the truncated log, quiet now, is new content
     assert sorted(lake_request_ids(workspace)) == sorted(ids(165))
