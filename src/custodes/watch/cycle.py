@@ -152,7 +152,7 @@ def _take(workspace, state: WatchState, report: SourceReport, name: str, source,
     _crash_point("after_ingest")
     done = result.files[0] if result.files else None
     if done is not None and getattr(done, "error", None):  # ingest reports a file it could not read
-        _failed(state, report, source, c, now, f"{c.path}: {done.error}")
+        _failed(state, report, source, c, now, done.error)  # (its words name the file)
         return
     rows, quarantined = (done.rows, done.quarantined) if done and not done.skipped else (0, 0)
     report.rows += rows
