@@ -8,8 +8,6 @@ Per process: with ``--workers N`` each worker counts its own (a scrape reaches o
 
 from __future__ import annotations
 
-import time
-
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
@@ -36,18 +34,12 @@ class _TimedLedger:
         self._ledger, self._histogram = ledger, histogram
 
     def check(self, *args, **kwargs):
-        began = time.perf_counter()
-        try:
+        with self._histogram.time():
             return self._ledger.check(*args, **kwargs)
-        finally:
-            self._histogram.observe(time.perf_counter() - began)
 
     def check_many(self, *args, **kwargs):
-        began = time.perf_counter()
-        try:
+        with self._histogram.time():
             return self._ledger.check_many(*args, **kwargs)
-        finally:
-            self._histogram.observe(time.perf_counter() - began)
 
     def __getattr__(self, name):
         return getattr(self._ledger, name)
