@@ -21,6 +21,7 @@ import click
 import yaml
 
 from custodes.clikit import iso, workspace_option
+from custodes.workspace import atomic_write_bytes
 
 #: One-hour slices for this many hours from each attack's start (until it alerts), then days.
 HOUR_SLICES = 6
@@ -64,7 +65,7 @@ def watch_world(workspace, sim_dir: Path):
     feed, alerts_file = workspace.root / "demo-feed", workspace.root / "demo-alerts.jsonl"
     config = workspace.config()
     config.update(configuration(sim_dir, feed, alerts_file))
-    workspace.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    atomic_write_bytes(workspace.config_path, yaml.safe_dump(config, sort_keys=False).encode())
     click.echo(f"   sources: {feed}/access/ and issuance/ (the platform's logs, a slice at a time) and the "
                f"reference files; alerts to {alerts_file}")
     totals: dict[str, list[int]] = {}
@@ -104,7 +105,8 @@ def first_alerts(timeline, workspace) -> None:
     sent = workspace.root / "demo-alerts.jsonl"
     count = len(sent.read_text().splitlines()) if sent.exists() else 0
     click.echo("   In the real case, the key forgery ran for about seven months before anyone noticed.")
-    click.echo(f"   {count} alert(s) delivered to {sent} (data time; the watch ran every slice as it would every minute)")
+    click.echo(f"   {count} alert(s) delivered to {sent}; times are the platform's clock: each slice's cycle "
+               f"ran as a watch runs every minute")
 
 
 def _span(delta: dt.timedelta) -> str:
@@ -125,6 +127,7 @@ def verify_lake(workspace) -> None:
 
 
 def detect_and_compare(workspace, sim_dir: Path) -> list[dict]:
+    from custodes.detect.state import State
     from custodes.detect.store import load_findings, load_incidents
     from custodes.detect.truth import compare, load_truth, render
 
@@ -133,7 +136,7 @@ def detect_and_compare(workspace, sim_dir: Path) -> list[dict]:
     severities: dict[str, int] = {}
     for f in findings:
         severities[f["severity"]] = severities.get(f["severity"], 0) + 1
-    click.echo(f"   the watch's incremental detection over data up to {max(f['detected_at'] for f in findings)}: "
+    click.echo(f"   the watch's incremental detection over data up to {State.load(workspace).now}: "
                f"{len(findings)} findings ({', '.join(f'{n} {sev}' for sev, n in severities.items())}), "
                f"{len(incidents)} incidents")
     for incident in incidents:
