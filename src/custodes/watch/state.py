@@ -159,11 +159,12 @@ class WatchState(Store):
     def sources(self) -> dict[str, dict]:
         return {r["name"]: dict(r) for r in self.db.execute("SELECT * FROM sources")}
 
-    def pending(self) -> dict[str, tuple[int, int | None]]:
+    def pending(self) -> dict[str, tuple[int, float | None]]:
         """Per source: files not loaded yet (waiting or failing), and since when the oldest one
-        was first seen (wall clock; a file's own mtime could say anything)."""
+        has waited: since it was last taken, else since watch first saw it (the wall clock of
+        watch's own observations; a file's mtime could say anything)."""
         return {r["source"]: (r["n"], r["oldest"]) for r in self.db.execute(
-            "SELECT source, count(*) AS n, min(first_seen) AS oldest FROM files "
+            "SELECT source, count(*) AS n, min(coalesce(taken_at, first_seen)) AS oldest FROM files "
             "WHERE status IN ('waiting', 'failed') GROUP BY source")}
 
     def put_meta(self, key: str, value) -> None:
