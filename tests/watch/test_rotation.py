@@ -11,11 +11,16 @@ import time
 
 import pytest
 
+from custodes.lake.ingest import FileReport
 from custodes.watch import run_cycle
 
 from .conftest import access_jsonl, configure, lake_request_ids, watch_cmd
 
 LIVE = {"quiet_seconds": 60, "max_wait_seconds": 300}
+# Watch hands a rotated or grown file to ingest; loading only what it adds is the lake's part
+# (branch lake-input, issue 13). Until the lake reports where it read a file from, these wait.
+pytestmark = pytest.mark.skipif("from_byte" not in FileReport.__dataclass_fields__,
+                                reason="the lake does not load a grown or rotated file from where it stopped yet")
 
 
 @pytest.fixture
