@@ -116,6 +116,11 @@ def _measures(r: Report, t: Catalogue) -> dict:
     return {"taken": taken, "planned": planned}
 
 
+def advice(t: Catalogue, items: list[str]) -> list[str]:
+    """What a person can do, for each item exposed, then what everyone should do."""
+    return [t(f"advice.{i}") for i in items if t.has(f"advice.{i}")] + [t("advice.general")]
+
+
 def _missing(r: Report, t: Catalogue) -> list[dict]:
     return [{"field": code, "text": t(f"draft.fields.{code}", provisional=t.time(r.first_detected))}
             for code in REQUIRED if code in r.missing]
@@ -143,7 +148,7 @@ def context(r: Report, doc: str, lang: str) -> dict:
         "notify_by": a.duty("pipa_notice").due, "report_by": a.duty("pipa_report").due,
         "narrative": narrative.breach(t, r.rule_ids, r.items, s.accounts, s.first_access, s.last_access),
         "items": [{"code": code, "label": t.item(code), "people": n} for code, n in s.fields.items()],
-        "advice": [t(f"advice.{i}") for i in r.items if t.has(f"advice.{i}")] + [t("advice.general")],
+        "advice": advice(t, r.items),
         "measures": _measures(r, t),
         "redress": t("redress.body"), "rights": t("redress.rights"),
         "duties": _duties(r, t), "fines": _fines(r, t),
@@ -204,6 +209,7 @@ def sample(r: Report, t: Catalogue) -> dict | None:
     row = people.slice(pc.index(_item_counts(fields), pc.max(_item_counts(fields))).as_py(), 1).to_pylist()[0]
     items = [i for i in (row["fields"] or "").split(";") if i]
     return {"account_id": row["account_id"], "name": row["name"], "items": [t.item(i) for i in items],
+            "advice": advice(t, items),
             "first_access": row["first_access"], "last_access": row["last_access"],
             "narrative": narrative.for_subject(t, r.rule_ids, items, row["first_access"], row["last_access"])}
 
@@ -254,6 +260,18 @@ def write_mail_merge(workspace, r: Report, lang: str, out: Path | None = None, f
     return out
 
 
+def merge_csv(r: Report, lang: str) -> bytes:
+    """The mail-merge CSV in memory (the console's download); the CLI streams it to a file."""
+    import io
+
+    from custodes.respond.scope import write_csv_rows
+
+    buffer = io.StringIO(newline="")
+    buffer.write(",".join(MERGE_HEADER) + "\n")
+    write_csv_rows(buffer, merge_columns(r, lang))
+    return buffer.getvalue().encode("utf-8")
+
+
 # Rendering ----------------------------------------------------------------------------------
 def _plain(value):
     """Control characters out of every value (autoescaping then does the rest)."""
@@ -281,7 +299,7 @@ def render(r: Report, doc: str, lang: str, fmt: str, env: jinja2.Environment | N
     if fmt == "json":
         return (dumps(context(r, doc, lang)) + "\n").encode("utf-8")
     if fmt == "csv":
-        raise CustodesError("the notice's CSV is written with write_mail_merge")
+        return merge_csv(r, lang)
     html = render_html(r, doc, lang, env)
     if fmt == "html":
         return html.encode("utf-8")

@@ -137,5 +137,6 @@ def load(workspace) -> RespondConfig:
     except ValidationError as exc:
         # a union (a plain text or per-language texts) reports each branch: the deepest says most
         err = max(exc.errors(), key=lambda e: len(e["loc"]))
-        where = "respond." + ".".join(str(p) for p in err["loc"] if p not in ("str", "Localized"))
+        # union branches show in the location as their type ("str", "function-after[_one(), Localized]")
+        where = "respond." + ".".join(str(p) for p in err["loc"] if p != "str" and "Localized" not in str(p))
         raise CustodesError(f"{workspace.config_path}: {where}: {err['msg'].removeprefix('Value error, ')}") from None
