@@ -179,7 +179,7 @@ def test_narrative_on_the_hand_made_world(configured):
     en = documents.context(configured, "pipc", "en")["narrative"]
     ko = documents.context(configured, "pipc", "ko")["narrative"]
     assert en == ("From 14 April to 15 April 2025, requests carrying login tokens that our authorization server never "
-                  "issued, read the name, email address, phone number, delivery address and building entrance code "
+                  "issued read the name, email address, phone number, delivery address and building entrance code "
                   "of 3 customers.")
     assert ko == ("2025년 4월 14일부터 4월 15일까지 당사 인증 서버가 발급한 적 없는 로그인 토큰을 사용한 요청으로 고객 3명의 "
                   "개인정보(이름, 이메일 주소, 전화번호, 배송지 주소, 공동현관 출입번호)가 조회되었습니다.")
