@@ -104,6 +104,8 @@ def respond(workspace) -> list[dict]:
         click.echo(f"      exposed: {fields or 'no personal data'}")
         for name, path in entry["reports"].items():
             click.echo(f"      {name:<13} {path}")
+        for name, why in entry["failed"].items():
+            click.echo(f"      {name}: not written: {why}")
         if entry["draft"]:
             click.echo(f"      drafts until set: {'; '.join(entry['draft'])} (custodes report --check)")
     return done

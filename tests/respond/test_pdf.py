@@ -49,3 +49,23 @@ def test_the_command_says_it_in_one_line(lake_ws, fake_detect, no_pango, capsys,
     errors = [line for line in err.splitlines() if line.startswith("custodes: error")]
     assert len(errors) == 1 and "libpango-1.0-0" in errors[0]
     assert not (tmp_path / "r.pdf").exists()
+
+
+def test_without_pango_the_demo_step_still_leaves_html(world, fake_detect, no_pango):
+    from custodes.respond.pipeline import respond_all
+
+    done = respond_all(world, world.workspace)
+    assert set(done[0]["failed"]) == {"pipc-ko.pdf", "gdpr33-en.pdf"}
+    assert "libpango-1.0-0" in done[0]["failed"]["pipc-ko.pdf"]
+    assert set(done[0]["reports"]) == {"pipc-ko.html", "gdpr33-en.html"}
+
+
+def test_the_demo_installs_what_the_pdfs_need():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "scripts"
+    listed = lambda name: {l.strip() for l in (root / name).read_text().splitlines()  # noqa: E731
+                           if l.strip() and not l.startswith("#")}
+    assert {"libpango-1.0-0", "libpangoft2-1.0-0", "fonts-nanum"} <= listed("demo-packages.txt")
+    assert listed("demo-packages.txt") <= listed("system-packages.txt")
+    assert "scripts/demo-packages.txt" in (root / "demo.sh").read_text()

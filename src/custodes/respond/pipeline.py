@@ -29,7 +29,13 @@ def respond_all(engine, workspace, docs=DEMO_DOCUMENTS, severities=SERIOUS, disc
             continue
         entry["scope"] = built.scope.to_json()
         entry["draft"] = [reports.REQUIRED[m] for m in built.missing]
-        entry["reports"] = {f"{doc}-{lang}.{fmt}": str(documents.write(workspace, built, doc, lang, fmt))
-                            for doc, lang, fmt in docs}
+        entry["reports"], entry["failed"] = {}, {}
+        for doc, lang, fmt in docs:
+            try:
+                entry["reports"][f"{doc}-{lang}.{fmt}"] = str(documents.write(workspace, built, doc, lang, fmt))
+            except CustodesError as exc:  # no Pango: say so once, and still leave the document as HTML
+                entry["failed"][f"{doc}-{lang}.{fmt}"] = str(exc)
+                if fmt != "html":
+                    entry["reports"][f"{doc}-{lang}.html"] = str(documents.write(workspace, built, doc, lang, "html"))
         done.append(entry)
     return done
