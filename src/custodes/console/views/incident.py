@@ -61,13 +61,20 @@ async def detail(request: Request, principal: auth.Principal):
                 documents=DOCUMENTS, document_formats=list(DOCUMENT_FORMATS))
 
 
-async def _export(request: Request, principal: auth.Principal, contacts: bool):
+async def _incident_form(request: Request, principal: auth.Principal):
+    """A POST about one incident: ``(incident_id, form, None)``, or ``(.., .., response)`` refusing
+    it (no CSRF token, another site's form, an id that cannot be one)."""
     incident_id = request.path_params["incident_id"]
     data, refused = await auth.checked_form(request, principal)
+    if refused is None and not ID_PATTERN.match(incident_id):
+        refused = Response("no such incident", status_code=404, media_type="text/plain")
+    return incident_id, data, refused
+
+
+async def _export(request: Request, principal: auth.Principal, contacts: bool):
+    incident_id, _, refused = await _incident_form(request, principal)
     if refused is not None:
         return refused
-    if not ID_PATTERN.match(incident_id):
-        return Response("no such incident", status_code=404, media_type="text/plain")
     path, written = await run_in_threadpool(blast.export_file, request, "incident", incident_id,
                                             contacts, f"console:{principal.user.name}")
     if not written.ok:
@@ -100,12 +107,9 @@ async def document(request: Request, principal: auth.Principal):
     """One breach document, built from the lake now and sent as an attachment. The customer
     notice names a customer and its mail-merge file holds everyone's contacts: admins only, as
     the notification list."""
-    incident_id = request.path_params["incident_id"]
-    data, refused = await auth.checked_form(request, principal)
+    incident_id, data, refused = await _incident_form(request, principal)
     if refused is not None:
         return refused
-    if not ID_PATTERN.match(incident_id):
-        return Response("no such incident", status_code=404, media_type="text/plain")
     doc, lang, fmt = data.get("doc"), data.get("lang") or None, data.get("format") or "pdf"
     if doc not in DOCUMENTS or fmt not in DOCUMENT_FORMATS or lang not in (None, "ko", "en"):
         return Response("unknown document, language or format", status_code=400, media_type="text/plain")
