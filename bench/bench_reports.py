@@ -4,8 +4,8 @@ hand; figures go to BENCHMARKS.md.
 Over a workspace `custodes demo` has filled, for its largest incident (most accounts), medians of
 --reps, each in a fresh process so no font cache or import is shared between checkouts:
 
-1. gathering the facts once (scope, the affected people with their contacts, offboarding plan):
-   ``report.build``;
+1. gathering the facts once (scope, who cannot be reached, offboarding plan): ``report.build``;
+   and with the affected people's rows and contacts, which only the customer notice needs;
 2. rendering each document's PDF from them: the PIPC report (ko), the GDPR notification (en), the
    customer notice's sample (ko) and the annex (en); and the notice's mail-merge CSV;
 3. with ``--old CHECKOUT``: main's ``report.build`` and its one fpdf2 PDF, side by side.
@@ -34,6 +34,10 @@ t = time.perf_counter()
 with connect(ws) as engine:
     built = report.build(engine, ws, incident)
 out["build"] = time.perf_counter() - t
+t = time.perf_counter()
+with connect(ws) as engine:
+    built = report.build(engine, ws, incident, people=True)
+out["build, with people (notice)"] = time.perf_counter() - t
 import custodes.respond.pdf as pdf; pdf._weasyprint()   # the import, once, outside the timings
 for doc, lang in (("pipc", "ko"), ("gdpr33", "en"), ("notice", "ko"), ("annex", "en")):
     t = time.perf_counter()

@@ -98,7 +98,7 @@ def built(ws, server):
     kid = payloads(base)["kid"]
     incident = next(i for i in load_incidents(ws) if kid in i["entities"]["kid"])
     with connect(ws) as engine:
-        return report.build(engine, ws, incident["incident_id"])
+        return report.build(engine, ws, incident["incident_id"], people=True)
 
 
 @pytest.mark.parametrize("doc", documents.DOCS)

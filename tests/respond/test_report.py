@@ -59,12 +59,12 @@ LITERAL = {
 @pytest.fixture
 def configured(world, fake_detect):
     world.workspace.config_path.write_text(CONFIG)
-    return report.build(world, world.workspace, "i-forgery", discovered_at=FOUND)
+    return report.build(world, world.workspace, "i-forgery", discovered_at=FOUND, people=True)
 
 
 @pytest.fixture
 def unconfigured(world, fake_detect):
-    return report.build(world, world.workspace, "i-forgery")
+    return report.build(world, world.workspace, "i-forgery", people=True)
 
 
 def test_the_facts(configured):

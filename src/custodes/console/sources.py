@@ -168,7 +168,8 @@ class Sources:
         try:
             lang = documents.check(doc, lang, fmt)
             with self.engine() as engine:
-                built = report.build(engine, self.workspace, incident_id, discovered_at=discovered_at)
+                built = report.build(engine, self.workspace, incident_id, discovered_at=discovered_at,
+                                     people=doc == "notice")
             data = documents.render(built, doc, lang, fmt)
             audit(self.workspace, "report", by="console", incident_id=incident_id, document=doc, lang=lang,
                   format=fmt, path=None, draft=bool(built.missing))

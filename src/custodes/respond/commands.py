@@ -152,7 +152,7 @@ def report(workspace, incident, doc, lang, fmt, out, force, discovered_at, check
     if out is not None:
         check_target(out, force)
     with _engine(workspace, backend) as engine:
-        built = reports.build(engine, workspace, incident, discovered_at=discovered)
+        built = reports.build(engine, workspace, incident, discovered_at=discovered, people=doc == "notice")
     for message in built.notes:
         note(f"note: {message}")
     if built.missing:

@@ -38,8 +38,6 @@ from custodes.safefile import write_output
 DOCS = ("pipc", "gdpr33", "notice", "annex")
 FORMATS = ("html", "pdf", "md", "json")
 DEFAULT_LANG = {"pipc": "ko", "gdpr33": "en", "notice": "ko", "annex": "en"}
-#: the document `report --format md|html|pdf` writes without --doc (CONTRACT.md §2)
-DEFAULT_DOC = "pipc"
 #: entity values listed in the annex per kind; the rest are counted
 ENTITIES_SHOWN = 50
 
@@ -200,9 +198,15 @@ def _item_counts(fields: pa.Array) -> pa.Array:
     return pc.add(pc.count_substring(fields, ";"), nonempty)
 
 
+def _people(r: Report) -> pa.Table:
+    if r.people is None:
+        raise CustodesError("the customer notice needs the affected people: report.build(..., people=True)")
+    return r.people
+
+
 def sample(r: Report, t: Catalogue) -> dict | None:
     """The letter to the affected person with the most items exposed (the fullest letter)."""
-    people = r.people
+    people = _people(r)
     if people.num_rows == 0:
         return None
     fields = pc.fill_null(people.column("fields").combine_chunks(), "")
@@ -222,7 +226,7 @@ def merge_columns(r: Report, lang: str) -> list[pa.Array]:
     notice's language, when (in its time zone), and the sentence that tells them. The sentence
     is written once per distinct (first day, last day, items), never once per person."""
     t = Catalogue(lang)
-    people = r.people
+    people = _people(r)
     fields = pc.fill_null(people.column("fields").combine_chunks(), "")
     shift = dt.timedelta(hours=9) if lang == "ko" else dt.timedelta(0)
     local = [pc.add(pc.cast(people.column(c).combine_chunks(), pa.timestamp("s", tz="UTC"), safe=False), pa.scalar(shift))
@@ -256,7 +260,7 @@ def write_mail_merge(workspace, r: Report, lang: str, out: Path | None = None, f
         fh.write(",".join(MERGE_HEADER) + "\n")
         write_csv_rows(fh, merge_columns(r, lang))
     audit(workspace, "report", incident_id=r.incident_id, document="notice", lang=lang, format="csv",
-          path=str(out.resolve()), rows=r.people.num_rows, sha256=fh.sha256)
+          path=str(out.resolve()), rows=_people(r).num_rows, sha256=fh.sha256)
     return out
 
 

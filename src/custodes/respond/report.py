@@ -17,13 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from custodes.clikit import shell_command
 from custodes.errors import CustodesError
 from custodes.respond import offboard, regulation, settings
-from custodes.respond.scope import Scope, accounts_table, scope
-from custodes.respond.selector import Selector
+from custodes.respond.scope import Scope, account_columns, accounts_table, scope
+from custodes.respond.selector import Selector, optional_table
 
 #: what must be set before a document is more than a draft (docs/respond.md, "Drafts"), and
 #: where: the custodes.yaml key or the option that sets it
@@ -63,7 +62,7 @@ class Report:
     containment: list[dict]
     offboarding: list[offboard.OffboardPlan]
     applied: dict[str, str]               # employee id -> when their offboarding was applied
-    people: pa.Table                      # one row per affected account (contacts when known)
+    people: pa.Table | None               # one row per affected account (build(..., people=True))
     generated_at: dt.datetime
     notes: list[str] = field(default_factory=list)
 
@@ -163,33 +162,45 @@ def applied_offboarding(workspace, plans: list[offboard.OffboardPlan]) -> dict[s
     return done
 
 
-def affected_people(engine, result: Scope) -> tuple[pa.Table, int | None]:
-    """One row per affected account with its contacts when a customer directory is ingested,
-    and how many of them have neither e-mail nor phone (None without a directory)."""
+def unreachable(engine, result: Scope) -> int | None:
+    """Affected accounts with neither e-mail nor phone in ``customers`` (one aggregate in the
+    engine, nothing materialised); None without a customer directory."""
+    customers = optional_table(engine, "customers")
+    if customers is None:
+        return None
+    rows = result.rows
+    accounts = rows.select(acct=account_columns(rows)["acct_id"]).filter(lambda t: t.acct.notnull()).distinct()
+    reach = customers.filter(customers.email.notnull() | customers.phone.notnull()).select(reach="account_id")
+    joined = accounts.left_join(reach, accounts.acct == reach.reach)
+    count = joined.aggregate(n=joined.reach.isnull().sum())
+    return int(engine.to_arrow(count).column("n")[0].as_py() or 0)
+
+
+def affected_people(engine, result: Scope) -> pa.Table:
+    """One row per affected account with its contacts when a customer directory is ingested
+    (empty otherwise): what the customer notice is written from."""
     from custodes.respond.notify import notification_rows
 
-    try:
-        table = notification_rows(engine, result)
-    except CustodesError:  # no customers dataset: the accounts alone, contacts unknown
-        table = accounts_table(engine, result)
-        nulls = pa.nulls(table.num_rows, pa.string())
-        for column in ("name", "email", "phone"):
-            table = table.append_column(column, nulls)
-        return table, None
-    no_contact = pc.and_(pc.is_null(table.column("email")), pc.is_null(table.column("phone")))
-    return table, int(pc.sum(pc.cast(no_contact, pa.int64())).as_py() or 0)
+    if optional_table(engine, "customers") is not None:
+        return notification_rows(engine, result)
+    table = accounts_table(engine, result)
+    for column in ("name", "email", "phone"):
+        table = table.append_column(column, pa.nulls(table.num_rows, pa.string()))
+    return table
 
 
-def build(engine, workspace, incident_id: str, discovered_at: dt.datetime | None = None) -> Report:
+def build(engine, workspace, incident_id: str, discovered_at: dt.datetime | None = None,
+          people: bool = False) -> Report:
+    """The facts; with ``people``, also each affected person's row (the customer notice needs
+    them; at a breach of millions they are the one large thing here, so only then)."""
     incident, findings = find_incident(workspace, incident_id)
     config = settings.load(workspace)
     result = scope(engine, workspace, Selector("incident", incident_id))
     detected = first_detection(incident, findings)
-    people, unreachable = affected_people(engine, result)
     rule_ids = list(incident.get("rule_ids") or []) + [f.get("rule_id") for f in findings]
     assessment = regulation.assess(result.accounts, list(result.fields), discovered_at or detected, config,
                                    rule_ids=rule_ids, discovered_given=discovered_at is not None,
-                                   unreachable=unreachable)
+                                   unreachable=unreachable(engine, result))
     actions, plans, notes = containment_plan(engine, workspace, incident)
     if discovered_at is not None and discovered_at < detected and discovered_at < result.first_access:
         notes.append("--discovered-at is before the first unauthorised access: check it")
@@ -197,7 +208,7 @@ def build(engine, workspace, incident_id: str, discovered_at: dt.datetime | None
         incident=incident, findings=findings, scope=result, config=config,
         discovered_at=discovered_at or detected, discovered_given=discovered_at is not None,
         first_detected=detected, assessment=assessment, containment=actions, offboarding=plans,
-        applied=applied_offboarding(workspace, plans), people=people,
+        applied=applied_offboarding(workspace, plans), people=affected_people(engine, result) if people else None,
         generated_at=dt.datetime.now(dt.timezone.utc), notes=notes + result.notes,
     )
 
