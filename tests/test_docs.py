@@ -65,7 +65,8 @@ def test_documented_command_and_options_exist(path, options):
     assert not missing, f"`custodes {' '.join(path)}` lacks documented options {sorted(missing)}"
 
 
-AREA_DOCS = {name: documented_commands((ROOT / "docs" / name).read_text()) for name in ("alerts.md", "watch.md")}
+AREA_DOCS = {name: documented_commands((ROOT / "docs" / name).read_text())
+             for name in ("alerts.md", "respond.md", "watch.md")}
 
 
 @pytest.mark.parametrize("path,options", [c for cmds in AREA_DOCS.values() for c in cmds],
@@ -107,6 +108,19 @@ def test_watch_doc_names_every_metric_watch_exports(tmp_path):
     doc = (ROOT / "docs" / "watch.md").read_text()
     for name in sorted(names):
         assert f"`{name}" in doc, f"docs/watch.md does not name {name}"
+
+
+REPORT_OPTIONS = {"--incident", "--doc", "--lang", "--format", "--out", "--force", "--discovered-at", "--check"}
+
+
+def test_report_options_are_documented_and_exist():
+    """Issue 16's report options: in docs/respond.md's table, in the README's additions, and in the CLI."""
+    in_respond = set().union(*(opts for path, opts in AREA_DOCS["respond.md"] if path == ["report"]))
+    in_readme = set().union(*(opts for path, opts in readme_additions() if path == ["report"]))
+    have = {opt for p in resolve(["report"]).params for opt in p.opts}
+    assert REPORT_OPTIONS - {"--force"} <= in_respond, REPORT_OPTIONS - in_respond
+    assert {"--doc", "--lang", "--discovered-at", "--check"} <= in_readme
+    assert REPORT_OPTIONS <= have
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
