@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from custodes import contract
 from custodes.lake import timeparse
+from custodes.lake.timeparse import TimeWindow
 
 IPV4 = r"((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _H = "[0-9a-fA-F]{1,4}"
@@ -31,7 +32,8 @@ IP_COLUMNS = {("access", "src_ip"), ("issuance", "src_ip")}
 #: Quarantine reasons, as the summary and ``custodes quarantine`` name them.
 REASONS = {
     "missing": "a required value is empty",
-    "bad_time": "not an RFC 3339 time with a zone, nor an integer epoch",
+    "bad_time": "not an RFC 3339 time with a zone (offset within ±14:00), nor an integer epoch",
+    "time_out_of_range": "a time outside the window its column may hold (before 2000, or in the future)",
     "time_no_zone": "a time without a zone (ambiguous; add Z or an offset)",
     "bad_ip": "not an IPv4 or IPv6 address",
     "bad_enum": "not one of the contract's values for this column",
@@ -40,6 +42,7 @@ REASONS = {
     "bad_json": "not a JSON object",
     "wrong_class": "an OCSF event of another class",
     "bad_row": "a CSV record with the wrong number of fields, or a quote that never closes",
+    "bad_value": "a NUL character in the row, or a negative count",
 }
 
 
@@ -128,37 +131,74 @@ def _raw(src: Source, empty_allowed: bool = False) -> str:
 
 
 def batch_sql(dataset: str, sources: dict[str, Source], from_sql: str, seq: int,
-              row_problem: str | None = None, extra: str | None = None, row_value: str | None = None) -> str:
+              row_problem: str | None = None, extra: str | None = None, row_value: str | None = None,
+              window: TimeWindow | None = None, nul: str | None = None, row_text: str | None = None) -> str:
     """The query that turns one raw batch into typed rows with ``_problem`` (NULL when good).
 
     ``from_sql`` yields the batch with a ``_row`` column; ``row_problem`` is an optional
     whole-row check: NULL when the row is sound, else its reason (``bad_json``, ``wrong_class``,
     ``bad_row``), and ``row_value`` the text quarantined with it;
-    ``extra`` gives ``_extra``, the JSON text of the row's unknown source fields (NULL when none).
+    ``extra`` gives ``_extra``, the JSON text of the row's unknown source fields (NULL when none);
+    ``window`` bounds each time column (``time_out_of_range``); ``nul`` is true for a row holding
+    a NUL character anywhere (``bad_value``, before any other check: see ``_nul_problem``), and
+    ``row_text`` the row's source text, quarantined when the NUL is in no contract column.
     """
     cols = contract.columns(dataset)
     raw_select = [f"{_raw(sources.get(c.name, Source(None)), (dataset, c.name) in EMPTY_ALLOWED)} "
                   f"AS {quote('r_' + c.name)}" for c in cols]
     rowp = row_problem or "CAST(NULL AS VARCHAR)"
     inner = (f"SELECT _row, ({rowp}) AS _rowp, ({row_value or 'CAST(NULL AS VARCHAR)'}) AS _rowv, "
-             f"({extra or 'CAST(NULL AS VARCHAR)'}) AS _extra, "
+             f"({extra or 'CAST(NULL AS VARCHAR)'}) AS _extra, coalesce({nul or 'false'}, false) AS _nul, "
+             f"({row_text or 'CAST(NULL AS VARCHAR)'}) AS _rowt, "
              f"{', '.join(raw_select)} FROM {from_sql}")
-    typed, problems = [], ["WHEN _rowp IS NOT NULL THEN {'column': '', 'reason': _rowp, 'value': left(_rowv, 200)}"]
+    typed, problems = [], [_nul_problem(dataset, sources),
+                           "WHEN _rowp IS NOT NULL THEN {'column': '', 'reason': _rowp, 'value': left(_rowv, 200)}"]
     for c in cols:
         raw = quote("r_" + c.name)
+        t = quote("t_" + c.name)
         expr, reason = _typed(dataset, c, raw, sources.get(c.name, Source(None)))
-        typed.append(f"{expr} AS {quote('t_' + c.name)}")
+        typed.append(f"{expr} AS {t}")
         value = f"left(CAST({raw} AS VARCHAR), 200)"
         if c.required:
             problems.append(f"WHEN {raw} IS NULL THEN {{'column': {literal(c.name)}, 'reason': 'missing', 'value': NULL}}")
         if expr in (raw, f"CAST({raw} AS VARCHAR)"):
             continue  # the value as given: it cannot fail (IP columns are checked by lake.ips)
-        problems.append(f"WHEN {raw} IS NOT NULL AND {quote('t_' + c.name)} IS NULL THEN "
+        problems.append(f"WHEN {raw} IS NOT NULL AND {t} IS NULL THEN "
                         f"{{'column': {literal(c.name)}, 'reason': {reason}, 'value': {value}}}")
-    middle = f"SELECT _row, _rowp, _rowv, _extra, {', '.join(quote('r_' + c.name) for c in cols)}, {', '.join(typed)} FROM ({inner})"
+        if c.kind == "int":  # every int of the contract is a count or a code: none can be negative
+            problems.append(f"WHEN {t} < 0 THEN {{'column': {literal(c.name)}, 'reason': 'bad_value', 'value': {value}}}")
+        if c.kind == "timestamp" and window is not None:
+            problems.append(f"WHEN {window.outside_sql(dataset, c.name, t)} THEN "
+                            f"{{'column': {literal(c.name)}, 'reason': 'time_out_of_range', 'value': {value}}}")
+    middle = (f"SELECT _row, _rowp, _rowv, _extra, _nul, _rowt, {', '.join(quote('r_' + c.name) for c in cols)}, "
+              f"{', '.join(typed)} FROM ({inner})")
     final = {c.name: DEFAULTS.get((dataset, c.name), quote("t_" + c.name)) for c in cols}
     out = [f"{final[c.name]} AS {quote(c.name)}" for c in cols
            if not passes_through(dataset, c, sources.get(c.name, Source(None)))]
     out += [f"CAST({int(seq)} AS BIGINT) AS _seq", "CAST(_row AS BIGINT) AS _row", "_extra"]
     out.append("CASE " + " ".join(problems) + " END AS _problem")
     return f"SELECT {', '.join(out)} FROM ({middle})"
+
+
+def _nul_problem(dataset: str, sources: dict[str, Source]) -> str:
+    """One rule for NUL characters, whatever the format and wherever they are: the row is
+    quarantined as ``bad_value``, naming the first contract column (in contract order) whose
+    value holds one, else the row (a NUL in an unknown field, or a raw NUL byte that leaves a
+    JSON line unparsable). Stored text never holds a NUL: C strings, terminals and CSV exports
+    downstream would cut or hide what follows it. The quarantined value shows it as ``\\0``.
+    Evaluated only for the rows flagged ``_nul`` (a CASE branch), so clean rows cost nothing."""
+    column, value = [], []
+    for c in contract.columns(dataset):
+        src = sources.get(c.name, Source(None))
+        if src.sql is None or not is_text(src.source_type):
+            continue
+        raw = f"CAST({quote('r_' + c.name)} AS VARCHAR)"
+        column.append(f"WHEN contains({raw}, chr(0)) THEN {literal(c.name)}")
+        value.append(f"WHEN contains({raw}, chr(0)) THEN {_shown(raw)}")
+    column_sql = f"CASE {' '.join(column)} ELSE '' END" if column else "''"
+    value_sql = f"CASE {' '.join(value)} ELSE {_shown('_rowt')} END" if value else _shown("_rowt")
+    return f"WHEN _nul THEN {{'column': {column_sql}, 'reason': 'bad_value', 'value': {value_sql}}}"
+
+
+def _shown(text_sql: str) -> str:
+    return f"left(replace({text_sql}, chr(0), '\\0'), 200)"
