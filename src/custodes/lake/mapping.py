@@ -247,6 +247,7 @@ def plan_json(dataset: str, mapping: dict[str, Field], fmt: str) -> Plan:
 
 #: A JSON line holds a NUL: a raw NUL byte (the reader flags ``_nul``), or the escape ``\u0000``
 #: (an odd number of backslashes before ``u0000``; ``\\u0000`` is a backslash and text). The
-#: regular expression runs only on the rare lines that contain the six characters at all.
-JSON_NUL = ("(_nul OR contains(_json, '\\u0000') AND "
-            "regexp_matches(_json, '(^|[^\\\\])(\\\\\\\\)*\\\\u0000'))")
+#: regular expression runs only on the rare lines that contain the six characters at all: in a
+#: CASE branch (DuckDB evaluated both sides of an AND on every line: half the validating time).
+JSON_NUL = ("(_nul OR CASE WHEN contains(_json, '\\u0000') THEN "
+            "regexp_matches(_json, '(^|[^\\\\])(\\\\\\\\)*\\\\u0000') ELSE false END)")

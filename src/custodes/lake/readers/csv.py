@@ -278,13 +278,13 @@ def _nul_column(block, offset: int, table: pa.Table) -> pa.Array:
     """``_nul`` for the rows of ``block`` (data rows ``offset + 1``...): NULL, unless the block
     holds a NUL byte; then true for the rows whose record holds one."""
     raw = np.frombuffer(block, dtype=np.uint8)
+    if not len(raw) or raw.min() != 0:  # the common case: one vectorised pass, no record work
+        return pa.nulls(table.num_rows, pa.bool_())
     ends = _record_ends(raw)
     if not len(ends) or ends[-1] != len(raw) - 1:
         ends = np.append(ends, len(raw))
     starts = np.concatenate(([0], ends[:-1] + 1))
     flags = nul_rows(raw, starts, ends)
-    if flags is None:
-        return pa.nulls(table.num_rows, pa.bool_())
     cr = (ends > starts) & (raw[np.maximum(ends - 1, 0)] == 13)
     is_row = ends - starts - cr > 0  # blank records are not rows (as in split_bad_records)
     numbers = offset + np.cumsum(is_row)  # the data-row number of each record

@@ -72,22 +72,31 @@ class HashingFile(io.RawIOBase):
     def tell(self) -> int:
         return self.pos
 
-    def read(self, n: int = -1) -> bytes:
+    def read_buffer(self, n: int = -1) -> pa.Buffer:
+        """What Arrow calls (before ``read``): the bytes in a buffer of Arrow's own memory pool.
+        Arrow releases such a buffer without the GIL; a Python ``bytes`` made every release of
+        a page's buffer wait for the GIL (a 1M-row read took 2.2 s instead of 0.4 s)."""
         with self._lock:
             if n is None or n < 0:
                 n = self.source.size - self.pos
-            data = self.source.pread(n, self.pos)
+            n = max(0, min(n, self.source.size - self.pos))
+            buf = pa.allocate_buffer(n)
+            got = self.source.read_into(memoryview(buf).cast("B"), self.pos) if n else 0
+            data = buf if got == n else buf.slice(0, got)
             if self.hashing:
                 self._hash_through(self.pos, data)
-            self.pos += len(data)
+            self.pos += got
             return data
 
+    def read(self, n: int = -1) -> bytes:
+        return self.read_buffer(n).to_pybytes()
+
     def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        memoryview(buffer).cast("B")[:len(data)] = data
+        data = self.read_buffer(len(buffer))
+        memoryview(buffer).cast("B")[:len(data)] = memoryview(data)
         return len(data)
 
-    def _hash_through(self, offset: int, data: bytes) -> None:
+    def _hash_through(self, offset: int, data: pa.Buffer) -> None:
         source = self.source
         while source.consumed < offset:  # the gap Arrow skipped
             gap = source.pread(min(CHUNK, offset - source.consumed), source.consumed)
@@ -95,7 +104,7 @@ class HashingFile(io.RawIOBase):
                 return
             source.consume(gap)
         if offset + len(data) > source.consumed:
-            source.consume(memoryview(data)[source.consumed - offset:])
+            source.consume(data.slice(source.consumed - offset))
 
 
 class ParquetReader:
