@@ -85,9 +85,13 @@ def typed_to_ts(v: str, source_type: pa.DataType | None) -> tuple[str, str]:
 #: a credential's creation, a custody grant. Later than the ingest's wall clock (plus ``ahead``)
 #: is impossible.
 LOGGED = frozenset({
-    ("access", "time"), ("access", "token_iat"), ("issuance", "time"), ("issuance", "iat"),
+    ("access", "time"), ("issuance", "time"), ("issuance", "iat"),
     ("credentials", "created_at"), ("keys", "created_at"), ("key_custody", "granted_at"),
 })
+#: Claims copied from the token of a request: its holder chooses them, and a window would let a
+#: forger send its own requests to quarantine, out of detection's sight, by signing an ``iat``
+#: of 2200. They are stored as given (never the data-time now; the guard and the rules judge them).
+CLAIMS = frozenset({("access", "token_iat"), ("access", "token_exp")})
 #: HR dates: people were hired decades before any log, and a roster may hold future hires and
 #: leavers; only a date before 1900 is impossible.
 HR = frozenset({("workforce", "hired_at"), ("workforce", "terminated_at")})
@@ -122,18 +126,19 @@ class TimeWindow:
             raise CustodesError(f"{where}.ahead_days: expected a number of days from 0 to 36500, got {ahead!r}")
         return cls(earliest, now + dt.timedelta(days=ahead))
 
-    def bounds(self, dataset: str, column: str) -> tuple[dt.datetime, dt.datetime | None]:
+    def bounds(self, dataset: str, column: str) -> tuple[dt.datetime | None, dt.datetime | None]:
+        if (dataset, column) in CLAIMS:
+            return None, None
         if (dataset, column) in HR:
             return min(HR_EARLIEST, self.earliest), None
         return self.earliest, self.latest if (dataset, column) in LOGGED else None
 
-    def outside_sql(self, dataset: str, column: str, ts: str) -> str:
-        """SQL: true where the TIMESTAMPTZ expression ``ts`` lies outside the column's window."""
+    def outside_sql(self, dataset: str, column: str, ts: str) -> str | None:
+        """SQL: true where the TIMESTAMPTZ expression ``ts`` lies outside the column's window
+        (None: the column has none)."""
         lo, hi = self.bounds(dataset, column)
-        test = f"{ts} < {_ts_literal(lo)}"
-        if hi is not None:
-            test += f" OR {ts} > {_ts_literal(hi)}"
-        return test
+        tests = ([f"{ts} < {_ts_literal(lo)}"] if lo else []) + ([f"{ts} > {_ts_literal(hi)}"] if hi else [])
+        return " OR ".join(tests) or None
 
 
 def _ts_literal(value: dt.datetime) -> str:

@@ -167,9 +167,10 @@ def batch_sql(dataset: str, sources: dict[str, Source], from_sql: str, seq: int,
                         f"{{'column': {literal(c.name)}, 'reason': {reason}, 'value': {value}}}")
         if c.kind == "int":  # every int of the contract is a count or a code: none can be negative
             problems.append(f"WHEN {t} < 0 THEN {{'column': {literal(c.name)}, 'reason': 'bad_value', 'value': {value}}}")
-        if c.kind == "timestamp" and window is not None:
-            problems.append(f"WHEN {window.outside_sql(dataset, c.name, t)} THEN "
-                            f"{{'column': {literal(c.name)}, 'reason': 'time_out_of_range', 'value': {value}}}")
+        outside = window.outside_sql(dataset, c.name, t) if c.kind == "timestamp" and window else None
+        if outside:
+            problems.append(f"WHEN {outside} THEN {{'column': {literal(c.name)}, 'reason': 'time_out_of_range', "
+                            f"'value': {value}}}")
     middle = (f"SELECT _row, _rowp, _rowv, _extra, _nul, _rowt, {', '.join(quote('r_' + c.name) for c in cols)}, "
               f"{', '.join(typed)} FROM ({inner})")
     final = {c.name: DEFAULTS.get((dataset, c.name), quote("t_" + c.name)) for c in cols}
