@@ -82,3 +82,28 @@ def test_every_command_takes_workspace_and_help(name):
         # other command reads or writes a workspace.
         if name not in ("guard", "simulate"):
             assert "--workspace" in opts, f"custodes {name} {cmd.name}: no --workspace"
+
+
+LAKE = (ROOT / "docs" / "lake.md").read_text()
+
+
+def test_every_quarantine_reason_is_documented_and_every_documented_one_exists():
+    from custodes.lake.validate import REASONS
+
+    section = LAKE[LAKE.index("### Validation and quarantine"):LAKE.index("Quarantined rows live in")]
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", section, re.MULTILINE))
+    assert documented == set(REASONS), f"docs/lake.md reasons {sorted(documented)} vs code {sorted(REASONS)}"
+
+
+def test_the_ingest_time_window_setting_is_documented_as_the_code_reads_it():
+    import datetime as dt
+
+    import yaml
+
+    from custodes.lake.timeparse import TimeWindow
+
+    assert "ingest.time_window" in README and "`earliest`" in README and "`ahead_days`" in README
+    example = LAKE[LAKE.index("ingest:\n  time_window:"):]
+    setting = yaml.safe_load(example[:example.index("```")])["ingest"]["time_window"]
+    window = TimeWindow.from_setting(setting, dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+    assert window == TimeWindow.from_setting(None, dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))  # the defaults
