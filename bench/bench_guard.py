@@ -10,7 +10,11 @@ Side by side, in one run (the machine is shared and noisy, so compare ratios):
 2. the cached path;
 3. the Redis ledger check (one MGET) against a bare PING round trip on the same connection, one
    by one and batched (check_many: one MGET for a batch);
-4. `custodes guard serve` behind nginx auth_request, measured with wrk on loopback.
+4. `custodes guard serve` behind nginx auth_request, measured with wrk on loopback;
+5. with ``--compare-with SRC`` (another checkout's ``src``, e.g. main's): verification with a
+   ledger (memory, SQLite, Redis; the ledger compares sub, kid, iat and exp since v1.1) and the
+   cost of writing one access event, for this tree and that one side by side, each in its own
+   process, the two interleaved round by round (best of ``--rounds``).
 """
 
 from __future__ import annotations
@@ -160,7 +164,7 @@ def bench_redis(url: str, seconds: float, rounds: int) -> list[str]:
     now = time.time()
     ledger.record_many([Issued(f"tok-{i}", f"cust-{i}", "k-ES256", now, now + 3600)
                         for i in range(10000)])
-    items = [(f"tok-{i}", f"cust-{i}", "k-ES256") for i in range(10000)]
+    items = [(f"tok-{i}", f"cust-{i}", "k-ES256", now, now + 3600) for i in range(10000)]
     assert ledger.check(*items[0]) is None
     client = ledger._client
     ping = check = 0.0
@@ -171,7 +175,7 @@ def bench_redis(url: str, seconds: float, rounds: int) -> list[str]:
     lines = ["| ledger operation (redis-server on loopback, one connection) | per second | µs each |",
              "|---|---|---|",
              f"| PING round trip (the floor) | {ping:,.0f} | {1e6 / ping:.1f} |",
-             f"| check(jti, sub, kid): one MGET of 4 keys | {check:,.0f} | {1e6 / check:.1f} |"]
+             f"| check(jti, sub, kid, iat, exp): one MGET of 4 keys | {check:,.0f} | {1e6 / check:.1f} |"]
     for batch in (100, 1000):
         chunks = [items[i:i + batch] for i in range(0, 10000, batch)]
         per_batch = max(rate(ledger.check_many, chunks, seconds, time.perf_counter)
@@ -273,6 +277,87 @@ def bench_edge(redis_url: str, tmp: Path, seconds: int) -> list[str]:
     return lines
 
 
+def ledger_rates(seconds: float, redis_url: str | None) -> dict[str, float]:
+    """One tree's figures (run in a child process with that tree on PYTHONPATH): verify() per
+    token, uncached, with each ledger; verify_many() with Redis; one access event written.
+    Only API that both trees share is used."""
+    from custodes.guard.events import AccessLog
+    from custodes.guard.ledger import Issued, open_ledger
+
+    now = int(time.time())
+    keys = {alg: mint.generate(alg, f"k-{alg}") for alg in ("HS256", "ES256")}
+    keyset = load_jwks(mint.jwks(*keys.values()))
+    count = {"HS256": 20000, "ES256": 4000}
+    tokens = {alg: [k.sign({"iss": ISSUER, "aud": AUDIENCE, "sub": f"cust-{i}", "jti": f"{alg}-{i}",
+                            "sid": f"s-{i}", "iat": now - 5, "exp": now + 3600})
+                    for i in range(count[alg])] for alg, k in keys.items()}
+    issued = [Issued(f"{alg}-{i}", f"cust-{i}", f"k-{alg}", now - 5, now + 3600)
+              for alg in keys for i in range(count[alg])]
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as d:
+        urls = {"memory": "memory:", "sqlite": f"sqlite:///{d}/ledger.db"}
+        if redis_url:
+            import redis
+
+            redis.Redis.from_url(redis_url).flushdb()
+            urls["redis"] = redis_url
+        for name, url in urls.items():
+            ledger = open_ledger(url)
+            ledger.record_many(issued)
+            verifier = Verifier(keyset, issuer=ISSUER, audience=AUDIENCE, ledger=ledger)
+            for alg in keys:
+                assert verifier.verify(tokens[alg][0]).reason == "ok", (name, alg)
+                clock = time.perf_counter if name == "redis" else time.process_time
+                out[f"verify, {name} ledger, {alg}"] = rate(verifier.verify, tokens[alg], seconds,
+                                                            clock)
+            if name == "redis":
+                batches = [tokens["HS256"][i:i + 1000] for i in range(0, 20000, 1000)]
+                out["verify_many (1,000 a batch), redis ledger, HS256"] = 1000 * rate(
+                    verifier.verify_many, batches, seconds, time.perf_counter)
+            ledger.close()
+        verdict = Verifier(keyset, issuer=ISSUER, audience=AUDIENCE).verify(tokens["HS256"][0])
+        log = AccessLog(Path(d) / "events")
+        request = dict(method="GET", route="/api/v1/me/addresses", src_ip="203.0.113.7",
+                       status=200, user_agent="app/1", request_id="r-1")
+        if hasattr(log, "decision"):
+            write = lambda _: log.decision(verdict, **request)  # noqa: E731
+        else:
+            from custodes.guard.events import access_event
+
+            write = lambda _: log.write(access_event(verdict, **request))  # noqa: E731
+        out["one access event written (signed token, 200)"] = rate(write, range(1000), seconds)
+        log.close()
+    return out
+
+
+def bench_compare(other_src: str, redis_url: str | None, seconds: float, rounds: int) -> list[str]:
+    """This tree against ``other_src``, each figure the best of ``rounds`` child runs, the
+    trees alternating (and which goes first too) so that the machine's load falls on both
+    alike."""
+    here = str(Path(__file__).resolve().parents[1] / "src")
+    best: dict[str, dict[str, float]] = {here: {}, other_src: {}}
+    for r in range(rounds):
+        for src in (here, other_src) if r % 2 == 0 else (other_src, here):
+            env = dict(os.environ, PYTHONPATH=src)
+            args = [sys.executable, __file__, "--child-ledger", "--seconds", str(seconds)]
+            if redis_url:
+                args += ["--redis-url", redis_url]
+            got = json.loads(subprocess.run(args, env=env, capture_output=True, text=True,
+                                            check=True).stdout)
+            for name, value in got.items():
+                best[src][name] = max(best[src].get(name, 0.0), value)
+    lines = [f"Side by side with `{other_src}`, best of {rounds} interleaved child runs of "
+             f"{seconds:g} s per figure (CPU time per core; Redis figures wall time); load "
+             f"average before: {LOAD_BEFORE}, after: {os.getloadavg()[0]:.1f}.\n",
+             "| figure (uncached, 20,000 HS256 / 4,000 ES256 distinct issued tokens) | this tree "
+             "per second | other tree per second | this / other |", "|---|---|---|---|"]
+    for name, ours in best[here].items():
+        theirs = best[other_src].get(name)
+        lines.append(f"| {name} | {ours:,.0f} | {theirs:,.0f} | {ours / theirs:.1%} |"
+                     if theirs else f"| {name} | {ours:,.0f} | | |")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=1.0)
@@ -280,7 +365,15 @@ def main() -> None:
     ap.add_argument("--wrk-seconds", type=int, default=10)
     ap.add_argument("--skip-wrk", action="store_true")
     ap.add_argument("--skip-redis", action="store_true")
+    ap.add_argument("--skip-verify", action="store_true", help="skip the per-core verify figures")
+    ap.add_argument("--compare-with", metavar="SRC", default=None,
+                    help="another checkout's src directory (e.g. /work/main/src) to compare with")
+    ap.add_argument("--child-ledger", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--redis-url", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child_ledger:  # one tree's side of --compare-with, as JSON on stdout
+        print(json.dumps(ledger_rates(args.seconds, args.redis_url)))
+        return
     from cryptography.hazmat.bindings._rust import openssl as rust_openssl
 
     ssl_cli = subprocess.run(["openssl", "version"], capture_output=True, text=True).stdout.strip()
@@ -289,12 +382,17 @@ def main() -> None:
            f"Python {platform.python_version()}; `openssl speed`: {ssl_cli}; cryptography links "
            f"{rust_openssl.openssl_version_text()}. Command: `python bench/bench_guard.py "
            f"--seconds {args.seconds:g} --rounds {args.rounds}`.\n"]
-    out += bench_verify(args.seconds, args.rounds)
+    if not args.skip_verify:
+        out += bench_verify(args.seconds, args.rounds)
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        if not args.skip_redis or not args.skip_wrk:
+        if not args.skip_redis or not args.skip_wrk or args.compare_with:
             redis_proc, redis_url = start_redis(tmp)
             try:
+                if args.compare_with:
+                    out.append("")
+                    out += bench_compare(args.compare_with, None if args.skip_redis else redis_url,
+                                         args.seconds, args.rounds)
                 if not args.skip_redis:
                     out.append("")
                     out += bench_redis(redis_url, args.seconds, args.rounds)

@@ -81,7 +81,17 @@ def generate(root: Path, events: int, legacy_days: int = 0) -> None:
     values = ", ".join(f"('{r}', '{f}', false, 1::BIGINT, {n + 1}::BIGINT)" for n, (r, f) in enumerate(ROUTES))
     con.execute(f"COPY (SELECT * FROM (VALUES {values}) v(route, fields, bulk, _seq, _row)) "
                 f"TO '{catalog}/part-000001.parquet' (FORMAT parquet)")
+    _seal(root, lake, catalog)
     (root / "EVENTS").write_text(f"{per_day * DAYS} {legacy_days}")
+
+
+def _seal(root: Path, lake: Path, catalog: Path) -> None:
+    """Commit the files as sealed ingests: queries read only what the manifest seals."""
+    from custodes.lake import manifest
+
+    if hasattr(manifest, "commit_files"):
+        manifest.commit_files(Workspace(root), "access", sorted(lake.rglob("part-*.parquet")))
+        manifest.commit_files(Workspace(root), "catalog", [catalog / "part-000001.parquet"])
 
 
 def _write_day(con, lake: Path, day: int, per_day: int, routes: str, with_v4: bool) -> None:

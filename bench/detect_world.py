@@ -30,6 +30,16 @@ def _write_reference(workspace, dataset: str, path: Path, seq: int) -> None:
     root = workspace.dataset_dir(dataset)
     root.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, root / f"part-ref-{seq:06d}.parquet")
+    _seal(workspace, dataset, [root / f"part-ref-{seq:06d}.parquet"])
+
+
+def _seal(workspace, dataset: str, paths) -> None:
+    """Commit written files as a sealed ingest (queries read only what the manifest seals),
+    where this checkout's lake has that."""
+    from custodes.lake import manifest
+
+    if hasattr(manifest, "commit_files"):
+        manifest.commit_files(workspace, dataset, paths)
 
 
 def load_reference(workspace, sim: Path, skip=()) -> None:
@@ -86,10 +96,13 @@ def fast_events(workspace, sim: Path, skip=(), first_seq: int = 1_000) -> int:
             select = (f"SELECT {', '.join(names)}, {keys}, {seq}::BIGINT AS _seq, "
                       f"(row_number() OVER ())::BIGINT AS _row, strftime(time, '%Y-%m-%d') AS d "
                       f"FROM read_parquet('{path}')")
+            written = []
             for (day,) in con.execute(f"SELECT DISTINCT strftime(time, '%Y-%m-%d') FROM read_parquet('{path}')").fetchall():
                 out = workspace.dataset_dir(dataset) / f"date={day}"
                 out.mkdir(parents=True, exist_ok=True)
+                written.append(out / f"part-{seq:010d}.parquet")
                 con.execute(f"COPY (SELECT * EXCLUDE (d) FROM ({select}) WHERE d = '{day}') TO "
-                            f"'{out / f'part-{seq:010d}.parquet'}' (FORMAT parquet, COMPRESSION zstd)")
+                            f"'{written[-1]}' (FORMAT parquet, COMPRESSION zstd)")
+            _seal(workspace, dataset, written)
     con.close()
     return seq

@@ -16,10 +16,11 @@ CONTRACT = (ROOT / "docs" / "CONTRACT.md").read_text()
 README = (ROOT / "README.md").read_text()
 
 
-def documented_commands() -> list[tuple[list[str], set[str]]]:
-    """[(command path, {--options})] from the command tables of CONTRACT.md §2 and §5."""
+def documented_commands(text: str = CONTRACT) -> list[tuple[list[str], set[str]]]:
+    """[(command path, {--options})] from the command tables of CONTRACT.md §2 and §5 (or of
+    another document's command tables)."""
     out = []
-    for line in CONTRACT.splitlines():
+    for line in text.splitlines():
         m = re.match(r"^\| `custodes ([^`]+)`", line)
         if not m:
             continue
@@ -64,6 +65,19 @@ def test_documented_command_and_options_exist(path, options):
     assert not missing, f"`custodes {' '.join(path)}` lacks documented options {sorted(missing)}"
 
 
+AREA_DOCS = {"alerts.md": documented_commands((ROOT / "docs" / "alerts.md").read_text())}
+
+
+@pytest.mark.parametrize("path,options", [c for cmds in AREA_DOCS.values() for c in cmds],
+                         ids=lambda v: " ".join(v) if isinstance(v, list) else "")
+def test_area_docs_commands_and_options_exist(path, options):
+    test_documented_command_and_options_exist(path, options)
+
+
+def test_alerts_doc_lists_its_commands():
+    assert len(AREA_DOCS["alerts.md"]) >= 10
+
+
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_every_command_is_documented(name):
     assert f"custodes {name}" in CONTRACT or f"custodes {name}" in README, (
@@ -84,13 +98,57 @@ def test_every_command_takes_workspace_and_help(name):
             assert "--workspace" in opts, f"custodes {name} {cmd.name}: no --workspace"
 
 
-LAKE = (ROOT / "docs" / "lake.md").read_text()
+LAKE_DOC = (ROOT / "docs" / "lake.md").read_text()
+
+
+def lake_usages() -> list[tuple[list[str], set[str]]]:
+    """[(command path, {--options})] from the usage block at the top of docs/lake.md."""
+    block = LAKE_DOC.split("```")[1]
+    return [([line.split()[1]], set(re.findall(r"(--[a-z][a-z-]*)", line)))
+            for line in block.splitlines() if line.startswith("custodes ")]
+
+
+@pytest.mark.parametrize("path,options", lake_usages(), ids=lambda v: " ".join(v) if isinstance(v, list) else "")
+def test_lake_doc_commands_and_options_exist(path, options):
+    have = {opt for p in resolve(path).params for opt in p.opts + p.secondary_opts}
+    assert options <= have, f"docs/lake.md documents `custodes {path[0]}` options {sorted(options - have)} it lacks"
+
+
+def test_verify_takes_the_options_of_contract_section_6():
+    section = " ".join(CONTRACT.split("## 6.")[1].split("## 7.")[0].split())
+    documented = set(re.findall(r"`custodes verify (--[a-z][a-z-]*)", section))
+    assert documented == {"--expect-head", "--anchor"}
+    have = {opt for p in resolve(["verify"]).params for opt in p.opts}
+    assert documented | {"--public-key", "--sign"} <= have
+
+def readme_additions() -> list[tuple[list[str], set[str]]]:
+    """[(command path, {--options})] from the `custodes ...` code spans of README.md's
+    "Additions to the contract"."""
+    section = README.split("### Additions to the contract", 1)[1].split("\n## ", 1)[0]
+    out = []
+    for span in re.findall(r"`(custodes [^`]+)`", section):
+        words = []
+        for word in span.split()[1:]:
+            if not re.fullmatch(r"[a-z][a-z-]*", word):
+                break
+            words.append(word)
+        options = set(re.findall(r"(--[a-z][a-z-]*)", span))
+        if options:
+            out.append((words, options))
+    return out
+
+
+@pytest.mark.parametrize("path,options", readme_additions(), ids=lambda v: " ".join(v) if isinstance(v, list) else "")
+def test_options_added_in_the_readme_exist(path, options):
+    command = resolve(path)
+    have = {opt for p in command.params for opt in p.opts + p.secondary_opts}
+    assert not options - have, f"README documents `custodes {' '.join(path)}` {sorted(options - have)}, which it lacks"
 
 
 def test_every_quarantine_reason_is_documented_and_every_documented_one_exists():
     from custodes.lake.validate import REASONS
 
-    section = LAKE[LAKE.index("### Validation and quarantine"):LAKE.index("Quarantined rows live in")]
+    section = LAKE_DOC[LAKE_DOC.index("### Validation and quarantine"):LAKE_DOC.index("Quarantined rows live in")]
     documented = set(re.findall(r"^\| `([a-z_]+)` \|", section, re.MULTILINE))
     assert documented == set(REASONS), f"docs/lake.md reasons {sorted(documented)} vs code {sorted(REASONS)}"
 
@@ -103,7 +161,7 @@ def test_the_ingest_time_window_setting_is_documented_as_the_code_reads_it():
     from custodes.lake.timeparse import TimeWindow
 
     assert "ingest.time_window" in README and "`earliest`" in README and "`ahead_days`" in README
-    example = LAKE[LAKE.index("ingest:\n  time_window:"):]
+    example = LAKE_DOC[LAKE_DOC.index("ingest:\n  time_window:"):]
     setting = yaml.safe_load(example[:example.index("```")])["ingest"]["time_window"]
     window = TimeWindow.from_setting(setting, dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
     assert window == TimeWindow.from_setting(None, dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))  # the defaults

@@ -10,6 +10,7 @@ import pytest
 
 from custodes.contract import TIMESTAMP
 from custodes.engine import connect
+from custodes.lake.manifest import commit_files
 
 UTC = dt.timezone.utc
 
@@ -23,6 +24,8 @@ def _workforce_snapshots(ws):
                        "terminated_at": pa.array([dt.datetime(2024, 12, 31, tzinfo=UTC)], TIMESTAMP), "_seq": [2]})
     pq.write_table(first, d / "part-1.parquet")
     pq.write_table(second, d / "part-2.parquet")
+    commit_files(ws, "workforce", [d / "part-1.parquet"])  # queries read sealed files only
+    commit_files(ws, "workforce", [d / "part-2.parquet"])
 
 
 @pytest.mark.parametrize("backend", ["duckdb", pytest.param("spark", marks=pytest.mark.spark)])

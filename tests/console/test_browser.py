@@ -138,6 +138,37 @@ def test_login_page_and_wrong_password(server, browser, shots):
     context.close()
 
 
+def test_a_password_reset_ends_a_browser_session(server, browser):
+    from custodes.console.users import UserStore
+
+    base, ws = server
+    context = browser.new_context()
+    page = context.new_page()
+    sign_in(page, base, "vera")
+    store = UserStore.of(ws, log2_n=12)
+    try:
+        store.add("vera", "viewer", "a-brand-new-viewer-pass", replace=True)  # custodes serve --add-user --replace
+        page.goto(f"{base}/incidents")
+        assert page.url.startswith(f"{base}/login")
+    finally:
+        store.add("vera", "viewer", PASSWORDS["vera"], replace=True)
+    context.close()
+
+
+def test_a_failed_sign_in_keeps_the_name_typed_whoever_it_names(server, browser):
+    base, _ws = server
+    context = browser.new_context()
+    page = context.new_page()
+    for name in ("adam", "no-such-user"):
+        page.goto(f"{base}/login")
+        page.fill("#username", name)
+        page.fill("#password", "not-the-password")
+        page.click("button[type=submit]")
+        assert "Wrong user name or password" in page.inner_text(".error")
+        assert page.input_value("#username") == name
+    context.close()
+
+
 def ws_audit(ws):
     from custodes.console.audit import AuditTrail
     from custodes.console.users import console_dir

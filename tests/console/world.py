@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from custodes import contract
 from custodes.ids import KEYED_COLUMNS, key_of
+from custodes.lake.manifest import commit_files
 
 UTC = dt.timezone.utc
 FORGED_ACCOUNTS = [f"c-{1000 + i}" for i in range(30)]
@@ -36,6 +37,7 @@ def _write(workspace, dataset: str, rows: list[dict], seq: int, part: str = "") 
     folder = workspace.dataset_dir(dataset) / part if part else workspace.dataset_dir(dataset)
     folder.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, folder / f"part-{seq:06d}.parquet")
+    commit_files(workspace, dataset, [folder / f"part-{seq:06d}.parquet"])  # queries read sealed files only
 
 
 def _request(time, account, route="/api/v1/me/profile", kid="k-2025", ip="198.51.100.20",

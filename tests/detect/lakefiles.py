@@ -1,5 +1,6 @@
 """Write tables into a workspace lake in the layout of docs/ARCHITECTURE.md, without the lake's
-ingest (so detection tests do not depend on it): event datasets partitioned by UTC day."""
+ingest (so detection tests do not depend on it): event datasets partitioned by UTC day, each
+call sealed as one committed ingest (queries read only sealed files)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from custodes.contract import EVENT_TIME_COLUMN
+from custodes.lake.manifest import commit_files
 
 
 def store(workspace, dataset: str, table: pa.Table, seq: int) -> None:
@@ -18,9 +20,13 @@ def store(workspace, dataset: str, table: pa.Table, seq: int) -> None:
     if dataset not in EVENT_TIME_COLUMN:
         root.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, root / f"part-{seq:06d}.parquet")
+        commit_files(workspace, dataset, [root / f"part-{seq:06d}.parquet"])
         return
     days = pc.strftime(table[EVENT_TIME_COLUMN[dataset]], format="%Y-%m-%d")
+    written = []
     for day in sorted(set(days.to_pylist())):
         part = root / f"date={day}"
         part.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table.filter(pc.equal(days, day)), part / f"part-{seq:06d}.parquet")
+        written.append(part / f"part-{seq:06d}.parquet")
+        pq.write_table(table.filter(pc.equal(days, day)), written[-1])
+    commit_files(workspace, dataset, written)

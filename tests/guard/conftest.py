@@ -12,7 +12,11 @@ import pytest
 
 from custodes.guard import Verifier, load_jwks, mint
 
-NOW = 1_760_000_000.0  # a fixed "now" so every time check is exact
+# A fixed "now" so every time check is exact: the session's start, to the second, since ledger
+# records expire by the wall clock (at exp + 60 s) in every backend.
+NOW = float(int(time.time()))
+#: seconds the test tokens live past NOW: long enough for a slow full run of the suite
+LIFETIME = 6 * 3600
 
 
 def free_port() -> int:
@@ -41,7 +45,7 @@ def keyset(signing_keys):
 
 def claims(**overrides) -> dict:
     base = {"iss": "https://auth.example", "aud": "api", "sub": "cust-1", "jti": "tok-1",
-            "iat": int(NOW) - 10, "exp": int(NOW) + 600, "sid": "s-1"}
+            "iat": int(NOW) - 10, "exp": int(NOW) + LIFETIME, "sid": "s-1"}
     base.update(overrides)
     return {k: v for k, v in base.items() if v is not None}
 

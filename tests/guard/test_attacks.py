@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from custodes.guard import b64, jws, mint
 from custodes.guard.ledger import open_ledger
 
-from .conftest import NOW, claims
+from .conftest import LIFETIME, NOW, claims
 
 
 def forge(header: dict, payload: dict, secret: bytes | None = None, alg: str = "HS256",
@@ -347,7 +347,7 @@ def test_retired_key_signs_nothing_after_retirement(signing_keys):
 @pytest.fixture
 def ledger():
     led = open_ledger("memory:")
-    led.record("tok-1", "cust-1", "k-ES256", exp=NOW + 600, iat=NOW - 10)
+    led.record("tok-1", "cust-1", "k-ES256", exp=NOW + LIFETIME, iat=NOW - 10)
     return led
 
 

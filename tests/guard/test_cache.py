@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
-from custodes.guard import VerdictCache
-from custodes.guard.ledger import open_ledger
+import pytest
 
-from .conftest import NOW, claims
+from custodes.guard import VerdictCache, Verifier
+from custodes.guard.ledger import LedgerUnavailable, open_ledger
+from custodes.guard.ledger.memory import MemoryLedger
+
+from .conftest import LIFETIME, NOW, claims
 
 
 def test_cached_verdict_skips_verification_until_exp(verifier, signing_keys, monkeypatch):
@@ -49,7 +53,7 @@ def test_cache_is_bounded(verifier, signing_keys):
 
 def test_revocation_through_the_ledger_empties_the_cache_at_once(verifier, signing_keys):
     ledger = open_ledger("memory:")
-    ledger.record("tok-1", "cust-1", "k-ES256", exp=NOW + 600, iat=NOW - 10)
+    ledger.record("tok-1", "cust-1", "k-ES256", exp=NOW + LIFETIME, iat=NOW - 10)
     v = verifier(ledger=ledger, cache=VerdictCache(ttl=3600))
     token = signing_keys["ES256"].sign(claims())
     assert v.verify(token, NOW).ok and v.verify(token, NOW).ok
@@ -80,7 +84,7 @@ def test_a_verdict_reached_before_a_revocation_is_not_cached_after_it(verifier, 
     """The race: the ledger said yes, then a revocation cleared the cache, then the old yes
     arrived to be stored. It must not be."""
     ledger = open_ledger("memory:")
-    ledger.record("tok-1", "cust-1", "k-ES256", exp=NOW + 600, iat=NOW - 10)
+    ledger.record("tok-1", "cust-1", "k-ES256", exp=NOW + LIFETIME, iat=NOW - 10)
     cache = VerdictCache(ttl=3600)
     v = verifier(ledger=ledger, cache=cache)
     check = ledger.check
@@ -96,3 +100,38 @@ def test_a_verdict_reached_before_a_revocation_is_not_cached_after_it(verifier, 
     ledger.check = check
     assert len(cache) == 0  # ...but its verdict was not kept
     assert v.verify(token, NOW).reason == "revoked_jti"
+
+
+class FlakyLedger(MemoryLedger):
+    """A ledger that is down until told otherwise."""
+    down = True
+
+    def check(self, *args):
+        if self.down:
+            raise LedgerUnavailable("down")
+        return super().check(*args)
+
+    async def check_async(self, *args):
+        return self.check(*args)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_an_unchecked_acceptance_is_not_cached(keyset, signing_keys, mode):
+    """A forged token passes unchecked while the ledger is down (fail open); once it answers
+    again, the very next request is checked, not served from the cache."""
+    ledger = FlakyLedger()
+    verifier = Verifier(keyset, ledger=ledger, ledger_failure="open", cache=VerdictCache(ttl=60))
+    forged = signing_keys["ES256"].sign(claims(jti="forged"))
+
+    def verify():
+        return verifier.verify(forged) if mode == "sync" else asyncio.run(verifier.verify_async(forged))
+
+    assert verify().reason == "ok_unchecked"
+    ledger.down = False
+    assert verify().reason == "not_issued"
+
+
+@pytest.mark.parametrize("ttl", [float("inf"), float("nan"), 0.0, -1.0])
+def test_the_cache_ttl_must_be_finite_and_positive(ttl):
+    with pytest.raises(ValueError):
+        VerdictCache(ttl=ttl)

@@ -37,7 +37,7 @@ def world(tmp_path_factory):
         f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(now - 5))},{now + 600}\n"
         f"2025-01-01T00:00:00Z,t3,k-cli,,customer,{now},{now + 600}\n"
         f"2025-01-01T00:00:00Z,t4,k-cli,dave,customer,yesterday,{now + 600}\n")
-    return {"dir": d, "tokens": tokens, "keys": str(d / "jwks.json")}
+    return {"dir": d, "tokens": tokens, "keys": str(d / "jwks.json"), "now": now}
 
 
 def verdicts(stdout: str) -> list[dict]:
@@ -78,7 +78,7 @@ def test_ledger_load_from_parquet_and_jsonl(world, tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    now = time.time()
+    now = world["now"] + 0.25  # sub-second parts of the issuance rows do not matter
     rows = {"time": [now], "token_id": ["t1"], "kid": ["k-cli"], "subject": ["alice"],
             "actor_type": ["customer"], "iat": [now - 5], "exp": [now + 600]}
     table = pa.table(rows).set_column(5, "iat", pa.array([int((now - 5) * 1e6)], pa.timestamp("us", "UTC")))
@@ -134,6 +134,9 @@ def test_verify_start_up_stays_light(world):
 def test_serve_on_a_busy_port_is_one_clear_error(world, tmp_path):
     import socket
 
+    from custodes.guard.ledger import open_ledger
+
+    open_ledger(f"sqlite:///{tmp_path}/l.db").close()
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -177,3 +180,36 @@ def test_serve_with_two_workers(world, tmp_path):
             for line in f.read_text().splitlines()]
     assert sorted(r["guard_reason"] for r in rows if r["credential_type"] != "none") == sorted(
         ["ok", "ok", "not_issued"] * 5)
+
+
+def _guard_options(words: list[str]) -> set[str]:
+    import click
+
+    from custodes.cli import cli as root
+
+    command, ctx = root, click.Context(root)
+    for word in ["guard", *words]:
+        command = command.get_command(ctx, word)
+        assert command is not None, f"custodes guard {' '.join(words)}: no such command"
+    return {opt for p in command.params for opt in p.opts + p.secondary_opts}
+
+
+def test_the_guard_options_the_docs_name_exist():
+    """docs/guard.md's synopses and README's additions name only options the CLI has."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    synopses = (root / "docs" / "guard.md").read_text().split("```", 2)[1]
+    readme = (root / "README.md").read_text()
+    spans = re.split(r"(?=custodes guard )", synopses)[1:]
+    spans += re.findall(r"`(custodes guard [^`]*)`", " ".join(readme.split()))
+    checked = 0
+    for span in spans:
+        words = re.match(r"custodes guard ((?:[a-z]+ )*)", span + " ").group(1).split()
+        words = [w for w in words if w in ("verify", "ledger", "load", "revoke", "serve")]
+        documented = set(re.findall(r"(--[a-z][a-z-]*)", span))
+        missing = documented - _guard_options(words)
+        assert not missing, f"custodes guard {' '.join(words)}: documented {sorted(missing)}"
+        checked += len(documented)
+    assert checked >= 30

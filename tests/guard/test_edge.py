@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import time
 
 import pytest
 from starlette.applications import Starlette
@@ -20,19 +19,22 @@ from custodes.guard.events import AccessLog
 from custodes.guard.ledger import open_ledger
 from custodes.guard.server import AuthServer
 
-from .conftest import claims
+from .conftest import LIFETIME, NOW, claims
 
 
 def now_claims(**kw):
-    now = int(time.time())
-    return claims(iat=now - 5, exp=now + 300, **kw)
+    """The lifetime every test here records in its ledger (the ledger compares it exactly)."""
+    return claims(iat=int(NOW) - 5, exp=int(NOW) + LIFETIME, **kw)
+
+
+def record(led, jti="tok-1", sub="cust-1"):
+    led.record(jti, sub, "k-ES256", exp=NOW + LIFETIME, iat=NOW - 5)
 
 
 @pytest.fixture
 def ledger():
     led = open_ledger("memory:")
-    now = time.time()
-    led.record("tok-1", "cust-1", "k-ES256", exp=now + 300, iat=now - 5)
+    record(led)
     return led
 
 
@@ -178,8 +180,7 @@ def test_guard_events_ingest_into_the_lake(verifier, signing_keys, ledger, tmp_p
 
 def test_auth_server_on_a_redis_ledger(verifier, signing_keys, fresh_redis_url):
     led = open_ledger(fresh_redis_url)
-    now = time.time()
-    led.record("tok-1", "cust-1", "k-ES256", exp=now + 300, iat=now - 5)
+    record(led)
     client = TestClient(AuthServer(verifier(ledger=led, cache=VerdictCache())))
     key = signing_keys["ES256"]
     for _ in range(2):  # the second answer comes from the cache
@@ -197,9 +198,8 @@ def test_verify_async_agrees_with_verify(verifier, signing_keys, fresh_redis_url
     import asyncio
 
     led = open_ledger(fresh_redis_url)
-    now = time.time()
-    led.record("tok-1", "cust-1", "k-ES256", exp=now + 300, iat=now - 5)
-    led.record("tok-2", "cust-2", "k-ES256", exp=now + 300, iat=now - 5)
+    record(led)
+    record(led, "tok-2", "cust-2")
     led.revoke(jti="tok-2")
     v = verifier(ledger=led)
     key = signing_keys["ES256"]

@@ -28,7 +28,9 @@ pytestmark = [pytest.mark.nginx, pytest.mark.slow]
 class Upstream(BaseHTTPRequestHandler):
     def do_GET(self):
         body = json.dumps({"subject": self.headers.get("X-Custodes-Subject"),
-                           "path": self.path}).encode()
+                           "path": self.path,
+                           "custodes": {k.lower(): v for k, v in self.headers.items()
+                                        if k.lower().startswith("x-custodes-")}}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -113,11 +115,17 @@ def test_nginx_auth_request_end_to_end(stack):
 
     ok = get(token(jti="tok-1", sub="cust-1"))
     assert ok.status_code == 200, (ok.status_code, (stack["prefix"] / "error.log").read_text())
-    assert ok.json() == {"subject": "cust-1", "path": "/api/v1/me/addresses"}
-    # A client cannot smuggle its own subject header past nginx.
+    assert ok.json()["subject"] == "cust-1" and ok.json()["path"] == "/api/v1/me/addresses"
+    # A client cannot smuggle its own X-Custodes-* headers past nginx: each one the app may
+    # read is set from the guard's answer, and the refusal reason is dropped.
     smuggled = httpx.get(url + "/x", headers={"Authorization": f"Bearer {token(jti='tok-2', sub='cust-2')}",
-                                              "X-Custodes-Subject": "admin"}, timeout=5)
-    assert smuggled.json()["subject"] == "cust-2"
+                                              "X-Custodes-Subject": "admin",
+                                              "X-Custodes-Token-Id": "tok-admin",
+                                              "X-Custodes-Kid": "k-admin",
+                                              "X-Custodes-Reason": "ok"}, timeout=5)
+    assert smuggled.json()["custodes"] == {"x-custodes-subject": "cust-2",
+                                           "x-custodes-token-id": "tok-2",
+                                           "x-custodes-kid": "k-live"}
     # Signed with the real key, never issued: the breach's forged token.
     assert get(token(jti="forged-1", sub="cust-77")).status_code == 401
     assert get(token(jti="tok-1", sub="cust-2")).status_code == 401  # claims differ from issuance

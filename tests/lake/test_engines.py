@@ -10,7 +10,8 @@ import pytest
 
 from custodes import ids
 from custodes.engine import connect
-from custodes.lake import ingest, seq_high_water
+from custodes.lake import ingest, manifest, seq_high_water
+from custodes.lake.seal import file_sha256
 
 from .conftest import access_row, write_csv
 
@@ -72,8 +73,16 @@ def old_and_new(world):
     old = pq.read_table(new).drop_columns(["src_ip_v4", "_extra"]).slice(0, 3)
     folder = world.dataset_dir("access") / "date=2025-04-01"
     folder.mkdir()
-    pq.write_table(old.set_column(old.column_names.index("_seq"), "_seq", pa.array([0] * 3, pa.int64())),
-                   folder / "part-0000000001-9999.parquet")  # named as a part of committed ingest 1
+    stored = folder / "part-0000000004-0000.parquet"
+    pq.write_table(old.set_column(old.column_names.index("_seq"), "_seq", pa.array([0] * 3, pa.int64())), stored)
+    # sealed as an ingest of its own, as an older version of custodes would have done
+    sha, size = file_sha256(stored)
+    last = manifest.commit(world, {
+        "seq": 4, "dataset": "access", "rows": 3, "quarantined": 0, "reasons": {}, "first_time": None,
+        "last_time": None, "quarantine_file": None, "committed_at": "2025-04-01T00:00:00.000000Z",
+        "files": [{"path": str(stored.relative_to(world.root)), "sha256": sha, "bytes": size, "rows": 3}],
+        "source": {"path": "/old.csv", "sha256": "0" * 64, "bytes": 0, "format": "csv"}}, manifest.entries(world)[-1])
+    manifest.write_head(world, last)
     return world
 
 

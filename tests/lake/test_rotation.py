@@ -198,16 +198,16 @@ def test_a_parquet_file_rewritten_while_it_is_read_loads_nothing(workspace, file
     rows = [access_row(i) for i in range(3000)]
     table = pa.Table.from_pylist(rows)
     pq.write_table(table, path, row_group_size=1000)
-    real = SourceFile.pread
+    real = SourceFile.read_into
 
-    def pread(self, n, offset):
-        data = real(self, n, offset)
+    def read_into(self, view, offset):
+        n = real(self, view, offset)
         if offset == 4:  # the first row group: rewrite the file in place behind the reader
             with open(path, "r+b") as fh:
                 fh.seek(offset)
                 fh.write(b"\0" * 8)
-        return data
-    monkeypatch.setattr(SourceFile, "pread", pread)
+        return n
+    monkeypatch.setattr(SourceFile, "read_into", read_into)
     with pytest.raises(IngestFailed, match=r"a\.parquet: changed while it was read \(rewritten"):
         ingest(workspace, "access", [path])
     assert not manifest.entries(workspace)

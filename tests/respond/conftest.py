@@ -149,18 +149,24 @@ def write_lake(workspace, dataset: str, table: pa.Table, seq: int = 1) -> None:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    from custodes.lake.manifest import commit_files
+
     table = table.append_column("_seq", pa.array([seq] * table.num_rows, pa.int64()))
     table = table.append_column("_row", pa.array(range(1, table.num_rows + 1), pa.int64()))
     root = workspace.dataset_dir(dataset)
     if dataset not in contract.EVENT_TIME_COLUMN:
         root.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, root / f"part-{seq:06d}.parquet")
+        commit_files(workspace, dataset, [root / f"part-{seq:06d}.parquet"])  # queries read sealed files only
         return
     days = pc.strftime(table.column("time"), format="%Y-%m-%d")
+    written = []
     for day in sorted(set(days.to_pylist())):
         part = root / f"date={day}"
         part.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table.filter(pc.equal(days, day)), part / f"part-{seq:06d}.parquet")
+        written.append(part / f"part-{seq:06d}.parquet")
+        pq.write_table(table.filter(pc.equal(days, day)), written[-1])
+    commit_files(workspace, dataset, written)
 
 
 def store_world(workspace, with_issuance=True):

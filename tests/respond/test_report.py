@@ -102,3 +102,26 @@ def test_respond_all_writes_each_serious_incident(world, fake_detect):
     assert done[0]["scope"]["accounts"] == 3
     assert (world.workspace.respond / "reports" / "i-forgery.md").exists()
     assert respond_all(world, world.workspace, severities=("low",)) == []
+
+
+def test_markdown_report_escapes_markdown_and_html(world, fake_detect, monkeypatch):
+    """A forger names the key and the title's text; the operator's config names the organisation.
+    Rendered by a CommonMark renderer that passes raw HTML through (as many do), none of it may
+    become markup: no image, script, link, emphasis or heading, and the text still reads as it was."""
+    from markdown_it import MarkdownIt
+
+    from . import fakes
+
+    title = "<img src=x onerror=alert(1)> [click](http://evil.example) **loud** ![i](http://evil.example/p.png)"
+    entities = dict(fakes.INCIDENT["entities"], kid=["k`</code><script>alert(1)</script>"],
+                    credential_id=["#\n# heading"])
+    monkeypatch.setitem(fakes.INCIDENT, "title", title)
+    monkeypatch.setitem(fakes.INCIDENT, "entities", entities)
+    world.workspace.config_path.write_text(
+        'respond: {organization: "<b>Org</b> _x_", contact: {name: "[Privacy](http://evil.example)"}}\n')
+    md = report.render(report.build(world, world.workspace, "i-forgery"), "md").decode()
+    rendered = MarkdownIt("commonmark", {"html": True}).enable("table").render(md)
+    for markup in ("<img", "<script", "<a ", "<strong>loud", "<b>Org", "<em>x", "<h1>heading"):
+        assert markup not in rendered, markup
+    assert "&lt;img src=x onerror=alert(1)&gt; [click](http://evil.example) **loud**" in rendered
+    assert "k`&lt;/code&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in rendered  # shown whole, in its code span

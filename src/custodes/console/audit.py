@@ -5,12 +5,16 @@
 ``hash`` = SHA-256 over ``prev`` and the entry's canonical JSON. Editing, deleting or inserting a
 line breaks the chain at that line, which :func:`verify` reports. Beside it, ``audit.head``
 (0600) keeps the last entry's ``seq`` and ``hash``, so cutting entries off the end is noticed too
-(unless the head is rewritten as well: ship it off the machine for that). Personal data never
-goes in it: it says *that* 4,210 account ids were shown, not which.
+(unless the head is rewritten as well: ship it off the machine for that). Before each append
+the trail's last entry is compared with the head: on a mismatch (entries cut off, the head
+deleted or replaced) nothing is appended, :class:`AuditBroken` is raised, and the console shows
+nothing until an admin has looked (``custodes serve --verify-audit``, then ``--restart-audit``).
+Personal data never goes in it: it says *that* 4,210 account ids were shown, not which.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import hashlib
@@ -20,6 +24,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from custodes.errors import CustodesError
 from custodes.workspace import atomic_write_bytes, private_open
 
 GENESIS = "0" * 64
@@ -48,6 +53,38 @@ def _last_line(fh) -> str | None:
         block = min(end, block * 4)
 
 
+class AuditBroken(CustodesError):
+    """The trail does not end where its head says: nothing more is appended to it."""
+
+
+def tail_problem(last: dict | None, entries: int | None, head: dict | None) -> tuple[str, int | None] | None:
+    """Why the trail's last entry (of ``entries``, when known) does not match its head, and the
+    first line concerned; None when it matches. The head may be one entry behind: a crash
+    between writing an entry and its head leaves it so."""
+    count = entries if entries is not None else (last["seq"] if last else 0)
+    if head is not None and head["seq"] < 0:
+        return "the audit head file is not valid", None
+    if head is None:
+        return None if last is None else (f"the head is missing but the trail holds {count} entries", 1)
+    if last is None:
+        return f"the trail is empty or gone but its head records {head['seq']} entries", 1
+    if last["seq"] == head["seq"] and last["hash"] == head["hash"]:
+        return None
+    if last["seq"] == head["seq"] + 1 and last["prev"] == head["hash"]:
+        return None
+    if last["seq"] < head["seq"]:
+        return f"truncated: the head records {head['seq']} entries, the trail holds {count}", count + 1
+    if last["seq"] > head["seq"] + 1:
+        return f"{last['seq'] - head['seq']} entries after the one the head records ({head['seq']})", head["seq"] + 2
+    return f"the trail's last entry ({last['seq']}) is not the one its head records", last["seq"]
+
+
+def write_head(path: Path, entry: dict) -> None:
+    """Record ``entry`` as the trail's head. The one place the head is written, so that it can
+    also go to an anchor outside the workspace."""
+    atomic_write_bytes(head_path(path), json.dumps({"seq": entry["seq"], "hash": entry["hash"]}).encode())
+
+
 class AuditTrail:
     def __init__(self, path: Path):
         self.path = path
@@ -55,31 +92,63 @@ class AuditTrail:
 
     def record(self, *, user: str | None, role: str | None, action: str, target: str = "",
                detail: dict | None = None, client: str | None = None) -> dict:
-        """Append one entry; the file lock keeps the chain whole across threads and processes."""
-        with self._lock, private_open(self.path, "ab") as out:
+        """Append one entry; the file lock keeps the chain whole across threads and processes.
+        Raises :class:`AuditBroken`, appending nothing, when the trail does not end where its
+        head says."""
+        with self._lock, self.locked() as out:
+            prev = self._checked_last()
+            entry = {
+                "seq": (prev["seq"] + 1) if prev else 1,
+                "time": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "user": user, "role": role, "action": action, "target": target,
+                "detail": detail or {}, "client": client,
+                "prev": prev["hash"] if prev else GENESIS,
+            }
+            entry["hash"] = _digest(entry)
+            out.write((json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n").encode())
+            out.flush()
+            os.fsync(out.fileno())
+            # Written after the entry: a crash in between leaves the head one behind, which
+            # verify accepts; a head ahead of the file means entries were cut off.
+            write_head(self.path, entry)
+        return entry
+
+    @contextlib.contextmanager
+    def locked(self):
+        """The trail open for appending under an exclusive ``flock``, which every writer (thread
+        or process) takes; retaken when the file was moved aside meanwhile (``restart``)."""
+        while True:
+            out = private_open(self.path, "ab")
             fcntl.flock(out.fileno(), fcntl.LOCK_EX)
             try:
-                with open(self.path, "rb") as reader:
-                    last = _last_line(reader)
-                prev = json.loads(last) if last else None
-                entry = {
-                    "seq": (prev["seq"] + 1) if prev else 1,
-                    "time": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                    "user": user, "role": role, "action": action, "target": target,
-                    "detail": detail or {}, "client": client,
-                    "prev": prev["hash"] if prev else GENESIS,
-                }
-                entry["hash"] = _digest(entry)
-                out.write((json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n").encode())
-                out.flush()
-                os.fsync(out.fileno())
-                # Written after the entry: a crash in between leaves the head one behind, which
-                # verify accepts; a head ahead of the file means entries were cut off.
-                atomic_write_bytes(head_path(self.path), json.dumps(
-                    {"seq": entry["seq"], "hash": entry["hash"]}).encode())
-            finally:
-                fcntl.flock(out.fileno(), fcntl.LOCK_UN)
-        return entry
+                now = os.stat(self.path)
+            except FileNotFoundError:
+                now = None
+            held = os.fstat(out.fileno())
+            if now is not None and (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino):
+                break
+            out.close()  # closing releases the lock
+        try:
+            yield out
+        finally:
+            fcntl.flock(out.fileno(), fcntl.LOCK_UN)
+            out.close()
+
+    def _checked_last(self) -> dict | None:
+        """The last entry, once it is known to be the one the head records."""
+        with open(self.path, "rb") as reader:
+            text = _last_line(reader)
+        try:
+            last = json.loads(text) if text else None
+            if last is not None:
+                last = {"seq": int(last["seq"]), "hash": str(last["hash"]), "prev": str(last["prev"])}
+        except (ValueError, KeyError, TypeError):
+            raise AuditBroken(f"{self.path}: the last line is not a valid audit entry") from None
+        problem = tail_problem(last, None, _read_head(self.path))
+        if problem:
+            raise AuditBroken(f"{self.path}: {problem[0]}; nothing is appended until it is checked "
+                              "(custodes serve --verify-audit, then --restart-audit)")
+        return last
 
     def tail(self, limit: int = 200) -> list[dict]:
         """The newest ``limit`` entries, newest first."""
@@ -113,28 +182,20 @@ def _read_head(path: Path) -> dict | None:
 
 
 def verify(path: Path) -> AuditCheck:
-    """Walk the chain from the first line; report the first line that does not follow, or
-    entries missing from the end according to the head."""
+    """Walk the chain from the first line; report the first line that does not follow, or a
+    trail that does not end where its head says (entries cut off, the head deleted)."""
     head = _read_head(path)
-    if head is not None and head["seq"] < 0:
-        return AuditCheck(False, 0, "the audit head file is not valid", None)
-    if not path.exists():
-        if head:
-            return AuditCheck(False, 0, f"the trail is gone but its head records {head['seq']} entries", 1)
-        return AuditCheck(True, 0)
-    check, hashes = _walk(path)
-    if not check.ok or head is None:
+    check, last = _walk(path) if path.exists() else (AuditCheck(True, 0), None)
+    if not check.ok:
         return check
-    if check.entries < head["seq"]:
-        return AuditCheck(False, check.entries, f"truncated: the head records {head['seq']} entries, "
-                          f"the file holds {check.entries}", check.entries + 1)
-    if head["seq"] >= 1 and hashes[head["seq"] - 1] != head["hash"]:
-        return AuditCheck(False, check.entries, "entry named by the head was replaced", head["seq"])
+    problem = tail_problem(last, check.entries, head)
+    if problem:
+        return AuditCheck(False, check.entries, *problem)
     return AuditCheck(True, check.entries)
 
 
-def _walk(path: Path) -> tuple[AuditCheck, list[str]]:
-    prev_hash, count, hashes = GENESIS, 0, []
+def _walk(path: Path) -> tuple[AuditCheck, dict | None]:
+    prev_hash, count, last = GENESIS, 0, None
     with open(path, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
             try:
@@ -142,13 +203,34 @@ def _walk(path: Path) -> tuple[AuditCheck, list[str]]:
                 claimed = entry["hash"]
                 fields_ok = all(k in entry for k in _FIELDS)
             except (ValueError, KeyError, TypeError):
-                return AuditCheck(False, count, "not a valid audit entry", lineno), hashes
+                return AuditCheck(False, count, "not a valid audit entry", lineno), last
             if not fields_ok or entry["seq"] != lineno:
-                return AuditCheck(False, count, "entry out of sequence", lineno), hashes
+                return AuditCheck(False, count, "entry out of sequence", lineno), last
             if entry["prev"] != prev_hash:
-                return AuditCheck(False, count, "chain broken: previous hash does not match", lineno), hashes
+                return AuditCheck(False, count, "chain broken: previous hash does not match", lineno), last
             if _digest(entry) != claimed:
-                return AuditCheck(False, count, "entry altered: its hash does not match", lineno), hashes
-            prev_hash, count = claimed, count + 1
-            hashes.append(claimed)
-    return AuditCheck(True, count), hashes
+                return AuditCheck(False, count, "entry altered: its hash does not match", lineno), last
+            prev_hash, count, last = claimed, count + 1, entry
+    return AuditCheck(True, count), last
+
+
+def restart(path: Path, by: str) -> dict:
+    """Start a new trail after a broken one: the broken trail and its head are moved aside, kept
+    as evidence, and the new chain's first entry (``audit.restarted``) records why, by whom, and
+    the SHA-256 of the trail moved aside. Refused while the trail verifies."""
+    check = verify(path)
+    if check.ok:
+        raise CustodesError(f"{path}: the audit trail is intact ({check.entries} entries); nothing to restart")
+    trail = AuditTrail(path)
+    with trail.locked():
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        kept = path.with_name(f"{path.stem}.broken-{stamp}{path.suffix}")
+        os.rename(path, kept)
+        if head_path(path).exists():
+            os.rename(head_path(path), head_path(kept))
+        digest = hashlib.sha256(kept.read_bytes()).hexdigest()
+        # Recorded while the old trail is still locked: a console process waiting for it finds
+        # the new trail with this entry first.
+        return trail.record(user=None, role=None, action="audit.restarted", target=kept.name,
+                            detail={"by": by, "problem": check.problem, "line": check.line,
+                                    "entries": check.entries, "sha256": digest})

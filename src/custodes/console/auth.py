@@ -3,7 +3,7 @@
 - Sessions are server-side (:mod:`sessions`); the cookie is HttpOnly, SameSite=Strict, Path=/,
   and Secure with the ``__Host-`` prefix when the console is served over https.
 - The role is read from the user file on every request, so a demoted or removed user loses
-  access at once.
+  access at once, and a session opened before the user's password was reset ends.
 - Every POST carries a CSRF token compared in constant time, and must come from the console's own
   origin when the browser says where it comes from (Origin / Sec-Fetch-Site).
 - Refusals are audited like views.
@@ -12,12 +12,14 @@
 from __future__ import annotations
 
 import functools
+import hmac
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from custodes.console.clients import client_address
 from custodes.console.forms import FormError, read_form
 from custodes.console.roles import can
 from custodes.console.sessions import Session
@@ -44,7 +46,10 @@ class Principal:
 
 
 def client_of(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    """The client's address: the peer's, or what a trusted proxy says it saw (see clients)."""
+    peer = request.client.host if request.client else None
+    proxies = request.app.state.console.trusted_proxies
+    return client_address(peer, request.headers.getlist("x-forwarded-for"), proxies) if proxies else peer
 
 
 def cookie_names(console) -> tuple[str, str]:
@@ -63,7 +68,7 @@ def current(request: Request) -> Principal | None:
     if session is None:
         return None
     user = console.users.get(session.user)
-    if user is None:  # removed since logging in
+    if user is None or not hmac.compare_digest(user.stamp, session.stamp):  # removed, or a new password
         console.sessions.end(token)
         return None
     return Principal(user, session, token)

@@ -17,6 +17,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "export_accounts": frozenset({"analyst", "admin"}),         # accounts CSV download
     "export_contacts": frozenset({"admin"}),                    # notification list: names, e-mails, phones
     "view_audit": frozenset({"admin"}),                         # the console's own audit trail
+    "triage": frozenset({"analyst", "admin"}),                  # acknowledge, assign, resolve, note, suppress
 }
 
 

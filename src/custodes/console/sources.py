@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import importlib
 import os
-import sys
 import time
 import threading
 from dataclasses import dataclass
 from typing import Any
 
+from custodes.clikit import note
 from custodes.errors import CustodesError
 from custodes.workspace import Workspace
 
@@ -47,7 +47,7 @@ def _module(name: str, capability: str):
 def _failed(what: str, exc: Exception) -> Outcome:
     if isinstance(exc, CustodesError):
         return Outcome(missing=f"{what}: {exc}")
-    print(f"custodes serve: {what} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+    note(f"custodes serve: {what} failed: {type(exc).__name__}: {exc}")  # the message may quote a request
     return Outcome(missing=f"{what} failed ({type(exc).__name__}); see the console's stderr")
 
 

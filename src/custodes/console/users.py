@@ -7,11 +7,12 @@ that user's very next request, even in a running console.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import secrets
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from custodes.console import passwords
@@ -26,6 +27,12 @@ NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 class User:
     name: str
     role: str
+    #: changes whenever the password is set: sessions opened before a reset no longer match it
+    stamp: str = field(default="", compare=False, repr=False)
+
+
+def _user(name: str, rec: dict) -> User:
+    return User(name, rec["role"], hashlib.sha256(rec["hash"].encode()).hexdigest()[:32])
 
 
 def console_dir(workspace: Workspace) -> Path:
@@ -89,18 +96,18 @@ class UserStore:
         return sorted(self._records())
 
     def list(self) -> list[User]:
-        return [User(n, r["role"]) for n, r in sorted(self._records().items())]
+        return [_user(n, r) for n, r in sorted(self._records().items())]
 
     def get(self, name: str) -> User | None:
         rec = self._records().get(name)
-        return User(name, rec["role"]) if rec else None
+        return _user(name, rec) if rec else None
 
     def authenticate(self, name: str, password: str) -> User | None:
         """The user when name and password match; None otherwise, in about the same time."""
         rec = self._records().get(name)
         stored = rec["hash"] if rec else passwords.DUMMY_HASH
         ok = passwords.verify_password(password, stored)
-        return User(name, rec["role"]) if (ok and rec) else None
+        return _user(name, rec) if (ok and rec) else None
 
     # Writing ------------------------------------------------------------------------------
     def _save(self, users: dict[str, dict]) -> None:
@@ -123,7 +130,7 @@ class UserStore:
             "created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         self._save(users)
-        return User(name, role)
+        return _user(name, users[name])
 
     def add_generated(self, name: str, role: str) -> str:
         """Add (or replace) ``name`` with a fresh random password and return it, once: for the

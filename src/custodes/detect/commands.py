@@ -6,9 +6,13 @@ import dataclasses
 
 import click
 
-from custodes.clikit import emit_json, format_option, note, parse_time_option, workspace_option
+from custodes.clikit import (
+    WORKSPACE_HELP, echo, emit_json, format_option, given_workspace, note, parse_time_option,
+    workspace_option,
+)
 from custodes.detect.rule import SEVERITIES, SEVERITY_RANK
 from custodes.errors import CustodesError
+from custodes.triage import commands as triage_commands
 
 
 @click.command()
@@ -22,18 +26,28 @@ def detect(workspace, full, backend, fmt):
     from custodes.detect.run import detect as run_detect
 
     summary = run_detect(workspace, backend=backend, full=full, notify=note)
+    _keep_triage_in_step(workspace)
     if fmt == "json":
         emit_json(dataclasses.asdict(summary))
         return
     since = f" from {summary.since}" if summary.since else ""
-    click.echo(f"{summary.mode} run{since}, data time now {summary.now}: {summary.rules_run} rules, "
-               f"{summary.new_findings} new findings, {summary.findings} findings in "
-               f"{summary.incidents} incidents")
+    echo(f"{summary.mode} run{since}, data time now {summary.now}: {summary.rules_run} rules, "
+         f"{summary.new_findings} new findings, {summary.findings} findings in "
+         f"{summary.incidents} incidents")
     if summary.by_severity:
-        click.echo("  " + ", ".join(f"{summary.by_severity[s]} {s}" for s in reversed(SEVERITIES)
+        echo("  " + ", ".join(f"{summary.by_severity[s]} {s}" for s in reversed(SEVERITIES)
                                     if s in summary.by_severity))
     for inc in summary.top_incidents:
-        click.echo(f"  {inc['severity']:<8} {inc['incident_id']}  {inc['title']}")
+        echo(f"  {inc['severity']:<8} {inc['incident_id']}  {inc['title']}")
+
+
+def _keep_triage_in_step(workspace) -> None:
+    """Triage follows incidents whose id changed, and reopens closed ones with new evidence,
+    recorded with the time of this run (``custodes watch`` does the same through alerts)."""
+    from custodes import triage
+
+    for incident_id in triage.sync(workspace)[1]:
+        note(f"reopened {incident_id}: new evidence since it was closed")
 
 
 def _severity_filter(value):
@@ -72,18 +86,23 @@ def findings(workspace, since, severity, rule_id, fmt):
         emit_json([to_ocsf(f) for f in items])
     else:
         for f in sorted(items, key=lambda f: (f["last_seen"], f["finding_id"]), reverse=True):
-            click.echo(f"{f['severity']:<8} {f['last_seen']}  {f['rule_id']:<30} {f['title']}")
+            echo(f"{f['severity']:<8} {f['last_seen']}  {f['rule_id']:<30} {f['title']}")
         note(f"{len(items)} findings")
 
 
-@click.command()
-@workspace_option
+@click.group(invoke_without_command=True)
+@click.option("--workspace", "workspace_dir", default=None, metavar="DIR", help=WORKSPACE_HELP)
 @click.option("--severity", default=None, metavar="S", help="minimum severity")
 @format_option()
-def incidents(workspace, severity, fmt):
-    """List incidents: findings that share entities, grouped."""
+@click.pass_context
+def incidents(ctx, workspace_dir, severity, fmt):
+    """List incidents: findings that share entities, grouped. Triage them with the
+    subcommands (ack, assign, resolve, reopen, note, show)."""
     from custodes.detect.store import load_incidents
 
+    if ctx.invoked_subcommand is not None:
+        return  # the subcommand opens the workspace (this one's --workspace included)
+    workspace = given_workspace(ctx, workspace_dir)
     minimum = _severity_filter(severity)
     items = _require(workspace, load_incidents(workspace))
     if minimum:
@@ -92,14 +111,18 @@ def incidents(workspace, severity, fmt):
         emit_json(items)
         return
     for i in items:
-        click.echo(f"{i['severity']:<8} {i['incident_id']}  {i['first_seen']} .. {i['last_seen']}  "
-                   f"{len(i['finding_ids'])} findings")
-        click.echo(f"         {i['title']}")
+        echo(f"{i['severity']:<8} {i['incident_id']}  {i['first_seen']} .. {i['last_seen']}  "
+             f"{len(i['finding_ids'])} findings")
+        echo(f"         {i['title']}")
         ents = ", ".join(f"{k}: {', '.join(v[:5])}{' ...' if len(v) > 5 else ''}"
                          for k, v in i["entities"].items() if v)
         if ents:
-            click.echo(f"         {ents}")
+            echo(f"         {ents}")
     note(f"{len(items)} incidents")
+
+
+for _command in triage_commands.INCIDENT_COMMANDS:
+    incidents.add_command(_command)
 
 
 def _require(workspace, items):

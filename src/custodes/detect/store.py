@@ -37,9 +37,17 @@ def load_findings(workspace) -> list[dict]:
     return [public(f) for f in load_findings_raw(workspace)]
 
 
-def load_incidents(workspace) -> list[dict]:
-    """Every stored incident, as CONTRACT.md §3."""
+def load_incidents_raw(workspace) -> list[dict]:
+    """Every stored incident as detection grouped it (CONTRACT.md §3), without triage."""
     return _read(workspace, "incidents.json")
+
+
+def load_incidents(workspace) -> list[dict]:
+    """Every stored incident, as CONTRACT.md §3, with its triage: ``state``, ``assignee``,
+    ``suppressed`` and ``previous_incident_ids`` (docs/alerts.md)."""
+    from custodes.triage import annotate
+
+    return annotate(workspace, load_incidents_raw(workspace))
 
 
 def save(workspace, findings: list[dict], incidents: list[dict]) -> None:

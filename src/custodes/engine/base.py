@@ -8,8 +8,8 @@ import ibis
 import pyarrow as pa
 
 from custodes.contract import DATASET_NAMES, PRIMARY_KEYS
-from custodes.lake.manifest import committed_seqs
-from custodes.lake.store import stored_seq
+from custodes.errors import CustodesError
+from custodes.lake.manifest import committed_seqs, entry_path, read_entry
 
 
 class Engine:
@@ -27,6 +27,7 @@ class Engine:
         self.workspace = workspace
         self.con = self._connect()
         self._tables: dict[str, ibis.Table] = {}
+        self._sealed: dict[str, list[str]] | None = None  # dataset -> sealed files, read once
 
     # To implement -------------------------------------------------------------------------
     def _connect(self):
@@ -40,13 +41,16 @@ class Engine:
 
     # Shared -------------------------------------------------------------------------------
     def files(self, dataset: str) -> list[Path]:
+        """The stored files of ``dataset`` that committed manifest entries seal, and only those:
+        never a glob, which a planted file, a directory named ``x.parquet`` or the parts of an
+        ingest not yet committed would join. (A sealed file that is gone is left out; verify
+        reports it.)"""
         if self.workspace is None:
             return []
-        root = self.workspace.dataset_dir(dataset)
-        if not root.is_dir():
-            return []
-        committed = set(committed_seqs(self.workspace))
-        return sorted(p for p in root.rglob("*.parquet") if _committed(p, committed))
+        if self._sealed is None:
+            self._sealed = _sealed_by_dataset(self.workspace)
+        root = self.workspace.root
+        return sorted(root / rel for rel in self._sealed.get(dataset, ()) if (root / rel).is_file())
 
     def has(self, dataset: str) -> bool:
         return dataset in self._tables or bool(self.files(dataset))
@@ -76,6 +80,7 @@ class Engine:
     def refresh(self) -> None:
         """Forget opened tables so the next ``table()`` sees newly stored files."""
         self._tables = {k: v for k, v in self._tables.items() if k not in DATASET_NAMES}
+        self._sealed = None
 
     def to_arrow(self, expr: ibis.Expr) -> pa.Table:
         """Execute and return an Arrow table whose timestamps are UTC."""
@@ -91,11 +96,14 @@ class Engine:
         self.close()
 
 
-def _committed(path: Path, committed: set[int]) -> bool:
-    """A part file counts once its ingest's manifest entry is committed: an ingest killed
-    between renaming its parts into place and committing leaves them for the next ingest's
-    recovery to remove, and until then no query may read them."""
-    if path.name.startswith("."):
-        return False
-    seq = stored_seq(path.name)
-    return seq is None or seq in committed
+def _sealed_by_dataset(workspace) -> dict[str, list[str]]:
+    """dataset -> the relative paths of its sealed stored files. An entry that cannot be read is
+    passed over (verify reports it): one damaged entry must not blind every query."""
+    out: dict[str, list[str]] = {}
+    for seq in committed_seqs(workspace):
+        try:
+            entry = read_entry(entry_path(workspace, seq))
+            out.setdefault(entry["dataset"], []).extend(f["path"] for f in entry.get("files") or ())
+        except (CustodesError, KeyError, TypeError):
+            continue
+    return out

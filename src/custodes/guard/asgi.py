@@ -19,7 +19,7 @@ import asyncio
 import time
 from collections.abc import Iterable
 
-from custodes.guard.events import AccessLog, access_event
+from custodes.guard.events import AccessLog
 from custodes.guard.policy import Verdict, Verifier
 
 _UNAUTHORIZED_HEADERS = [(b"content-type", b"application/json"),
@@ -118,14 +118,15 @@ class GuardMiddleware:
         await self.app(scope, receive, send)
 
     def _log(self, scope, verdict: Verdict, status: int, bytes_out: int, presented: bool) -> None:
+        """One event per decision; never raises (AccessLog.decision does not)."""
         if self.access_log is None:
             return
         client = scope.get("client") or ("0.0.0.0", 0)
         ua = header(scope, b"user-agent")
         rid = header(scope, b"x-request-id")
-        self.access_log.write(access_event(
+        self.access_log.decision(
             verdict, method=scope.get("method", "GET"), route=scope.get("path", "/"),
             src_ip=client[0], status=status, bytes_out=bytes_out,
             user_agent=ua.decode("latin-1") if ua else None,
             request_id=rid.decode("latin-1") if rid else None,
-            actor_type=self.actor_type, presented=presented))
+            actor_type=self.actor_type, presented=presented)

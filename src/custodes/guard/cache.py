@@ -4,18 +4,21 @@ An entry lives until the earliest of: the token's ``exp`` (plus leeway), ``ttl``
 was verified (how late a revocation made on another gateway node may take effect here), and a
 revocation made through this process's ledger (the verifier subscribes :meth:`clear` to it).
 Only acceptances are cached: a refusal can turn into an acceptance (``nbf`` reached, token
-recorded in the ledger), never the other way round without one of the three events above.
+recorded in the ledger), never the other way round without one of the three events above. And
+only plain ``ok`` ones: an ``ok_unchecked`` verdict (the ledger was down, the guard fails open)
+is never reused, so a forged token stops passing as soon as the ledger answers again.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 
 
 class VerdictCache:
     def __init__(self, max_entries: int = 100_000, ttl: float = 2.0, leeway: float = 0.0):
-        if max_entries <= 0 or ttl <= 0:
-            raise ValueError("max_entries and ttl must be positive")
+        if max_entries <= 0 or not (math.isfinite(ttl) and ttl > 0):
+            raise ValueError("max_entries and ttl must be positive (and ttl a finite number)")
         self.max_entries, self.ttl, self.leeway = max_entries, ttl, leeway
         self._entries: dict[str, tuple[float, object]] = {}
         #: bumped by every clear(): a verdict reached before a revocation is never stored after it
@@ -33,7 +36,10 @@ class VerdictCache:
 
     def put(self, token: str, verdict, now: float, generation: int | None = None) -> None:
         """Store an accepted verdict; pass the ``generation`` read before verifying, so that a
-        revocation that cleared the cache meanwhile makes this a no-op."""
+        revocation that cleared the cache meanwhile makes this a no-op. Anything but a plain
+        ``ok`` is not stored."""
+        if verdict.reason != "ok":
+            return
         until = now + self.ttl
         if verdict.exp is not None:
             until = min(until, verdict.exp + self.leeway)

@@ -6,6 +6,7 @@ Kept light: ``verify`` imports the guard and ``cryptography`` only; pyarrow is i
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from pathlib import Path
@@ -14,7 +15,9 @@ import click
 
 from custodes.clikit import dumps, format_option, note, parse_time_option, workspace_option
 from custodes.errors import CustodesError, UsageError
+from custodes.guard.server import ROUTE_HEADERS
 
+MAX_CACHE_TTL = 60.0
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -51,19 +54,29 @@ def _verifier(keys_path, issuer, audience, ledger_url, max_lifetime, ledger_fail
     from custodes.guard.policy import Verifier
 
     keys = load_jwks_file(keys_path)
-    ledger = _open(ledger_url) if ledger_url else None
+    ledger = _open(ledger_url, create=False) if ledger_url else None
     return Verifier(keys, issuer=issuer, audience=audience, ledger=ledger,
                     max_lifetime=parse_duration(max_lifetime), cache=cache,
                     ledger_failure=ledger_failure)
 
 
-def _open(url: str, persistent: bool = False):
+def _open(url: str, persistent: bool = False, create: bool = False):
+    """The ledger at ``url``; a SQLite file is created only with ``create`` (``ledger load``,
+    ``revoke --create``): a mistyped path is an error, never a new, empty ledger."""
     from custodes.guard.ledger import open_ledger
 
     if persistent and url.startswith("memory:"):
         raise UsageError("a memory: ledger lives and dies with one process; "
                          "give sqlite:///PATH or redis://HOST:PORT/DB")
-    return open_ledger(url)
+    return open_ledger(url, create=create)
+
+
+def _cache_ttl(_ctx, _param, value: float) -> float:
+    """A finite number of seconds, 0 to MAX_CACHE_TTL: the ttl bounds how late a revocation
+    made elsewhere takes effect here, so ``inf`` or ``nan`` would mean never."""
+    if not (math.isfinite(value) and 0 <= value <= MAX_CACHE_TTL):
+        raise click.BadParameter(f"{value!r} is not a number of seconds from 0 to {MAX_CACHE_TTL:g}")
+    return value
 
 
 @click.group()
@@ -125,7 +138,7 @@ def ledger_load(issuance_file, ledger_url, input_format, fmt):
     from custodes.guard.ledger.base import LedgerUnavailable
 
     tokens, bad = read_issuance(issuance_file, input_format)
-    with _open(ledger_url, persistent=True) as led:
+    with _open(ledger_url, persistent=True, create=True) as led:
         try:
             recorded = led.record_many(tokens)
         except LedgerUnavailable as exc:
@@ -155,8 +168,10 @@ def ledger_load(issuance_file, ledger_url, input_format, fmt):
 @click.option("--ledger", "ledger_url", required=True, metavar="URL",
               help="sqlite:///PATH or redis://HOST:PORT/DB")
 @click.option("--at", default=None, help="revocation time (RFC 3339 or epoch seconds; default now)")
+@click.option("--create", is_flag=True, default=False,
+              help="create the SQLite ledger if it does not exist (otherwise that is an error)")
 @format_option()
-def revoke(jti, sub, kid, ledger_url, at, fmt):
+def revoke(jti, sub, kid, ledger_url, at, create, fmt):
     """Revoke a token (--jti), a subject's tokens (--sub) or a key's tokens (--kid)."""
     from custodes.guard.ledger.base import LedgerUnavailable
 
@@ -165,7 +180,7 @@ def revoke(jti, sub, kid, ledger_url, at, fmt):
     import datetime as dt
 
     when = parse_time_option(at, "--at") or dt.datetime.now(dt.timezone.utc)
-    with _open(ledger_url, persistent=True) as led:
+    with _open(ledger_url, persistent=True, create=create) as led:
         try:
             led.revoke(jti=jti, sub=sub, kid=kid, at=when)
         except LedgerUnavailable as exc:
@@ -181,21 +196,30 @@ def revoke(jti, sub, kid, ledger_url, at, fmt):
 @_policy_options
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="listen address; keep it where only the proxy reaches it")
-@click.option("--port", default=8088, show_default=True, type=int)
+@click.option("--port", default=8088, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--events", "events_dir", type=click.Path(file_okay=False), default=None,
               help="directory of the access-event files (default: WORKSPACE/guard/access)")
 @click.option("--actor-type", type=click.Choice(["customer", "employee", "service"]),
               default="customer", show_default=True,
               help="actor_type logged for accepted tokens without an actor_type claim")
-@click.option("--cache-ttl", type=float, default=2.0, show_default=True,
-              help="seconds an accepted verdict is reused (0: no cache)")
+@click.option("--cache-ttl", type=float, default=2.0, show_default=True, callback=_cache_ttl,
+              help=f"seconds an accepted verdict is reused, 0 to {MAX_CACHE_TTL:g} (0: no cache)")
+@click.option("--anonymous-per-second", type=click.IntRange(0, 1_000_000), default=100,
+              show_default=True,
+              help="access events a second for requests without a verified token; "
+                   "the rest are counted in one summary event per second and reason")
+@click.option("--route-header", type=click.Choice(list(ROUTE_HEADERS)), default="auto",
+              show_default=True,
+              help="where the proxy names the original request: x-original-uri (nginx), "
+                   "x-forwarded-uri (Traefik, Caddy), auto (the first of these present)")
 @click.option("--http", "http_impl", type=click.Choice(["auto", "httptools", "h11"]), default="auto",
               show_default=True, help="uvicorn's HTTP parser (auto: httptools when installed)")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="worker processes (each with its own cache and event files)")
 @workspace_option
 def serve(keys_path, issuer, audience, ledger_url, max_lifetime, ledger_failure, host, port,
-          events_dir, actor_type, cache_ttl, http_impl, workers, workspace):
+          events_dir, actor_type, cache_ttl, anonymous_per_second, route_header, http_impl,
+          workers, workspace):
     """Serve GET /auth for nginx auth_request or Envoy ext_authz: 200 with X-Custodes-Subject
     when the Bearer token is accepted, 401 otherwise; every decision is an access event."""
     import json
@@ -215,9 +239,15 @@ def serve(keys_path, issuer, audience, ledger_url, max_lifetime, ledger_failure,
     config = {"keys": str(Path(keys_path).resolve()), "issuer": issuer, "audience": audience,
               "ledger": ledger_url, "max_lifetime": parse_duration(max_lifetime),
               "ledger_failure": ledger_failure, "events": str(events.resolve()),
-              "actor_type": actor_type, "cache_ttl": cache_ttl}
-    app = build_app(config)  # loads keys and opens the ledger: bad input fails here, once
-    _check_can_listen(host, port)
+              "actor_type": actor_type, "cache_ttl": cache_ttl,
+              "anonymous_per_second": anonymous_per_second, "route_header": route_header}
+    # Loads the keys, opens the ledger and the events directory: bad input fails here, once.
+    app = build_app(config)
+    try:
+        _check_can_listen(host, port)
+    except CustodesError:
+        app.access_log.close()
+        raise
     note(f"custodes guard: GET http://{host}:{port}/auth ({workers} worker(s)); "
          f"access events in {events}")
     options = dict(host=host, port=port, log_level="warning", access_log=False, lifespan="on",
@@ -225,6 +255,7 @@ def serve(keys_path, issuer, audience, ledger_url, max_lifetime, ledger_failure,
     try:
         if workers > 1:  # each worker process builds its own app from the same configuration
             app.verifier.ledger.close()
+            app.access_log.close()
             os.environ[CONFIG_ENV] = json.dumps(config)
             uvicorn.run("custodes.guard.server:app_from_environment", factory=True,
                         workers=workers, **options)

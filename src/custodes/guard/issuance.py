@@ -126,6 +126,12 @@ def read_issuance(path: str | Path, fmt: str | None = None) -> tuple[list[tuple]
         present = pc.is_valid(col)
         if name in _STRINGS:
             present = pc.and_(present, pc.fill_null(pc.greater(pc.utf8_length(col), 0), False))
+        else:  # NaN or infinity (a float column) would make a record that never expires
+            finite = pc.fill_null(pc.is_finite(col), True)
+            for index in pc.indices_nonzero(pc.invert(finite)).to_pylist():
+                bad.append(BadRow(index + 1, name, "not a finite time"))
+                already.add((index + 1, name))
+            present = pc.and_(present, finite)
         keep = pc.and_(keep, present)
         for index in pc.indices_nonzero(pc.invert(present)).to_pylist():
             if (index + 1, name) not in already:

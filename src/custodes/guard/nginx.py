@@ -43,8 +43,14 @@ http {{
         location / {{
             auth_request /_custodes_auth;
             auth_request_set $custodes_subject $upstream_http_x_custodes_subject;
-            # The app trusts this header only from nginx; a client's own copy is overwritten.
+            auth_request_set $custodes_token_id $upstream_http_x_custodes_token_id;
+            auth_request_set $custodes_kid $upstream_http_x_custodes_kid;
+            # The app trusts these headers only from nginx: each is set from the guard's answer,
+            # so a client's own copy never reaches the app (an empty value drops the header).
             proxy_set_header X-Custodes-Subject $custodes_subject;
+            proxy_set_header X-Custodes-Token-Id $custodes_token_id;
+            proxy_set_header X-Custodes-Kid $custodes_kid;
+            proxy_set_header X-Custodes-Reason "";
             proxy_set_header X-Request-ID $request_id;
             proxy_http_version 1.1;
             proxy_set_header Connection "";

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from custodes.guard import jws
 from custodes.guard.cache import VerdictCache
 from custodes.guard.keys import Key, KeySet
-
-if TYPE_CHECKING:
-    from custodes.guard.ledger.base import Ledger
+from custodes.guard.ledger.base import Ledger, LedgerUnavailable  # light: no backend
 
 MAX_LEEWAY = 60  # seconds; CONTRACT.md §5 allows at most this much clock skew
 DEFAULT_MAX_LIFETIME = 24 * 3600
@@ -101,7 +98,7 @@ class Verifier:
             return hit
         generation = cache.generation
         verdict = self._verify(token, now)
-        if verdict.ok:
+        if verdict.reason == "ok":
             cache.put(token, verdict, now, generation)
         return verdict
 
@@ -126,14 +123,13 @@ class Verifier:
             generation = cache.generation
         verdict = self._verify(token, now, check_ledger=False)
         if verdict.ok and self._ledger_claims(verdict):
-            from custodes.guard.ledger.base import LedgerUnavailable
-
             try:
-                reason = await check_async(verdict.jti, verdict.sub, verdict.kid)
+                reason = await check_async(verdict.jti, verdict.sub, verdict.kid, verdict.iat,
+                                           verdict.exp)
             except LedgerUnavailable:
                 reason = self._ledger_down_reason()
             self._apply_ledger(verdict, reason)
-            if verdict.ok and cache is not None:
+            if verdict.reason == "ok" and cache is not None:
                 cache.put(token, verdict, now, generation)
         return verdict
 
@@ -144,10 +140,8 @@ class Verifier:
         if self.ledger is None:
             return verdicts
         todo = [i for i, v in enumerate(verdicts) if v.ok and self._ledger_claims(v)]
-        from custodes.guard.ledger.base import LedgerUnavailable
         try:
-            outcomes = self.ledger.check_many([(verdicts[i].jti, verdicts[i].sub, verdicts[i].kid)
-                                               for i in todo])
+            outcomes = self.ledger.check_many([_ledger_question(verdicts[i]) for i in todo])
         except LedgerUnavailable:
             outcomes = [self._ledger_down_reason()] * len(todo)
         for i, reason in zip(todo, outcomes):
@@ -282,21 +276,28 @@ class Verifier:
 
     @staticmethod
     def _ledger_claims(verdict: Verdict) -> bool:
-        """A ledger needs jti and sub to look up; refuse the verdict when one is missing."""
+        """A ledger compares jti, sub, iat (and exp, always present by now) with what was
+        issued; refuse the verdict when one is missing."""
         if verdict.jti is None:
             verdict.ok, verdict.reason = False, "missing_jti"
         elif verdict.sub is None:
             verdict.ok, verdict.reason = False, "missing_sub"
+        elif verdict.iat is None:
+            verdict.ok, verdict.reason = False, "missing_iat"
         return verdict.ok
 
     def _ledger_check(self, verdict: Verdict) -> None:
-        from custodes.guard.ledger.base import LedgerUnavailable
-
         try:
-            reason = self.ledger.check(verdict.jti, verdict.sub, verdict.kid)
+            reason = self.ledger.check(verdict.jti, verdict.sub, verdict.kid, verdict.iat,
+                                       verdict.exp)
         except LedgerUnavailable:
             reason = self._ledger_down_reason()
         self._apply_ledger(verdict, reason)
+
+
+def _ledger_question(verdict: Verdict) -> tuple:
+    """What the ledger compares: (jti, sub, kid, iat, exp) as the token carries them."""
+    return verdict.jti, verdict.sub, verdict.kid, verdict.iat, verdict.exp
 
 
 def _audience_matches(aud, expected: str) -> bool:

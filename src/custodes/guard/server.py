@@ -6,21 +6,26 @@ when the ``Authorization: Bearer`` token is accepted; 401 with ``X-Custodes-Reas
 (nginx does not pass an auth sub-request's headers to the client unless told to).
 ``GET /healthz``: 200 when the ledger answers, 503 when not.
 
-The original request is described by the headers the proxy sets: ``X-Original-Method``,
-``X-Original-URI`` (the query string is dropped: the route is the path), ``X-Real-IP`` (else the
-first ``X-Forwarded-For`` address, else the proxy's own address) and ``X-Request-ID``. These are
-trusted, so the endpoint must listen where only the proxy reaches it (loopback by default).
+The original request is described by the headers the proxy sets: ``X-Original-URI`` and
+``X-Original-Method`` (nginx), or ``X-Forwarded-Uri`` and ``X-Forwarded-Method`` (Traefik's and
+Caddy's forward auth); the query string is dropped: the route is the path. ``route_header``
+names the one to read (``auto``: X-Original-URI, else X-Forwarded-Uri, else the path after
+``/auth``). Then ``X-Real-IP`` (else the first ``X-Forwarded-For`` address, else the proxy's
+own address) and ``X-Request-ID``. These are trusted, so the endpoint must listen where only the
+proxy reaches it (loopback by default), and the proxy must overwrite them.
+
+Each decision's access event is written before the answer is sent, so no answer leaves without
+its event, and nothing in a token can keep it from being written (:mod:`custodes.guard.events`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 
 from custodes.guard.asgi import bearer_token, decide, header
-from custodes.guard.events import AccessLog, access_event
+from custodes.guard.events import AccessLog
 from custodes.guard.ledger.base import LedgerUnavailable
 from custodes.guard.policy import Verifier
 
@@ -40,14 +45,27 @@ def _src_ip(scope) -> str:
     return client[0] if client else "0.0.0.0"
 
 
-def _route(scope) -> str:
-    """nginx names the original URI in X-Original-URI; Envoy's ext_authz (HTTP service, with
-    ``path_prefix: /auth``) sends the original path after the prefix instead."""
-    uri = _text(header(scope, b"x-original-uri"))
-    if uri is None:
+#: --route-header -> the (URI, method) headers read, in order
+ROUTE_HEADERS = {"auto": ((b"x-original-uri", b"x-original-method"),
+                          (b"x-forwarded-uri", b"x-forwarded-method")),
+                 "x-original-uri": ((b"x-original-uri", b"x-original-method"),),
+                 "x-forwarded-uri": ((b"x-forwarded-uri", b"x-forwarded-method"),)}
+
+
+def _original_request(scope, route_header: str) -> tuple[str, str]:
+    """The original request's (method, route). nginx names it in X-Original-URI, Traefik and
+    Caddy in X-Forwarded-Uri; Envoy's ext_authz (HTTP service, with ``path_prefix: /auth``)
+    sends the original path after the prefix, with the original method."""
+    for uri_header, method_header in ROUTE_HEADERS[route_header]:
+        uri = _text(header(scope, uri_header))
+        if uri is not None:
+            method = _text(header(scope, method_header)) or scope["method"]
+            break
+    else:
         path = scope.get("path", "/")
         uri = path[len("/auth"):] if path.startswith("/auth/") else path
-    return uri.split("?", 1)[0] or "/"
+        method = _text(header(scope, b"x-original-method")) or scope["method"]
+    return method, uri.split("?", 1)[0] or "/"
 
 
 class AuthServer:
@@ -55,8 +73,11 @@ class AuthServer:
     an accepted token that does not carry an ``actor_type`` claim."""
 
     def __init__(self, verifier: Verifier, access_log: AccessLog | None = None,
-                 actor_type: str = "customer"):
+                 actor_type: str = "customer", route_header: str = "auto"):
+        if route_header not in ROUTE_HEADERS:
+            raise ValueError(f"route_header is one of {', '.join(ROUTE_HEADERS)}")
         self.verifier, self.access_log, self.actor_type = verifier, access_log, actor_type
+        self.route_header = route_header
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":
@@ -82,14 +103,14 @@ class AuthServer:
             status = 401
             headers = [(b"www-authenticate", b'Bearer error="invalid_token"'),
                        (b"x-custodes-reason", verdict.reason.encode())]
-        await _respond(send, status, headers, b"")
-        if self.access_log is not None:
-            self.access_log.write(access_event(
-                verdict, method=_text(header(scope, b"x-original-method")) or scope["method"],
-                route=_route(scope), src_ip=_src_ip(scope), status=status,
+        if self.access_log is not None:  # first: no answer leaves without its event
+            method, route = _original_request(scope, self.route_header)
+            self.access_log.decision(
+                verdict, method=method, route=route, src_ip=_src_ip(scope), status=status,
                 user_agent=_text(header(scope, b"user-agent")),
                 request_id=_text(header(scope, b"x-request-id")),
-                actor_type=self.actor_type, presented=token is not None))
+                actor_type=self.actor_type, presented=token is not None)
+        await _respond(send, status, headers, b"")
 
     async def _health(self, send):
         ledger = self.verifier.ledger
@@ -98,30 +119,20 @@ class AuthServer:
                 await asyncio.to_thread(ledger.ping)
         except LedgerUnavailable:
             return await _respond(send, 503, [], b"ledger unavailable")
+        if self.access_log is not None and not self.access_log.healthy:
+            return await _respond(send, 503, [], b"access events cannot be written")
         await _respond(send, 200, [], b"ok")
 
     async def _lifespan(self, receive, send):
-        ticker = None
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                if self.access_log is not None:
-                    ticker = asyncio.create_task(self._tick())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                if ticker is not None:
-                    ticker.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await ticker
                 if self.access_log is not None:
-                    self.access_log.close()
+                    self.access_log.close()  # the current file is finished: ingestible
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-
-    async def _tick(self):
-        while True:
-            await asyncio.sleep(1.0)
-            self.access_log.tick()
 
 
 async def _respond(send, status: int, headers: list, body: bytes) -> None:
@@ -137,19 +148,29 @@ CONFIG_ENV = "CUSTODES_GUARD_SERVE"
 
 def build_app(config: dict) -> AuthServer:
     """An :class:`AuthServer` from ``serve``'s configuration (keys, issuer, audience, ledger,
-    max_lifetime, ledger_failure, events, actor_type, cache_ttl)."""
+    max_lifetime, ledger_failure, events, actor_type, cache_ttl, anonymous_per_second,
+    route_header). The ledger must exist: serving from a new, empty one would refuse every
+    token while looking healthy."""
     from custodes.guard.cache import VerdictCache
     from custodes.guard.keys import load_jwks_file
     from custodes.guard.ledger import open_ledger
     from custodes.guard.policy import MAX_LEEWAY, Verifier
 
     ttl = config.get("cache_ttl") or 0
-    verifier = Verifier(load_jwks_file(config["keys"]), issuer=config.get("issuer"),
-                        audience=config.get("audience"), ledger=open_ledger(config["ledger"]),
-                        max_lifetime=config["max_lifetime"],
-                        ledger_failure=config.get("ledger_failure", "closed"),
-                        cache=VerdictCache(ttl=ttl, leeway=MAX_LEEWAY) if ttl > 0 else None)
-    return AuthServer(verifier, AccessLog(config["events"]), config.get("actor_type", "customer"))
+    keys = load_jwks_file(config["keys"])
+    access_log = AccessLog(config["events"],
+                           anonymous_per_second=config.get("anonymous_per_second", 100))
+    try:
+        verifier = Verifier(keys, issuer=config.get("issuer"), audience=config.get("audience"),
+                            ledger=open_ledger(config["ledger"], create=False),
+                            max_lifetime=config["max_lifetime"],
+                            ledger_failure=config.get("ledger_failure", "closed"),
+                            cache=VerdictCache(ttl=ttl, leeway=MAX_LEEWAY) if ttl > 0 else None)
+    except BaseException:
+        access_log.close()
+        raise
+    return AuthServer(verifier, access_log, config.get("actor_type", "customer"),
+                      config.get("route_header", "auto"))
 
 
 def app_from_environment() -> AuthServer:

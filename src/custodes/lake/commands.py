@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from custodes import contract
-from custodes.clikit import dumps, emit_json, format_option, note, stderr_is_terminal, workspace_option
+from custodes.clikit import dumps, echo, emit_json, format_option, note, stderr_is_terminal, workspace_option
 from custodes.lake.readers import FORMATS
 from custodes.lake.validate import REASONS
 
@@ -32,6 +32,8 @@ def ingest(workspace, dataset, paths, input_format, map_file, fmt, batch_rows):
                              batch_rows=batch_rows, progress=note if stderr_is_terminal() else None), None
     except IngestFailed as exc:
         report, failed = exc.report, exc
+    for warning in report.warnings:
+        note(f"warning: {warning}")
     if report.removed_orphans:
         note(f"removed {report.removed_orphans} leftover file(s) of an interrupted ingest (or planted: "
              f"files in the lake that no manifest entry committed)")
@@ -51,12 +53,12 @@ def ingest(workspace, dataset, paths, input_format, map_file, fmt, batch_rows):
 
 def _print_summary(dataset: str, report) -> None:
     skipped = sum(f.skipped for f in report.files)
-    click.echo(f"{dataset}: {report.rows} rows loaded, {report.quarantined} quarantined, "
-               f"{report.committed} file(s) ingested, {skipped} already ingested")
+    echo(f"{dataset}: {report.rows} rows loaded, {report.quarantined} quarantined, "
+         f"{report.committed} file(s) ingested, {skipped} already ingested")
     for reason, count in report.reasons.items():
-        click.echo(f"  {count:>10}  {reason}: {REASONS.get(reason, reason)}")
+        echo(f"  {count:>10}  {reason}: {REASONS.get(reason, reason)}")
     if report.quarantined:
-        click.echo(f"see: custodes quarantine {dataset}")
+        echo(f"see: custodes quarantine {dataset}")
 
 
 def _failure_lines(report) -> str:
@@ -81,13 +83,17 @@ def status(workspace, fmt):
         emit_json(result)
         return
     if not result["datasets"]:
-        click.echo("the workspace holds no data yet (custodes ingest DATASET PATH...)")
+        echo("the workspace holds no data yet (custodes ingest DATASET PATH...)")
     for name, d in result["datasets"].items():
         span = f"  {d['first_time']} .. {d['last_time']}" if d["first_time"] else ""
-        click.echo(f"{name:<12} {d['rows']:>12} rows {d['quarantined']:>9} quarantined {d['files']:>6} files{span}")
+        echo(f"{name:<12} {d['rows']:>12} rows {d['quarantined']:>9} quarantined {d['files']:>6} files{span}")
     s = result["seals"]
-    click.echo(f"seals: {s['entries']} entries, head {(s['head'] or '-')[:16]} "
-               f"({'signed' if s['signed'] else 'unsigned'}); check with: custodes verify")
+    head = f"{s['head_seq']}:{s['head']}" if s["head"] else "-"
+    echo(f"seals: {s['entries']} entries, head {head} ({'signed' if s['signed'] else 'unsigned'}); "
+               f"check with: custodes verify --expect-head {head if s['head'] else 'SEQ:SEAL'}")
+    if s["anchor_pending"]:
+        echo(f"seals: {s['anchor_pending']} head(s) wait to be anchored (the anchor failed; retried by "
+                   f"the next ingest or verify)")
 
 
 @click.command()
@@ -107,32 +113,59 @@ def quarantine(workspace, dataset, limit, fmt):
         return
     for r in rows:
         value = "" if r["value"] is None else f" value={dumps(r['value'], indent=None)}"
-        click.echo(f"{r['dataset']} {r['file']}:{r['row']} {r['column'] or '-'} {r['reason']}{value}")
+        echo(f"{r['dataset']} {r['file']}:{r['row']} {r['column'] or '-'} {r['reason']}{value}")
     if not rows:
-        click.echo("no quarantined rows")
+        echo("no quarantined rows")
+
+
+def _expected_head(ctx, param, values):
+    heads = []
+    for value in values:
+        seq, _, head = value.partition(":")
+        if not (seq.isdigit() and len(head) == 64 and all(c in "0123456789abcdef" for c in head)):
+            raise click.BadParameter(f"{value!r} is not SEQ:SEAL (the seals.head_seq and seals.head of "
+                                     f"custodes status --format json)", ctx, param)
+        heads.append((int(seq), head))
+    return heads
 
 
 @click.command()
 @click.option("--public-key", "verify_key", type=click.Path(dir_okay=False), default=None,
-              help="Ed25519 public key (PEM) to check the signed head (default: seal.verify_key)")
+              help="Ed25519 public key (PEM) to check the signatures (default: seal.verify_key)")
+@click.option("--expect-head", "expect_heads", multiple=True, metavar="SEQ:SEAL", callback=_expected_head,
+              help="fail unless the chain holds this seal at this seq (a head recorded earlier); repeatable")
+@click.option("--anchor", "anchors", multiple=True, type=click.Path(dir_okay=False), metavar="FILE",
+              help="an anchor file (seal.anchor): every lake head recorded there must be in the chain, "
+                   "signed with the key recorded there; repeatable")
+@click.option("--sign", is_flag=True, default=False,
+              help="after everything verifies, sign the chain with seal.signing_key (to start signing "
+                   "an unsigned lake, or to move to a new key; check it first)")
 @format_option()
 @workspace_option
-def verify(workspace, verify_key, fmt):
+def verify(workspace, verify_key, expect_heads, anchors, sign, fmt):
     """Check every sealed partition; exit 1 on any altered, deleted or inserted one."""
     from custodes.errors import CustodesError
     from custodes.lake.verify import verify as run
 
-    report = run(workspace, verify_key=verify_key)
+    report = run(workspace, verify_key=verify_key, expect_heads=expect_heads, anchors=list(anchors), sign=sign)
+    for warning in report.warnings:
+        note(f"warning: {warning}")
     if fmt == "json":
         emit_json(report.to_dict())
     else:
-        click.echo(f"checked {report.files} files ({report.bytes / 1e6:.1f} MB) in {report.entries} "
-                   f"sealed ingests in {report.seconds:.2f}s; signature: {report.signature}")
+        echo(f"checked {report.files} files ({report.bytes / 1e6:.1f} MB) in {report.entries} "
+                   f"sealed ingests in {report.seconds:.2f}s; signature: {report.signature}"
+                   + (f"; {report.anchored} anchored heads" if report.anchored else ""))
         for kind in ("altered", "deleted", "inserted"):
             for rel in getattr(report, kind):
-                click.echo(f"{kind.upper()}: {rel}")
-        for problem in report.chain:
-            click.echo(f"CHAIN: {problem}")
-        click.echo("OK: every partition matches its seal" if report.ok else "FAILED: the lake was tampered with")
+                echo(f"{kind.upper()}: {rel}")
+        for label, problems in (("CHAIN", report.chain), ("SIGNATURE", report.signing),
+                                ("EXPECTED HEAD", report.expected), ("ANCHOR", report.anchor)):
+            for problem in problems:
+                echo(f"{label}: {problem}")
+        if report.signed:
+            echo(f"signed: head {report.head['seq'] if report.head else '-'} and the chain, with seal.signing_key")
+        echo("OK: every partition matches its seal" if report.ok else "FAILED: the lake was tampered with")
     if not report.ok:
-        raise CustodesError("verification failed: the lake does not match its seals")
+        raise CustodesError("verification failed: the lake does not match its seals"
+                            + ("; nothing was signed" if sign else ""))

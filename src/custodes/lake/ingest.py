@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from custodes import contract, ids
 from custodes.errors import CustodesError, UsageError
-from custodes.lake import manifest, mapping as mapping_mod
+from custodes.lake import chain, manifest, mapping as mapping_mod, seal
 from custodes.lake.arrays import bools, null, numbers, text
 from custodes.lake.ips import ip_column, type_ips
 from custodes.lake.keys import Remembered, key_columns
@@ -62,6 +62,7 @@ class IngestReport:
     dataset: str
     files: list[FileReport] = field(default_factory=list)
     removed_orphans: int = 0
+    warnings: list[str] = field(default_factory=list)  # committed, but something after it failed
 
     @property
     def failed(self) -> list[FileReport]:
@@ -90,7 +91,7 @@ class IngestReport:
         return {
             "dataset": self.dataset, "rows": self.rows, "quarantined": self.quarantined,
             "reasons": self.reasons, "skipped": sum(f.skipped for f in self.files),
-            "failed": len(self.failed), "removed_orphans": self.removed_orphans,
+            "failed": len(self.failed), "removed_orphans": self.removed_orphans, "warnings": self.warnings,
             "files": [asdict(f) for f in self.files],
         }
 
@@ -128,9 +129,7 @@ def ingest(workspace, dataset: str, paths, fmt: str | None = None, mapping=None,
     window = TimeWindow.from_setting(workspace.setting("ingest.time_window"), dt.datetime.now(dt.timezone.utc))
     report = IngestReport(dataset)
     with manifest.lock(workspace):
-        report.removed_orphans = len(manifest.recover(workspace))
-        done = manifest.entries(workspace)
-        manifest.heal_head(workspace, done)
+        done, keys = _open_chain(workspace, report)
         known = SourceIndex(dataset, done)
         last = done[-1] if done else None
         for path, file_fmt in formats:
@@ -141,10 +140,11 @@ def ingest(workspace, dataset: str, paths, fmt: str | None = None, mapping=None,
                 report.files.append(file_report)
                 _progress(progress, file_report)
                 continue
-            _crash_point("before_commit")
-            last = manifest.commit(workspace, entry, last)
-            _crash_point("after_commit")
-            manifest.write_head(workspace, last)
+            try:
+                last = _commit(workspace, keys, entry, last, report)
+            except CustodesError as exc:  # its stored files were removed: this file failed, the others go on
+                report.files.append(FileReport(file_report.path, file_report.format, None, error=str(exc)))
+                continue
             known.add(last)
             report.files.append(file_report)
             _progress(progress, file_report)
@@ -160,6 +160,54 @@ def _progress(progress, f: FileReport) -> None:
         progress(f"{f.path}: {f.error or f.note or 'already ingested'}")
     else:
         progress(f"{f.path}: {f.rows} rows, {f.quarantined} quarantined (seq {f.seq})" + (f"; {f.note}" if f.note else ""))
+
+
+def _open_chain(ws, report: IngestReport) -> tuple[list[dict], seal.Keys]:
+    """Refuse a chain that does not check out, before anything changes; then recover (see
+    custodes.lake.chain.open_for_ingest). Returns the committed entries and the seal keys."""
+    opened = chain.open_for_ingest(ws)
+    report.removed_orphans = opened.removed
+    report.warnings += opened.warnings
+    return opened.chain.entries, opened.keys
+
+
+def _commit(ws, keys: seal.Keys, entry: dict, last: dict | None, report: IngestReport) -> dict:
+    """Commit one file's entry, then move the head. A commit that fails removes the files this
+    ingest renamed into place; a head that cannot be written after the commit is a warning (the
+    rows are committed; the next ingest moves the head over the signed entry)."""
+    _crash_point("before_commit")
+    try:
+        committed = manifest.commit(ws, entry, last, keys)
+    except Exception as exc:
+        if manifest.entry_path(ws, entry["seq"]).exists():  # in place; only the directory's fsync failed
+            report.warnings.append(f"seq {entry['seq']} is committed, but not yet durable ({_why(exc)})")
+            committed = manifest.read_entry(manifest.entry_path(ws, entry["seq"]))
+            return _publish(ws, keys, committed, report)
+        manifest.remove_stored(ws, entry)
+        raise CustodesError(f"{entry['source']['path']}: commit of seq {entry['seq']} failed ({_why(exc)}); "
+                            f"its stored files were removed, nothing of it was loaded") from None
+    _crash_point("after_commit")
+    return _publish(ws, keys, committed, report)
+
+
+def _publish(ws, keys: seal.Keys, committed: dict, report: IngestReport) -> dict:
+    try:
+        report.warnings += manifest.publish_head(ws, committed, keys)
+    except OSError as exc:
+        report.warnings.append(f"seq {committed['seq']} is committed, but the seal head could not be written "
+                               f"({_why(exc)}); the next ingest moves it")
+    return committed
+
+
+def _why(exc: BaseException) -> str:
+    """One line for an error: for an OSError, the system's words for its errno (Arrow's errors
+    carry the errno only in their text: "Error writing bytes to file. Detail: [errno 28] ...")."""
+    code = getattr(exc, "errno", None)
+    if isinstance(exc, OSError) and code is None:
+        found = re.search(r"\[errno (\d+)\]", str(exc), re.IGNORECASE)
+        code = int(found.group(1)) if found else None
+    text = os.strerror(code) if code else getattr(exc, "strerror", None) or str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class _AlreadyIngested(Exception):
@@ -179,7 +227,7 @@ def _ingest_source(ws, dataset, path: Path, fmt: str | None, fields, seq, batch_
     except FileNotFoundError:
         return FileReport(str(path), fmt, None, note="not read: it vanished before it was opened"), None
     except OSError as exc:
-        return FileReport(str(path), fmt, None, error=_os_error(path, exc)), None
+        return FileReport(str(path), fmt, None, error=f"{path}: {_why(exc)}"), None
     except CustodesError as exc:
         return FileReport(str(path), fmt, None, error=str(exc)), None
     with source:
@@ -194,7 +242,7 @@ def _ingest_source(ws, dataset, path: Path, fmt: str | None, fields, seq, batch_
         except CustodesError as exc:
             return FileReport(str(path), fmt, None, error=str(exc)), None
         except OSError as exc:  # a full disk, an I/O error: this file failed, the others may not
-            return FileReport(str(path), fmt, None, error=_os_error(path, exc)), None
+            return FileReport(str(path), fmt, None, error=f"{path}: {_why(exc)}"), None
         report.from_byte, report.held_back = source.start, source.held_back
         if prefix is not None and source.consumed == source.start:
             return FileReport(str(path), fmt, prefix.seq, skipped=True, from_byte=source.start,
@@ -222,17 +270,6 @@ def _not_ingested(source: SourceFile, known: SourceIndex) -> None:
     seq = known.seq_of(source.sha256())
     if seq is not None:
         raise _AlreadyIngested(seq)
-
-
-def _os_error(path: Path, exc: OSError) -> str:
-    """One line for an OSError: the system's words for its errno (Arrow's errors carry the
-    errno only in their text: "Error writing bytes to file. Detail: [errno 28] ...")."""
-    code = exc.errno
-    if code is None:
-        found = re.search(r"\[errno (\d+)\]", str(exc), re.IGNORECASE)
-        code = int(found.group(1)) if found else None
-    detail = os.strerror(code) if code else (str(exc).splitlines() or [type(exc).__name__])[0]
-    return f"{path}: {detail}"
 
 
 def _connect() -> duckdb.DuckDBPyConnection:

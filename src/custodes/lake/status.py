@@ -8,7 +8,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from custodes import contract
+from custodes import anchor, contract
 from custodes.errors import CustodesError
 from custodes.lake import manifest
 from custodes.lake.store import QUARANTINE_SCHEMA
@@ -41,6 +41,7 @@ def status(workspace) -> dict:
             "head": head.get("seal") if head else None,
             "signed": bool(head and head.get("signature")),
             "verified": None,  # status never hashes; run `custodes verify`
+            "anchor_pending": anchor.pending(workspace),  # heads whose anchoring failed, to be retried
         },
         "seq_high_water": entries[-1]["seq"] if entries else 0,
     }

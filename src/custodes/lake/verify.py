@@ -1,17 +1,27 @@
 """``custodes verify``: recompute every seal. Reports stored files that were altered (hash
-differs), deleted (sealed but gone) or inserted (present but never sealed), a broken chain
-(an entry edited, removed or reordered), and a head that disagrees with the chain or whose
-signature fails. Files are hashed in parallel threads (hashlib releases the GIL)."""
+differs), deleted (sealed but gone) or inserted (anything in the lake or quarantine trees that
+no entry seals: a file, a directory, a link), a broken chain (an entry edited, removed or
+reordered), a head that disagrees with the chain, signatures that fail or are missing from a
+signed chain, and heads recorded elsewhere (``--expect-head``, anchors) that the chain no longer
+holds. Files are hashed in parallel threads (hashlib releases the GIL).
+
+``sign=True`` (``custodes verify --sign``) then signs the chain with ``seal.signing_key``, only
+if everything else verified: the way to start signing a lake that was unsigned, or to move to a
+new key, after checking the history it vouches for.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
-from custodes.lake import manifest, seal
-from custodes.lake.store import PART_RE, QUARANTINE_RE
+from custodes import anchor, contract
+from custodes.errors import CustodesError
+from custodes.lake import chain as chain_mod, manifest, seal
 
 
 @dataclass
@@ -23,74 +33,72 @@ class VerifyReport:
     altered: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     inserted: list[str] = field(default_factory=list)
-    chain: list[str] = field(default_factory=list)  # problems with the chain of entries
+    chain: list[str] = field(default_factory=list)  # problems with the chain of entries and its head
     head: dict | None = None
-    signature: str = "unsigned"  # unsigned | valid | invalid | not checked (no verify key)
+    signature: str = chain_mod.UNSIGNED  # unsigned | valid | invalid | not checked (no verify key)
+    signing: list[str] = field(default_factory=list)  # what made the signature verdict fail
+    expected: list[str] = field(default_factory=list)  # --expect-head the chain does not hold
+    anchor: list[str] = field(default_factory=list)  # anchored heads the chain does not hold
+    anchored: int = 0  # anchored heads checked
+    warnings: list[str] = field(default_factory=list)  # not failures: anchors still queued
+    signed: bool = False  # --sign signed the chain
 
     @property
     def ok(self) -> bool:
-        return not (self.altered or self.deleted or self.inserted or self.chain or self.signature == "invalid")
+        return not (self.altered or self.deleted or self.inserted or self.chain or self.signing
+                    or self.expected or self.anchor) and self.signature in (chain_mod.UNSIGNED, chain_mod.VALID)
 
     def to_dict(self) -> dict:
         return dict(asdict(self), ok=self.ok, seconds=round(self.seconds, 3))
 
 
-def verify(workspace, verify_key: str | None = None, workers: int | None = None) -> VerifyReport:
+def verify(workspace, verify_key: str | None = None, workers: int | None = None,
+           expect_heads: list[tuple[int, str]] = (), anchors: list[str] = (), sign: bool = False) -> VerifyReport:
     started = time.perf_counter()
     report = VerifyReport()
-    with manifest.lock(workspace, exclusive=False):
-        entries = _check_chain(workspace, report)
-        sealed = _sealed_files(entries)
+    keys = seal.Keys.of(workspace, verify_key, signing=sign)
+    if sign and keys.signer is None:
+        raise CustodesError("custodes verify --sign needs seal.signing_key in custodes.yaml")
+    with manifest.lock(workspace, exclusive=sign):
+        report.warnings += anchor.flush(workspace)
+        chain = chain_mod.read(workspace)
+        _check_chain(chain, report)
+        sealed = manifest.sealed_files(chain.entries)
         _check_files(workspace, sealed, report, workers)
         _check_inserted(workspace, sealed, report)
-        _check_head(workspace, entries, report, verify_key or workspace.setting("seal.verify_key"))
+        _check_expected(chain, expect_heads, report)
+        anchored_key = _check_anchors(workspace, chain, anchors, report)
+        if sign and not (chain.signed or anchored_key) and chain.entries:
+            report.signature = chain_mod.UNSIGNED  # adopting an unsigned chain: nothing to check yet
+        else:
+            report.signature, report.signing = chain_mod.signatures(chain, keys, anchored_key)
+        if sign:
+            _sign(workspace, chain, keys, report)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _check_chain(ws, report: VerifyReport) -> list[dict]:
-    entries = []
-    prev = seal.GENESIS
-    for expected, seq in enumerate(manifest.committed_seqs(ws), start=1):
-        path = manifest.entry_path(ws, seq)
-        try:
-            entry = manifest.read_entry(path)
-        except Exception as exc:  # noqa: BLE001 - any unreadable entry is a finding, not a crash
-            report.chain.append(f"entry {seq}: {exc}")
-            continue
-        if seq != expected:
-            report.chain.append(f"entry {expected}: missing (next present is {seq})")
-            expected = seq
-        if entry.get("seq") != seq:
-            report.chain.append(f"entry {seq}: its content says seq {entry.get('seq')}")
-        if not seal.same_digest(str(entry.get("seal", "")), seal.entry_seal(entry)):
-            report.chain.append(f"entry {seq}: content does not match its seal (edited)")
-        if not seal.same_digest(str(entry.get("prev", "")), prev):
-            report.chain.append(f"entry {seq}: does not follow the previous entry's seal (chain broken)")
-        prev = str(entry.get("seal", ""))
-        entries.append(entry)
-    report.entries = len(entries)
-    return entries
-
-
-def _sealed_files(entries: list[dict]) -> dict[str, dict]:
-    sealed = {}
-    for e in entries:
-        for f in e.get("files", []):
-            sealed[f["path"]] = f
-        if e.get("quarantine_file"):
-            sealed[e["quarantine_file"]["path"]] = e["quarantine_file"]
-    return sealed
+def _check_chain(chain, report: VerifyReport) -> None:
+    report.entries = len(chain.entries)
+    report.head = chain.head
+    report.chain += chain.problems
+    if chain.trailing and not chain.problems:
+        report.chain.append("seals/head.json is missing" if chain.head is None else
+                            f"entries after the head ({len(chain.trailing)}) were never recorded in it")
 
 
 def _check_files(ws, sealed: dict[str, dict], report: VerifyReport, workers: int | None) -> None:
     def check(item):
         rel, meta = item
         path = ws.root / rel
+        if path.is_symlink():
+            return rel, "altered", 0  # never written by the lake: a link to a copy is not the file
         try:
             digest, size = seal.file_sha256(path)
         except FileNotFoundError:
             return rel, "deleted", 0
+        except IsADirectoryError:
+            return rel, "altered", 0
         return rel, ("ok" if seal.same_digest(digest, meta["sha256"]) else "altered"), size
 
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool:
@@ -101,40 +109,93 @@ def _check_files(ws, sealed: dict[str, dict], report: VerifyReport, workers: int
                 getattr(report, verdict).append(rel)
 
 
+_DAY_DIR = re.compile(r"^date=\d{4}-\d{2}-\d{2}$")
+_ENTRY_NAME = re.compile(r"^\d{10}\.json$")
+
+
 def _check_inserted(ws, sealed: dict[str, dict], report: VerifyReport) -> None:
-    """Any data file in the lake or quarantine that no entry seals (readers would read it)."""
+    """Anything in the lake or quarantine trees that no entry seals and the layout does not
+    name: a file, a link, a directory (``x.parquet/`` once broke every query). Staged dot-files
+    of an ingest in flight or killed are not inserted: no reader opens them, and the next
+    ingest removes them."""
+    found = []
     for root in (ws.lake, ws.quarantine):
-        if not root.is_dir():
-            continue
-        for path in root.rglob("*"):
-            if not path.is_file() or path.name.startswith(".") or path.parent == manifest.manifest_dir(ws):
-                continue
-            rel = str(path.relative_to(ws.root))
-            if rel not in sealed and (path.suffix == ".parquet" or PART_RE.match(path.name)
-                                      or QUARANTINE_RE.match(path.name)):
-                report.inserted.append(rel)
-    report.inserted.sort()
+        for dirpath, dirnames, filenames in os.walk(root):
+            here = Path(dirpath)
+            for name in list(dirnames):
+                path = here / name
+                if path.is_symlink() or not _layout_dir(ws, path):
+                    found.append(path)
+                    dirnames.remove(name)  # reported as a whole
+            for name in filenames:
+                path = here / name
+                rel = str(path.relative_to(ws.root))
+                if rel in sealed and not path.is_symlink():
+                    continue
+                if _layout_file(ws, path):
+                    continue
+                found.append(path)
+    report.inserted = sorted(str(p.relative_to(ws.root)) + ("/" if p.is_dir() and not p.is_symlink() else "")
+                             for p in found)
 
 
-def _check_head(ws, entries: list[dict], report: VerifyReport, verify_key: str | None) -> None:
-    head = manifest.read_head(ws)
-    report.head = head
-    if head is None:
-        if entries:
-            report.chain.append("seals/head.json is missing")
-        return
-    if head.get("corrupt"):
-        report.chain.append("seals/head.json is unreadable")
-        return
-    by_seq = {e["seq"]: e for e in entries}
-    at = by_seq.get(int(head["seq"]))
-    if at is None or not seal.same_digest(str(at.get("seal", "")), str(head["seal"])):
-        report.chain.append(f"head names entry {head['seq']} with a seal the chain does not have "
-                            f"(history truncated or rewritten)")
-    elif entries and entries[-1]["seq"] != int(head["seq"]):
-        report.chain.append(f"entries after the head ({entries[-1]['seq'] - int(head['seq'])}) were never recorded in it")
-    if verify_key:
-        report.signature = "valid" if head.get("signature") and seal.check_head_signature(verify_key, head) else "invalid"
-    elif head.get("signature"):
-        report.signature = "not checked (no verify key)"
+def _layout_dir(ws, path: Path) -> bool:
+    parent = path.parent
+    if parent in (ws.lake, ws.quarantine):
+        return path.name in contract.DATASETS or path == manifest.manifest_dir(ws)
+    return (parent.parent == ws.lake and parent.name in contract.EVENT_TIME_COLUMN
+            and bool(_DAY_DIR.match(path.name)))
 
+
+def _layout_file(ws, path: Path) -> bool:
+    if path.parent == manifest.manifest_dir(ws):
+        return bool(_ENTRY_NAME.match(path.name) or manifest.TORN_ENTRY_RE.match(path.name))
+    if path == ws.lake / ".lock":
+        return True
+    return manifest.staged(path.name) and not path.is_symlink()
+
+
+def _check_expected(chain, expect_heads, report: VerifyReport) -> None:
+    for seq, head_hex in expect_heads:
+        if not chain.holds(seq, head_hex):
+            at = chain.by_seq.get(seq)
+            report.expected.append(f"expected head {seq}:{head_hex[:16]}…: the chain "
+                                   + ("has no entry " + str(seq) if at is None else "holds another seal there")
+                                   + " (rolled back or rewritten)")
+
+
+def _check_anchors(ws, chain, given: list[str], report: VerifyReport) -> str | None:
+    """Check the configured anchor file and every ``--anchor FILE``; returns the key fingerprint
+    they recorded last (the one given on the command line wins). A configured anchor that holds
+    nothing yet is no failure (nothing was anchored since it was set up); a file given on the
+    command line must hold this workspace's heads."""
+    def lookup(seq: int) -> str | None:
+        at = chain.by_seq.get(seq)
+        return str(at.get("seal", "")) if at is not None else None
+
+    configured = anchor.sinks(ws).get("file")
+    key = None
+    for path, required in [(configured, False)] * bool(configured) + [(str(Path(p).resolve()), True) for p in given]:
+        result = anchor.check(path, "lake", lookup, anchor.workspace_id(ws), require=required)
+        report.anchored += result.records
+        report.anchor += result.problems
+        if result.key:
+            if key and not seal.same_digest(key, result.key):
+                report.anchor.append(f"{path}: records key {result.key[:16]}…, another anchor {key[:16]}…")
+            key = result.key if required or key is None else key
+    return key
+
+
+def _sign(ws, chain, keys: seal.Keys, report: VerifyReport) -> None:
+    """Sign the head and the entries (every already signed one, so that a new key replaces the
+    old, and the last) with ``seal.signing_key``, then anchor the head with its fingerprint."""
+    if not report.ok or not chain.entries:
+        return  # nothing is signed that did not verify
+    last = chain.entries[-1]
+    for entry in chain.entries:
+        if entry.get("signature") or entry is last:
+            manifest.write_entry(ws, dict(entry, signature=keys.sign_entry(entry["seq"], entry["seal"])))
+    report.warnings += manifest.publish_head(ws, last, keys)
+    report.signed = True
+    report.signature = chain_mod.VALID
+    report.signing = []

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import click
 
-from custodes.clikit import emit_json, format_option, iso, note, parse_time_option, workspace_option
+from custodes.clikit import (echo, emit_json, format_option, iso, note, parse_time_option, shell_command,
+                             workspace_option)
 from custodes.errors import CustodesError, UsageError
 from custodes.respond.selector import KINDS, Selector
 
 ENGINE_HELP = "query engine (default: `engine` in custodes.yaml, else duckdb)"
+FORCE_HELP = "replace the output file if it exists (never a symlink or anything but a regular file)"
 
 
 def _engine(workspace, backend):
@@ -49,26 +51,30 @@ def selector_options(fn):
 @selector_options
 @click.option("--accounts-out", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
               help="write one row per affected account (CSV, mode 0600)")
+@click.option("--force", is_flag=True, help=FORCE_HELP)
 @click.option("--engine", "backend", type=click.Choice(["duckdb", "spark"]), default=None, help=ENGINE_HELP)
 @format_option()
-def scope(workspace, selector, since, until, accounts_out, backend, fmt):
+def scope(workspace, selector, since, until, accounts_out, force, backend, fmt):
     """Blast radius: which customer accounts, which personal-data fields, when."""
     from custodes.respond.audit import audit
     from custodes.respond.scope import scope as run_scope, write_accounts_csv
+    from custodes.safefile import check_target
 
+    if accounts_out is not None:
+        check_target(accounts_out, force)  # before the scan, not after it
     with _engine(workspace, backend) as engine:
         result = run_scope(engine, workspace, selector, since, until)
         for message in result.notes:
             note(f"note: {message}")
         if accounts_out is not None:
-            rows = write_accounts_csv(engine, result, accounts_out)
+            rows = write_accounts_csv(engine, result, accounts_out, force=force)
             audit(workspace, "accounts_export", selector=selector.as_dict(), since=since, until=until, rows=rows,
                   path=str(accounts_out.resolve()))
             note(f"wrote {rows} account(s) to {accounts_out}")
     if fmt == "json":
         emit_json(result.to_json())
     else:
-        click.echo(scope_text(result))
+        echo(scope_text(result))
 
 
 def scope_text(result) -> str:
@@ -88,22 +94,25 @@ def scope_text(result) -> str:
 @selector_options
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, metavar="FILE",
               help="the notification list (CSV with contact details, mode 0600)")
+@click.option("--force", is_flag=True, help=FORCE_HELP)
 @click.option("--by", metavar="NAME", default=None, help="who exports it, for the audit trail (default: OS user)")
 @click.option("--engine", "backend", type=click.Choice(["duckdb", "spark"]), default=None, help=ENGINE_HELP)
 @format_option()
-def notify(workspace, selector, since, until, out, by, backend, fmt):
+def notify(workspace, selector, since, until, out, force, by, backend, fmt):
     """Notification list: affected accounts joined with their contact details, audited."""
     from custodes.respond.notify import export_notification_list
     from custodes.respond.scope import scope as run_scope
+    from custodes.safefile import check_target
 
+    check_target(out, force)
     with _engine(workspace, backend) as engine:
         result = run_scope(engine, workspace, selector, since, until)
-        entry = export_notification_list(engine, workspace, result, out, by=by)
+        entry = export_notification_list(engine, workspace, result, out, by=by, force=force)
     if fmt == "json":
         emit_json(entry)
     else:
-        click.echo(f"wrote {entry['rows']:,} people to notify to {out} (mode 0600); "
-                   f"{entry['without_contact']:,} without contact details; export recorded in the audit trail")
+        echo(f"wrote {entry['rows']:,} people to notify to {out} (mode 0600); "
+             f"{entry['without_contact']:,} without contact details; export recorded in the audit trail")
 
 
 @click.command()
@@ -112,17 +121,21 @@ def notify(workspace, selector, since, until, out, by, backend, fmt):
 @click.option("--format", "fmt", type=click.Choice(["md", "html", "pdf"]), default="md", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
               help="where to write it (default: WORKSPACE/respond/reports/ID.FORMAT); mode 0600")
+@click.option("--force", is_flag=True, help=FORCE_HELP)
 @click.option("--engine", "backend", type=click.Choice(["duckdb", "spark"]), default=None, help=ENGINE_HELP)
-def report(workspace, incident, fmt, out, backend):
+def report(workspace, incident, fmt, out, force, backend):
     """Breach notification and regulator report (PIPA, GDPR) for an incident."""
     from custodes.respond import report as reports
+    from custodes.safefile import check_target
 
+    if out is not None:
+        check_target(out, force)
     with _engine(workspace, backend) as engine:
         built = reports.build(engine, workspace, incident)
-    path = reports.write(workspace, built, fmt, out)
+    path = reports.write(workspace, built, fmt, out, force=force)
     for message in built.notes:
         note(f"note: {message}")
-    click.echo(str(path))
+    echo(str(path))
 
 
 @click.command()
@@ -158,7 +171,7 @@ def offboard(workspace, employee_id, do_apply, ledger, revoke_keys, by, backend,
     if fmt == "json":
         emit_json({"plan": plan.to_json(), "applied": record})
     else:
-        click.echo(offboard_text(plan, record))
+        echo(offboard_text(plan, record))
 
 
 def _open_ledger(url: str):
@@ -193,7 +206,8 @@ def offboard_text(plan, record) -> str:
             else "no ledger: nothing pushed"
         lines.append(f"Applied: recorded in {record['path']}; {pushed}")
     elif not plan.empty:
-        lines.append(f"Run `custodes offboard {plan.employee_id} --apply` to record it and push the revocations.")
+        lines.append(f"Run `{shell_command('custodes', 'offboard', plan.employee_id, '--apply')}` to record it "
+                     "and push the revocations.")
     return "\n".join(lines)
 
 

@@ -7,7 +7,6 @@ the audit trail (who, when, which scope, how many rows, the file's SHA-256), nev
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,7 +16,7 @@ from custodes.errors import CustodesError
 from custodes.respond.audit import audit
 from custodes.respond.scope import Scope, accounts_table, iso_strings, write_csv_rows
 from custodes.respond.selector import optional_table
-from custodes.workspace import private_open
+from custodes.safefile import output_file
 
 HEADER = ("account_id", "name", "email", "phone", "fields", "first_access", "last_access")
 
@@ -38,17 +37,19 @@ def notification_rows(engine, result: Scope):
     return engine.to_arrow(joined)
 
 
-def export_notification_list(engine, workspace, result: Scope, out: Path, by: str | None = None) -> dict:
+def export_notification_list(engine, workspace, result: Scope, out: Path, by: str | None = None,
+                             force: bool = False) -> dict:
+    """Write the list to ``out`` as :func:`custodes.safefile.output_file` does (0600; an existing
+    file only with ``force``; cells that start like a formula neutralised) and audit it."""
     table = notification_rows(engine, result)
     cols = [table.column(c) for c in HEADER[:5]] + [iso_strings(table.column(c)) for c in HEADER[5:]]
     out = Path(out)
-    with private_open(out, "w", newline="", encoding="utf-8") as fh:
+    with output_file(out, force=force) as fh:
         fh.write(",".join(HEADER) + "\n")
         write_csv_rows(fh, cols)  # names may hold commas or quotes: quoted where needed
     no_contact = pc.and_(pc.is_null(table.column("email")), pc.is_null(table.column("phone")))
     missing = pc.sum(pc.cast(no_contact, pa.int64())).as_py() or 0
-    digest = hashlib.sha256(out.read_bytes()).hexdigest()
     entry = audit(workspace, "notification_list", by=by, selector=result.selector.as_dict(),
                   since=result.since, until=result.until, rows=table.num_rows, without_contact=missing,
-                  path=str(out.resolve()), sha256=digest)
+                  path=str(out.resolve()), sha256=fh.sha256)
     return entry

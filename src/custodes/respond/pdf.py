@@ -12,7 +12,7 @@ import io
 import logging
 from pathlib import Path
 
-from custodes.clikit import iso
+from custodes.clikit import iso, shell_command, terminal_safe
 from custodes.errors import CustodesError
 
 # fontTools reports every TrueType table it cannot subset at WARNING; it is noise for a report.
@@ -31,7 +31,7 @@ UNICODE_FONTS = (
 
 
 def _fold(value, unicode_font: bool) -> str:
-    text = str(value).translate(_FOLD)
+    text = terminal_safe(str(value)).translate(_FOLD)
     return text if unicode_font else text.encode("latin-1", "replace").decode("latin-1")
 
 
@@ -196,7 +196,8 @@ def _notice(d, report):
 def _containment(d, report):
     d.h2("Containment plan")
     for n, c in enumerate(report.containment, 1):
-        d.labelled(f"{n}. {c['action']}", f"{c['target']}: {c['detail'].replace('`', '')}")
+        command = f": {c['command']}" if c.get("command") else ""
+        d.labelled(f"{n}. {c['action']}", f"{c['target']}: {c['detail']}{command}")
     for p in report.offboarding:
         d.pdf.ln(1)
         d.para(f"Offboarding {p.employee_id}" + (f" ({p.name})" if p.name else ""), "B", 10.5)
@@ -212,7 +213,7 @@ def _containment(d, report):
         for sid in p.sessions[:20]:
             d.bullet(f"end session {sid}")
         if len(p.sessions) > 20:
-            d.bullet(f"... and {len(p.sessions) - 20} more sessions (see `custodes offboard {p.employee_id}`)")
+            d.bullet(f"... and {len(p.sessions) - 20} more sessions (see {shell_command('custodes', 'offboard', p.employee_id)})")
 
 
 def _q(value) -> str:

@@ -13,14 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
+import markupsafe
 
-from custodes.clikit import iso
+from custodes.clikit import iso, shell_command, terminal_safe
 from custodes.errors import CustodesError
-from custodes.respond import offboard, regulation
+from custodes.respond import markdown, offboard, regulation
 from custodes.respond.chart import timeline_svg
 from custodes.respond.scope import Scope, scope
 from custodes.respond.selector import Selector
-from custodes.workspace import atomic_write_bytes, private_dir
+from custodes.safefile import write_output
+from custodes.workspace import private_dir
 
 FORMATS = ("md", "html", "pdf")
 
@@ -104,24 +106,30 @@ def containment_plan(engine, workspace, incident: dict) -> tuple[list[dict], lis
         except CustodesError as exc:
             notes.append(f"offboarding of {employee} not planned: {exc}")
     planned_keys = {k["kid"] for p in plans for k in p.keys}
+    # Every id below can come from a forged token (kid, jti) or a log line: the commands are
+    # built word by word with shell quoting, never by pasting text into a command line.
     for p in plans:
         actions.append({"action": "offboard", "target": p.employee_id,
                         "detail": f"revoke {len(p.credentials)} credential(s), rotate {len(p.keys)} key(s), "
-                                  f"end {len(p.sessions)} session(s): `custodes offboard {p.employee_id} --apply`"})
+                                  f"end {len(p.sessions)} session(s)",
+                        "command": shell_command("custodes", "offboard", p.employee_id, "--apply")})
     for kid in ent.get("kid") or []:
         if kid not in planned_keys:
             actions.append({"action": "rotate key", "target": kid,
-                            "detail": "deploy a new signing key, then retire this one and revoke it in the guard ledger "
-                                      f"(`custodes guard revoke --kid {kid}`)"})
+                            "detail": "deploy a new signing key, then retire this one and revoke it in the guard ledger",
+                            "command": shell_command("custodes", "guard", "revoke", "--kid", kid)})
     for cred in ent.get("credential_id") or []:
         actions.append({"action": "revoke credential", "target": cred,
-                        "detail": f"`custodes guard revoke --jti {cred}` and disable it at its issuer"})
+                        "detail": "revoke it in the guard ledger and disable it at its issuer",
+                        "command": shell_command("custodes", "guard", "revoke", "--jti", cred)})
     ips = ent.get("src_ip") or []
     if ips:
         actions.append({"action": "block sources", "target": ", ".join(ips[:10]) + (" ..." if len(ips) > 10 else ""),
-                        "detail": f"block {len(ips)} source address(es) at the edge while the keys are rotated"})
+                        "detail": f"block {len(ips)} source address(es) at the edge while the keys are rotated",
+                        "command": None})
     actions.append({"action": "verify issuance", "target": "API gateway",
-                    "detail": "accept only tokens the authorization server issued (custodes guard with an issuance ledger)"})
+                    "detail": "accept only tokens the authorization server issued (custodes guard with an issuance ledger)",
+                    "command": None})
     return actions, plans, notes
 
 
@@ -146,19 +154,27 @@ def build(engine, workspace, incident_id: str) -> Report:
 
 
 # Rendering ----------------------------------------------------------------------------------
-def _env() -> jinja2.Environment:
+def _plain_html(value):
+    """Control characters out of every HTML value (autoescaping then does the rest)."""
+    return value if isinstance(value, markupsafe.Markup) else terminal_safe(str(value))
+
+
+def _env(fmt: str) -> jinja2.Environment:
+    """Every value is made inert (``finalize``): HTML drops control characters and autoescapes;
+    Markdown escapes Markdown and HTML, except what the ``code`` filter made a code span."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("custodes.respond", "templates"),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False), undefined=jinja2.StrictUndefined,
-        trim_blocks=True, lstrip_blocks=True,
+        autoescape=fmt == "html", undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        finalize=markdown.escape if fmt == "md" else _plain_html,
     )
     env.filters["iso"] = iso
     env.filters["num"] = lambda n: "not set" if n is None else f"{n:,.0f}"
+    env.filters["code"] = markdown.code if fmt == "md" else str
     return env
 
 
 def render_text(report: Report, fmt: str) -> str:
-    template = _env().get_template(f"report.{fmt}.j2")
+    template = _env(fmt).get_template(f"report.{fmt}.j2")
     return template.render(r=report, s=report.scope, a=report.assessment, i=report.incident)
 
 
@@ -172,15 +188,16 @@ def render(report: Report, fmt: str) -> bytes:
     return render_text(report, fmt).encode("utf-8")
 
 
-def write(workspace, report: Report, fmt: str, out: Path | None = None) -> Path:
-    """Write the report (mode 0600) and record the export in the audit trail."""
+def write(workspace, report: Report, fmt: str, out: Path | None = None, force: bool = False) -> Path:
+    """Write the report (mode 0600, as :func:`custodes.safefile.output_file` does: an existing
+    ``out`` only with ``force``) and record the export in the audit trail. The default place,
+    custodes's own, is rewritten each time."""
     data = render(report, fmt)
     if out is None:
         out = private_dir(workspace.respond / "reports") / f"{report.incident['incident_id']}.{fmt}"
+        force = True
     out = Path(out)
-    if out.parent and not out.parent.exists():
-        raise CustodesError(f"--out {out}: directory {out.parent} does not exist")
-    atomic_write_bytes(out, data)
+    write_output(out, data, force=force)
     from custodes.respond.audit import audit
 
     audit(workspace, "report", incident_id=report.incident["incident_id"], format=fmt, path=str(out.resolve()),

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import ibis
 import ibis.expr.datatypes as idt
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -23,7 +24,7 @@ from custodes.clikit import iso
 from custodes.contract import PERSONAL_DATA_ITEMS
 from custodes.errors import CustodesError
 from custodes.respond.selector import Selector, optional_table, select_requests
-from custodes.workspace import private_open
+from custodes.safefile import output_file
 
 #: header of ``--accounts-out`` (CONTRACT.md §3)
 ACCOUNTS_CSV_HEADER = ("account_id", "first_access", "last_access", "requests", "fields")
@@ -279,10 +280,11 @@ def _decode_masks(masks: pa.ChunkedArray, catalog: Catalog | None) -> pa.Array:
     return pc.take(pa.array(labels, pa.string()), encoded.indices)
 
 
-def write_accounts_csv(engine, result: Scope, path: Path) -> int:
-    """Write the CONTRACT.md accounts CSV (account ids are personal data: mode 0600). Returns rows."""
+def write_accounts_csv(engine, result: Scope, path: Path, force: bool = False) -> int:
+    """Write the CONTRACT.md accounts CSV (account ids are personal data: mode 0600, written as
+    :func:`custodes.safefile.output_file` does; an existing file only with ``force``). Returns rows."""
     table = accounts_table(engine, result)
-    with private_open(Path(path), "w", newline="", encoding="utf-8") as fh:
+    with output_file(Path(path), force=force) as fh:
         fh.write(",".join(ACCOUNTS_CSV_HEADER) + "\n")
         write_csv_rows(fh, [table.column("account_id"), iso_strings(table.column("first_access")),
                             iso_strings(table.column("last_access")), table.column("requests"), table.column("fields")])
@@ -296,14 +298,41 @@ def iso_strings(column) -> pa.Array:
 
 
 _NEEDS_QUOTES = r'[",\r\n]'
+#: first bytes of a cell a spreadsheet would read as a formula (OWASP, CSV injection)
+_FORMULA_FIRST = np.frombuffer(b"=+-@\t\r", dtype=np.uint8)
+
+
+def _formula_mask(strings: pa.StringArray) -> np.ndarray:
+    """Whether each value starts like a formula, from its first byte, read straight out of the
+    Arrow buffers (a regex over every cell costs several times as much)."""
+    buffers = strings.buffers()
+    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
+    if len(data) == 0:
+        return np.zeros(len(strings), dtype=bool)
+    offsets = np.frombuffer(buffers[1], dtype=np.int32)[strings.offset:strings.offset + len(strings) + 1]
+    starts = offsets[:-1]
+    nonempty = offsets[1:] > starts
+    return nonempty & np.isin(data[np.minimum(starts, len(data) - 1)], _FORMULA_FIRST)
+
+
+def neutralise_formulas(strings: pa.StringArray) -> pa.StringArray:
+    """Prefix ``'`` to every cell that starts with ``= + - @``, a tab or a CR, so Excel,
+    LibreOffice and Sheets show it as text: an account id is a token's ``sub``, which whoever
+    forges tokens chooses (``=HYPERLINK("http://evil.example", "x")``). ``strings`` holds no
+    nulls (the caller fills them)."""
+    mask = _formula_mask(strings)
+    if not mask.any():
+        return strings
+    return pc.if_else(pa.array(mask), pc.binary_join_element_wise("'", strings, ""), strings)
 
 
 def write_csv_rows(fh, columns: list) -> None:
     """CSV rows without a Python loop per row: columns are joined in Arrow, in chunks. A value
-    that needs quoting (rare in ids) sends the chunk through the csv module instead."""
+    that needs quoting (rare in ids) sends the chunk through the csv module instead. Every cell
+    passes :func:`neutralise_formulas`."""
     strings = [pc.cast(c, pa.string()).combine_chunks() if isinstance(c, pa.ChunkedArray) else pc.cast(c, pa.string())
                for c in columns]
-    strings = [pc.fill_null(c, "") for c in strings]
+    strings = [neutralise_formulas(pc.fill_null(c, "")) for c in strings]
     step = 1_000_000
     for start in range(0, len(strings[0]) if strings else 0, step):
         chunk = [c.slice(start, step) for c in strings]

@@ -13,6 +13,7 @@ from starlette.responses import FileResponse, Response
 from custodes.console import auth, blast
 from custodes.console.charts import finding_lanes
 from custodes.console.render import SEVERITY_ORDER, page
+from custodes.console.views.triage import panel as triage_panel
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -44,8 +45,10 @@ async def detail(request: Request, principal: auth.Principal):
     findings = await run_in_threadpool(sources.findings)
     mine = incident_findings(incident, findings.data) if findings.ok else []
     scope = await run_in_threadpool(sources.scope_incident, incident_id, principal.can("view_accounts"))
+    triage = await run_in_threadpool(triage_panel, request.app.state.console.workspace, incident,
+                                     principal.can("triage"))
     auth.audit(request, principal, "view.incident", incident_id)
-    return page(request, "incident.html", principal, title=incident.get("title", incident_id),
+    return page(request, "incident.html", principal, title=incident.get("title", incident_id), triage=triage,
                 incident=incident, findings=mine, findings_missing=findings.missing,
                 lanes=finding_lanes(mine), blast=blast.panel(request, principal, scope, incident_id),
                 export_action=f"/incidents/{incident_id}/accounts.csv")
@@ -64,7 +67,11 @@ async def _export(request: Request, principal: auth.Principal, contacts: bool):
         path.unlink(missing_ok=True)
         return Response(written.missing, status_code=409, media_type="text/plain")
     what = "contacts" if contacts else "accounts"
-    auth.audit(request, principal, f"export.{what}", incident_id, rows=written.data)
+    try:
+        auth.audit(request, principal, f"export.{what}", incident_id, rows=written.data)
+    except BaseException:  # not audited, not sent: the file goes too
+        path.unlink(missing_ok=True)
+        raise
     name = f"{incident_id}-{'notification-list' if contacts else 'accounts'}.csv"
     return FileResponse(path, media_type="text/csv", filename=name,
                         background=BackgroundTask(path.unlink, missing_ok=True))

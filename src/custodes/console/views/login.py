@@ -1,9 +1,10 @@
 """Login and logout.
 
 The login form is protected against login CSRF with a double-submit token (a random value in an
-HttpOnly cookie and in the form); failures are rate-limited per user name and per client, and
-audited without the password (and without the name when it is not a known user, so a password
-typed in the name field does not end up in the trail).
+HttpOnly cookie and in the form); failures back off per (user name, client) (see ratelimit), and
+are audited without the password (and without the name when it is not a known user, so a password
+typed in the name field does not end up in the trail). After a failure the form shows the name
+typed, whether or not such a user exists: the page must not tell the two apart.
 """
 
 from __future__ import annotations
@@ -66,9 +67,9 @@ async def submit(request: Request) -> Response:
         console.limiter.failed(name, client)
         console.audit.record(user=name if known else None, role=None, action="login.failed",
                              client=client, detail={"known_user": known})
-        return _form_page(request, 401, "Wrong user name or password.", name=name if known else "")
-    console.limiter.succeeded(name)
-    token, _session = console.sessions.create(user.name, client)
+        return _form_page(request, 401, "Wrong user name or password.", name=name)
+    console.limiter.succeeded(name, client)
+    token, _session = console.sessions.create(user.name, client, stamp=user.stamp)
     console.audit.record(user=user.name, role=user.role, action="login", client=client)
     response = RedirectResponse(auth.safe_next(data.get("next")), status_code=303)
     auth.set_cookie(response, console, auth.cookie_names(console)[0], token)

@@ -12,8 +12,12 @@ from custodes.guard.ledger.base import Issued, Ledger, LedgerUnavailable
 __all__ = ["Issued", "Ledger", "LedgerUnavailable", "open_ledger"]
 
 
-def open_ledger(url: str) -> Ledger:
-    """Open the ledger a URL names. Backends are imported only when asked for."""
+def open_ledger(url: str, create: bool = True) -> Ledger:
+    """Open the ledger a URL names. Backends are imported only when asked for.
+
+    ``create=False`` refuses a SQLite file that does not exist yet (CustodesError) instead of
+    creating an empty ledger: what every command but ``ledger load`` (and ``revoke --create``)
+    asks, so that a mistyped path is an error, not a new, empty ledger."""
     if url in ("memory:", "memory://"):
         from custodes.guard.ledger.memory import MemoryLedger
 
@@ -21,7 +25,7 @@ def open_ledger(url: str) -> Ledger:
     if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
         from custodes.guard.ledger.sqlite import SQLiteLedger
 
-        return SQLiteLedger(url[len("sqlite:///"):], url)
+        return SQLiteLedger(url[len("sqlite:///"):], url, create=create)
     if url.startswith(("redis://", "rediss://")):
         from custodes.guard.ledger.redis import RedisLedger
 

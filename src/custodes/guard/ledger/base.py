@@ -1,7 +1,16 @@
 """The issuance ledger's one interface, and the decision every backend shares.
 
 A ledger holds what the authorization server minted (``jti`` -> ``sub``, ``kid``, ``iat``,
-``exp``) and what was revoked since. Revocation semantics:
+``exp``) and what was revoked since. A token passes only as it was issued: the same ``sub``,
+``kid``, ``iat`` and ``exp`` (CONTRACT.md §5, v1.1), so a key holder cannot re-sign a (jti, sub)
+pair seen in the logs with a fresh lifetime. Times compare as whole epoch seconds, each rounded
+down: an issuance row's ``1760000000.9`` matches a token's ``1760000000`` (authorization servers
+put the floor of their clock in ``iat``), and the sub-second part of either side never matters.
+
+A record expires at its ``exp`` plus :data:`RETAIN` (the verifier's largest leeway), in every
+backend: after that no verifier would accept the token anyway, so nothing is kept for it.
+
+Revocation semantics:
 
 - by ``jti``: that token, for good;
 - by ``kid``: every token signed by that key, for good (a leaked key forges any ``iat``);
@@ -14,12 +23,33 @@ Backends raise :class:`LedgerUnavailable` when they cannot answer; the verifier 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
+from math import floor
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 from custodes.errors import CustodesError
+
+
+#: seconds a record outlives its token's exp: the verifier's largest leeway (policy.MAX_LEEWAY)
+RETAIN = 60
+
+
+def alive(exp: float, now: float) -> bool:
+    """Whether an issuance record expiring at ``exp`` is still kept at ``now``."""
+    return now < exp + RETAIN
+
+
+def live_records(tokens: Iterable[Issued], now: float):
+    """The records of ``tokens`` worth keeping at ``now``, as plain tuples: expired ones are
+    dropped, and a time that is not a finite number is refused (it would never expire)."""
+    for jti, sub, kid, iat, exp in tokens:
+        if not (math.isfinite(iat) and math.isfinite(exp)):
+            raise ValueError(f"issued token {jti!r}: iat and exp must be finite epoch seconds")
+        if alive(exp, now):
+            yield jti, sub, kid, iat, exp
 
 
 class LedgerUnavailable(CustodesError):
@@ -46,19 +76,27 @@ def epoch(value, name: str = "time") -> float:
     raise TypeError(f"{name} must be epoch seconds or a datetime, not {type(value).__name__}")
 
 
-def decide(issued: tuple[str, str, float] | None, jti_revoked: bool, sub_revoked_at: float | None,
-           kid_revoked: bool, sub: str, kid: str) -> str | None:
+def decide(issued: tuple[str, str, float, float] | None, jti_revoked: bool,
+           sub_revoked_at: float | None, kid_revoked: bool, sub: str, kid: str, iat: float,
+           exp: float) -> str | None:
     """The ledger's verdict on one token, from what a backend fetched: a reason, or None if fine.
 
-    ``issued`` is (sub, kid, iat) as recorded, or None when the jti was never issued.
+    ``issued`` is (sub, kid, iat, exp) as recorded, or None when the jti was never issued (or
+    its record expired); ``sub``, ``kid``, ``iat``, ``exp`` are the token's.
     """
     if issued is None:
         return "not_issued"
-    issued_sub, issued_kid, issued_iat = issued
+    issued_sub, issued_kid, issued_iat, issued_exp = issued
     if issued_sub != sub:
         return "sub_mismatch"
     if issued_kid != kid:
         return "kid_mismatch"
+    # Whole seconds, each rounded down (see the module's docstring); equal values first, the
+    # common case, since this runs on every request.
+    if issued_iat != iat and floor(issued_iat) != floor(iat):
+        return "iat_mismatch"
+    if issued_exp != exp and floor(issued_exp) != floor(exp):
+        return "exp_mismatch"
     if jti_revoked:
         return "revoked_jti"
     if kid_revoked:
@@ -87,7 +125,8 @@ class Ledger(ABC):
     @abstractmethod
     def record_many(self, tokens: Iterable[Issued]) -> int:
         """Record many minted tokens at once: ``Issued`` records or plain ``(jti, sub, kid, iat,
-        exp)`` tuples. Returns how many were recorded."""
+        exp)`` tuples. Returns how many were recorded: a token already past its ``exp`` plus
+        :data:`RETAIN` is not."""
 
     # Revocation --------------------------------------------------------------------------
     def revoke(self, jti: str | None = None, sub: str | None = None, kid: str | None = None,
@@ -124,12 +163,13 @@ class Ledger(ABC):
 
     # The verifier's question -------------------------------------------------------------
     @abstractmethod
-    def check(self, jti: str, sub: str, kid: str) -> str | None:
-        """Was this token issued as presented and is it not revoked? None if so, else a reason."""
+    def check(self, jti: str, sub: str, kid: str, iat: float, exp: float) -> str | None:
+        """Was this token issued exactly as presented (``sub``, ``kid``, ``iat``, ``exp`` are the
+        token's claims) and is it not revoked? None if so, else a reason."""
 
-    def check_many(self, items: list[tuple[str, str, str]]) -> list[str | None]:
-        """``check`` for many tokens; backends with a network round trip batch it."""
-        return [self.check(jti, sub, kid) for jti, sub, kid in items]
+    def check_many(self, items: list[tuple[str, str, str, float, float]]) -> list[str | None]:
+        """``check`` for many ``(jti, sub, kid, iat, exp)``; network backends batch it."""
+        return [self.check(*item) for item in items]
 
     def issued(self, jti: str) -> Issued | None:
         """The issuance record of a jti, or None."""

@@ -2,10 +2,13 @@
 
 Layout, under the prefix ``custodes:guard:``::
 
-    t:<jti>   "<iat>|<len(kid)>|<kid><sub>"   one per minted token, expiring 2 min after its exp
-    rj:<jti>  revocation time                  revoked token
-    rs:<sub>  revocation time                  subject revoked for tokens issued up to then
-    rk:<kid>  revocation time                  key revoked
+    i:<jti>   "<iat>|<exp>|<len(kid)>|<kid><sub>"   one per minted token, expiring at exp + 60 s
+    rj:<jti>  revocation time                        revoked token
+    rs:<sub>  revocation time                        subject revoked for tokens issued up to then
+    rk:<kid>  revocation time                        key revoked
+
+(Before v1.1 a record was ``t:<jti>`` without exp; such records are not read, and expire by
+themselves within a day: re-run ``ledger load`` for tokens minted before an upgrade.)
 
 A check is one ``MGET`` of four keys, one round trip; a batch is one ``MGET`` of 4·N keys.
 Revocations are also published on ``custodes:guard:revocations`` so that every node's verdict
@@ -24,12 +27,12 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from custodes.guard.ledger.base import Issued, Ledger, LedgerUnavailable, decide
+from custodes.guard.ledger.base import RETAIN, Issued, Ledger, LedgerUnavailable, decide, live_records
 
 PREFIX = "custodes:guard:"
+ISSUED = PREFIX + "i:"
 CHANNEL = PREFIX + "revocations"
 _BATCH = 5000
-_GRACE = 120  # seconds an issuance record outlives its token's exp (clock skew, leeway)
 # Bulk recording: one EVALSHA per batch instead of one SET per token (redis-py packs each command
 # in Python, which dominated `ledger load`). Standalone Redis: the keys of a batch share no slot.
 _SET_ALL = """
@@ -43,14 +46,15 @@ return 1
 """
 
 
-def _encode(sub: str, kid: str, iat: float) -> str:
-    return f"{float(iat)!r}|{len(kid)}|{kid}{sub}"
+def _encode(sub: str, kid: str, iat: float, exp: float) -> str:
+    return f"{float(iat)!r}|{float(exp)!r}|{len(kid)}|{kid}{sub}"
 
 
-def _decode(value: str) -> tuple[str, str, float]:
-    iat, n, rest = value.split("|", 2)
+def _decode(value: str) -> tuple[str, str, float, float]:
+    """(sub, kid, iat, exp) of a record."""
+    iat, exp, n, rest = value.split("|", 3)
     n = int(n)
-    return rest[n:], rest[:n], float(iat)
+    return rest[n:], rest[:n], float(iat), float(exp)
 
 
 class RedisLedger(Ledger):
@@ -99,12 +103,10 @@ class RedisLedger(Ledger):
             keys.clear()
             args.clear()
 
-        for jti, sub, kid, iat, exp in tokens:
-            if exp + _GRACE <= now:  # already useless: no verifier would accept it
-                continue
-            keys.append(PREFIX + "t:" + jti)
-            args.append(_encode(sub, kid, iat))
-            args.append(math.ceil(exp) + _GRACE)
+        for jti, sub, kid, iat, exp in live_records(tokens, now):
+            keys.append(ISSUED + jti)
+            args.append(_encode(sub, kid, iat, exp))
+            args.append(math.ceil(exp) + RETAIN)
             n += 1
             if len(keys) >= _BATCH:
                 flush()
@@ -130,18 +132,19 @@ class RedisLedger(Ledger):
 
     @staticmethod
     def _keys(jti: str, sub: str, kid: str) -> list[str]:
-        return [PREFIX + "t:" + jti, PREFIX + "rj:" + jti, PREFIX + "rs:" + sub, PREFIX + "rk:" + kid]
+        return [ISSUED + jti, PREFIX + "rj:" + jti, PREFIX + "rs:" + sub, PREFIX + "rk:" + kid]
 
     @staticmethod
-    def _decide(values, sub: str, kid: str) -> str | None:
+    def _decide(values, sub: str, kid: str, iat: float, exp: float) -> str | None:
         t, j, s, k = values
         return decide(None if t is None else _decode(t), j is not None,
-                      None if s is None else float(s), k is not None, sub, kid)
+                      None if s is None else float(s), k is not None, sub, kid, iat, exp)
 
-    def check(self, jti: str, sub: str, kid: str) -> str | None:
-        return self._decide(self._call(lambda r: r.mget(self._keys(jti, sub, kid))), sub, kid)
+    def check(self, jti: str, sub: str, kid: str, iat: float, exp: float) -> str | None:
+        return self._decide(self._call(lambda r: r.mget(self._keys(jti, sub, kid))), sub, kid,
+                            iat, exp)
 
-    async def check_async(self, jti: str, sub: str, kid: str) -> str | None:
+    async def check_async(self, jti: str, sub: str, kid: str, iat: float, exp: float) -> str | None:
         """``check`` on redis.asyncio, for the ASGI middleware and ``serve``: requests in flight
         share a pool of connections instead of queueing on one."""
         import asyncio
@@ -159,25 +162,21 @@ class RedisLedger(Ledger):
             values = await client.mget(self._keys(jti, sub, kid))
         except redis.RedisError as exc:
             raise LedgerUnavailable(f"{_safe(self.url)}: {exc.__class__.__name__}") from None
-        return self._decide(values, sub, kid)
+        return self._decide(values, sub, kid, iat, exp)
 
-    def check_many(self, items: list[tuple[str, str, str]]) -> list[str | None]:
+    def check_many(self, items: list[tuple[str, str, str, float, float]]) -> list[str | None]:
         out: list[str | None] = []
         for start in range(0, len(items), _BATCH):
             chunk = items[start:start + _BATCH]
-            keys = [key for jti, sub, kid in chunk for key in self._keys(jti, sub, kid)]
+            keys = [key for jti, sub, kid, _, _ in chunk for key in self._keys(jti, sub, kid)]
             values = self._call(lambda r: r.mget(keys)) if keys else []
-            out.extend(self._decide(values[4 * i: 4 * i + 4], sub, kid)
-                       for i, (jti, sub, kid) in enumerate(chunk))
+            out.extend(self._decide(values[4 * i: 4 * i + 4], sub, kid, iat, exp)
+                       for i, (_, sub, kid, iat, exp) in enumerate(chunk))
         return out
 
     def issued(self, jti: str) -> Issued | None:
-        value = self._call(lambda r: r.get(PREFIX + "t:" + jti))
-        if value is None:
-            return None
-        sub, kid, iat = _decode(value)
-        ttl = self._call(lambda r: r.expiretime(PREFIX + "t:" + jti))
-        return Issued(jti, sub, kid, iat, float(ttl - _GRACE))
+        value = self._call(lambda r: r.get(ISSUED + jti))
+        return None if value is None else Issued(jti, *_decode(value))
 
     def watch_revocations(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` (in a background thread) whenever any node revokes anything."""
