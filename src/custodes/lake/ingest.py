@@ -34,7 +34,7 @@ from custodes.lake.readers.source import SourceFile
 from custodes.lake.sources import SourceIndex, expand
 from custodes.lake.store import QuarantineWriter, StagedWriter
 from custodes.lake.timeparse import TimeWindow, rfc3339
-from custodes.lake.validate import DEFAULTS, batch_sql, literal, passes_through
+from custodes.lake.validate import DEFAULTS, batch_sql, literal, name_nul_columns, passes_through
 
 DEFAULT_BATCH_ROWS = 262_144
 #: Batches validated at once (each query on its own DuckDB cursor): one query on one Arrow batch
@@ -383,7 +383,8 @@ def _validated(con, reader, plan, dataset, seq, path, window=None):
     cursors = [con.cursor() for _ in range(VALIDATORS)]  # one per slot: "batch" is registered per cursor
 
     def validate(slot: int, batch):
-        return batch, _attach(_run(cursors[slot], sql, batch, path, careful), batch, passthrough)
+        result = _attach(_run(cursors[slot], sql, batch, path, careful), batch, passthrough)
+        return batch, name_nul_columns(result, batch, plan.sources, dataset)
 
     try:
         yield from ordered_map(validate, reader.batches(), VALIDATORS)

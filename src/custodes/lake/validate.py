@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from custodes import contract
 from custodes.lake import timeparse
@@ -56,6 +57,8 @@ class Source:
     #: The batch column whose values, once validated, are the stored ones (a text column mapped
     #: as is): ingest takes it from the batch instead of copying it out of DuckDB.
     passthrough: str | None = None
+    #: The batch column the value is read from (table readers; JSON values are expressions).
+    column: str | None = None
 
 
 def passes_through(dataset: str, col: contract.Column, src: Source) -> bool:
@@ -187,11 +190,15 @@ def _nul_problem(dataset: str, sources: dict[str, Source]) -> str:
     value holds one, else the row (a NUL in an unknown field, or a raw NUL byte that leaves a
     JSON line unparsable). Stored text never holds a NUL: C strings, terminals and CSV exports
     downstream would cut or hide what follows it. The quarantined value shows it as ``\\0``.
-    Evaluated only for the rows flagged ``_nul`` (a CASE branch), so clean rows cost nothing."""
+
+    Evaluated only for the rows flagged ``_nul`` (a CASE branch). Values read from a batch
+    column (table readers) are named afterwards by ``name_nul_columns``, on the rare batches
+    with a flagged row: naming them here made DuckDB carry every raw text column through the
+    query for every row (+30% validating time), though the branch itself never ran."""
     column, value = [], []
     for c in contract.columns(dataset):
         src = sources.get(c.name, Source(None))
-        if src.sql is None or not is_text(src.source_type):
+        if src.sql is None or src.column is not None or not is_text(src.source_type):
             continue
         raw = f"CAST({quote('r_' + c.name)} AS VARCHAR)"
         column.append(f"WHEN contains({raw}, chr(0)) THEN {literal(c.name)}")
@@ -203,3 +210,31 @@ def _nul_problem(dataset: str, sources: dict[str, Source]) -> str:
 
 def _shown(text_sql: str) -> str:
     return f"left(replace({text_sql}, chr(0), '\\0'), 200)"
+
+
+def name_nul_columns(result: pa.Table, batch, sources: dict[str, Source], dataset: str) -> pa.Table:
+    """Name the column of each NUL that ``_nul_problem`` left unnamed (values read from a batch
+    column): the first contract column whose source value holds a NUL, and that value. Costs
+    nothing unless the batch has a flagged row."""
+    flags = batch.column("_nul")
+    if flags.null_count == len(flags) or not pc.any(flags).as_py():
+        return result
+    flagged = pc.filter(batch.column("_row"), pc.fill_null(flags, False))
+    named: dict[int, tuple[str, str]] = {}
+    for c in contract.columns(dataset):
+        src = sources.get(c.name)
+        if src is None or src.column is None or not is_text(src.source_type):
+            continue
+        rows = pc.filter(batch.column(src.column), pc.fill_null(flags, False)).cast(pa.string())
+        for row, text in zip(flagged.to_pylist(), rows.to_pylist()):
+            if text is not None and "\x00" in text and row not in named:
+                named[row] = (c.name, text.replace("\x00", "\\0")[:200])
+    if not named:
+        return result
+    problems = result.column("_problem").to_pylist()
+    for i, row in enumerate(result.column("_row").to_pylist()):
+        p = problems[i]
+        if row in named and p is not None and p["reason"] == "bad_value" and not p["column"]:
+            problems[i] = {"column": named[row][0], "reason": "bad_value", "value": named[row][1]}
+    at = result.column_names.index("_problem")
+    return result.set_column(at, "_problem", pa.array(problems, result.schema.field("_problem").type))

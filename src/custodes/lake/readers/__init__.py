@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from custodes.errors import CustodesError
 
 FORMATS = ("parquet", "csv", "jsonl", "ocsf")
@@ -85,8 +87,6 @@ def nul_rows(raw, starts, ends):
     """Which of the records ``[starts[i], ends[i])`` of ``raw`` (a numpy uint8 view) hold a NUL
     byte, as a boolean numpy array; None when none does (the common case: one vectorised
     minimum over the block, no per-record work)."""
-    import numpy as np
-
     if not len(raw) or raw.min() != 0:
         return None
     nuls = np.flatnonzero(raw == 0)
