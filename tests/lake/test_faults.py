@@ -221,3 +221,23 @@ def test_one_bad_file_among_many_fails_alone(capsys, files, tmp_path):
     assert code == 1 and "2 rows loaded" in out
     assert err.strip().splitlines() == [f"custodes: error: {files / 'b.csv'}: not a CSV file (binary content)",
                                         "1 of 3 file(s) failed and left nothing behind; 2 committed"]
+
+
+def test_a_nul_in_a_csv_record_that_is_also_malformed_shows_the_record(workspace, files):
+    path = write_csv(files / "a.csv", [access_row(1)])
+    with open(path, "ab") as fh:
+        fh.write(b"2025-04-14T00:00:00Z,a\x00b\r\n")  # too few fields, and a NUL
+    report = ingest(workspace, "access", [path])
+    (q,) = quarantined(workspace).to_pylist()
+    assert report.reasons == {"bad_value": 1} and (q["row"], q["column"]) == (2, "")
+    assert q["value"] == "2025-04-14T00:00:00Z,a\\0b"
+
+
+def test_a_fifo_in_a_files_place_is_refused_not_waited_on(tmp_path):
+    from custodes.errors import CustodesError
+    from custodes.lake.readers.source import SourceFile
+
+    fifo = tmp_path / "a.jsonl"
+    os.mkfifo(fifo)
+    with pytest.raises(CustodesError, match="not a regular file"):
+        SourceFile.open(fifo)  # (a blocking open would wait here for a writer forever)

@@ -266,8 +266,10 @@ def _known_prefix(source: SourceFile, fmt: str, known: SourceIndex):
 
 def _not_ingested(source: SourceFile, known: SourceIndex) -> None:
     """Before anything is renamed into place: content recorded already (by an entry written
-    before sources recorded their first bytes) is not loaded twice."""
+    before sources recorded their first bytes, which hashed whole files) is not loaded twice."""
     seq = known.seq_of(source.sha256())
+    if seq is None and source.held_back:
+        seq = known.seq_of(source.whole_sha256())
     if seq is not None:
         raise _AlreadyIngested(seq)
 

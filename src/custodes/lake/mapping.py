@@ -120,7 +120,8 @@ def plan_table(dataset: str, reader, mapping: dict[str, Field], file: Path) -> P
                                 f"(map it with --map FILE if it has another name)")
     extras = [n for n in reader.columns if n not in used and n != "_row"]
     return Plan(sources, list(dict.fromkeys(needed + extras)), "batch", getattr(reader, "row_problem", None),
-                row_value=getattr(reader, "row_value", None), extra=_extra_columns(reader, extras))
+                row_value=getattr(reader, "row_value", None), extra=_extra_columns(reader, extras),
+                row_text=getattr(reader, "row_value", None))  # a CSV bad_row's text, shown with its NUL
 
 
 def _extra_columns(reader, names: list[str]) -> str | None:

@@ -70,7 +70,9 @@ class SourceFile:
 
     @classmethod
     def open(cls, path) -> "SourceFile":
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        # O_NONBLOCK: a FIFO put in a file's place after the listing must not hang the open
+        # (it is then refused below); reads of a regular file ignore the flag.
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
         try:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
@@ -124,10 +126,19 @@ class SourceFile:
         self.held_back = n
 
     def sha256(self) -> str:
+        """SHA-256 of the bytes consumed, ``[0, consumed)``."""
         for future in self._hashing:
             future.result()
         self._hashing.clear()
         return self._hash.hexdigest()
+
+    def whole_sha256(self) -> str:
+        """SHA-256 of ``[0, size)``: with the held-back bytes too (what entries written before
+        lines were held back recorded for such a file)."""
+        self.sha256()
+        whole = self._hash.copy()
+        whole.update(self.pread(self.held_back, self.consumed))
+        return whole.hexdigest()
 
     def head_sha256(self) -> str:
         return hashlib.sha256(self.head[:min(HEAD_BYTES, self.consumed)]).hexdigest()
