@@ -108,11 +108,15 @@ def echo(message: Any = "", err: bool = False, nl: bool = True) -> None:
     click.echo(terminal_safe(str(message)), err=err, nl=nl)
 
 
+def safe_dumps(obj: Any, indent: int | None = 2) -> str:
+    """JSON text that no terminal acts on: json escapes C0 controls itself; DEL, C1 and the bidi
+    controls are escaped here too (``\\u009b``). The same JSON value."""
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", dumps(obj, indent=indent))
+
+
 def emit_json(obj: Any) -> None:
-    """JSON on stdout. json escapes C0 controls itself; DEL, C1 and the bidi controls are escaped
-    here too (``\\u009b``): the same JSON value, nothing a terminal acts on."""
-    text = _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", dumps(obj))
-    click.echo(text)
+    """JSON on stdout (:func:`safe_dumps`)."""
+    click.echo(safe_dumps(obj))
 
 
 def note(message: str) -> None:

@@ -90,13 +90,17 @@ def test_offboard_plan_then_apply_to_a_ledger(lake_ws, capsys, tmp_path):
     assert not (lake_ws.respond / "offboard").exists()  # a plan changes nothing
     pytest.importorskip("custodes.guard.ledger")
     url = f"sqlite:///{tmp_path}/ledger.db"
+    from custodes.guard.ledger import open_ledger
+
+    typo = f"sqlite:///{tmp_path}/ledgr.db"
+    code, _, err = run(capsys, "offboard", "e-ex", "--apply", "--ledger", typo, "--workspace", str(lake_ws.root))
+    assert code == 1 and "ledgr.db" in err and not (tmp_path / "ledgr.db").exists()  # no empty ledger "took" them
+    open_ledger(url).close()  # the guard's ledger, made by `guard ledger load`
     code, out, err = run(capsys, "offboard", "e-ex", "--apply", "--ledger", url, "--format", "json",
                          "--workspace", str(lake_ws.root))
     assert code == 0, err
     applied = json.loads(out)["applied"]
     assert applied["pushed"] == [{"sub": "e-ex"}, {"jti": "ak-3"}]
-    from custodes.guard.ledger import open_ledger
-
     led = open_ledger(url)
     assert led.is_revoked(jti="ak-3")
     led.close()

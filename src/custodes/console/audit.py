@@ -18,7 +18,9 @@ import contextlib
 import datetime as dt
 import fcntl
 import hashlib
+import hmac
 import json
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ from custodes.errors import CustodesError
 from custodes.workspace import atomic_write_bytes, private_open
 
 GENESIS = "0" * 64
+_log = logging.getLogger("custodes.console")
 _FIELDS = ("seq", "time", "user", "role", "action", "target", "detail", "client", "prev")
 
 
@@ -79,24 +82,63 @@ def tail_problem(last: dict | None, entries: int | None, head: dict | None) -> t
     return f"the trail's last entry ({last['seq']}) is not the one its head records", last["seq"]
 
 
-def write_head(path: Path, entry: dict) -> None:
-    """Record ``entry`` as the trail's head. The one place the head is written, so that it can
-    also go to an anchor outside the workspace."""
+def write_head(path: Path, entry: dict, workspace=None) -> list[str]:
+    """Record ``entry`` as the trail's head, and, with the ``workspace``'s ``seal.anchor``, send it
+    to the same anchor as the lake's seal head (kind ``audit``): a trail cut and re-headed inside
+    the workspace then no longer matches what was recorded outside it. Returns the anchor's
+    warnings (a sink that failed: the head is queued and sent again with the next one)."""
     atomic_write_bytes(head_path(path), json.dumps({"seq": entry["seq"], "hash": entry["hash"]}).encode())
+    if workspace is None:
+        return []
+    from custodes import anchor
+
+    warnings = anchor.record(workspace, "audit", entry["seq"], entry["hash"])
+    for warning in warnings:
+        _log.warning("custodes: %s", warning)
+    return warnings
+
+
+def anchored_last(workspace) -> dict | None:
+    """The newest audit head recorded in the workspace's anchor file, or None (no file anchor)."""
+    if workspace is None:
+        return None
+    from custodes import anchor
+
+    target = anchor.sinks(workspace).get("file")
+    return anchor.last(target, "audit", anchor.workspace_id(workspace)) if target else None
+
+
+def anchor_problem(last: dict | None, anchored: dict | None) -> str | None:
+    """Why the trail's last entry cannot follow the newest anchored head: the trail was rolled
+    back (it ends before that head) or rewritten (it holds another hash at that seq). Only the
+    last entry is compared here (cheap, before every append); ``verify`` checks every head."""
+    if anchored is None:
+        return None
+    seq = int(anchored["seq"])
+    if last is None or last["seq"] < seq:
+        return (f"the anchor records audit head {seq} (at {anchored.get('time')}) but the trail ends at "
+                f"{last['seq'] if last else 0}: rolled back or cut")
+    if last["seq"] == seq and not hmac.compare_digest(last["hash"], str(anchored["head"])):
+        return f"the trail holds another entry {seq} than the one anchored at {anchored.get('time')}: rewritten"
+    return None
 
 
 class AuditTrail:
-    def __init__(self, path: Path):
+    """``workspace``, when given, anchors every new head (``seal.anchor``) and refuses to append
+    to a trail that ends before the newest anchored head."""
+
+    def __init__(self, path: Path, workspace=None):
         self.path = path
+        self.workspace = workspace
         self._lock = threading.Lock()
 
     def record(self, *, user: str | None, role: str | None, action: str, target: str = "",
-               detail: dict | None = None, client: str | None = None) -> dict:
+               detail: dict | None = None, client: str | None = None, _restarting: bool = False) -> dict:
         """Append one entry; the file lock keeps the chain whole across threads and processes.
         Raises :class:`AuditBroken`, appending nothing, when the trail does not end where its
-        head says."""
+        head (or the anchor) says."""
         with self._lock, self.locked() as out:
-            prev = self._checked_last()
+            prev = self._checked_last(anchored=not _restarting)
             entry = {
                 "seq": (prev["seq"] + 1) if prev else 1,
                 "time": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
@@ -110,7 +152,7 @@ class AuditTrail:
             os.fsync(out.fileno())
             # Written after the entry: a crash in between leaves the head one behind, which
             # verify accepts; a head ahead of the file means entries were cut off.
-            write_head(self.path, entry)
+            write_head(self.path, entry, self.workspace)
         return entry
 
     @contextlib.contextmanager
@@ -134,8 +176,8 @@ class AuditTrail:
             fcntl.flock(out.fileno(), fcntl.LOCK_UN)
             out.close()
 
-    def _checked_last(self) -> dict | None:
-        """The last entry, once it is known to be the one the head records."""
+    def _checked_last(self, anchored: bool = True) -> dict | None:
+        """The last entry, once it is known to be the one the head (and the anchor) records."""
         with open(self.path, "rb") as reader:
             text = _last_line(reader)
         try:
@@ -145,6 +187,9 @@ class AuditTrail:
         except (ValueError, KeyError, TypeError):
             raise AuditBroken(f"{self.path}: the last line is not a valid audit entry") from None
         problem = tail_problem(last, None, _read_head(self.path))
+        if not problem and anchored:
+            why = anchor_problem(last, anchored_last(self.workspace))
+            problem = (why, None) if why else None
         if problem:
             raise AuditBroken(f"{self.path}: {problem[0]}; nothing is appended until it is checked "
                               "(custodes serve --verify-audit, then --restart-audit)")
@@ -181,20 +226,40 @@ def _read_head(path: Path) -> dict | None:
         return {"seq": -1, "hash": ""}
 
 
-def verify(path: Path) -> AuditCheck:
+def verify(path: Path, workspace=None, anchors: tuple[str, ...] = ()) -> AuditCheck:
     """Walk the chain from the first line; report the first line that does not follow, or a
-    trail that does not end where its head says (entries cut off, the head deleted)."""
+    trail that does not end where its head says (entries cut off, the head deleted). Then every
+    audit head recorded in ``anchors`` (files; by default the ``workspace``'s ``seal.anchor``
+    file) must be in the trail: a trail cut and re-headed, or restored from an older copy, fails."""
     head = _read_head(path)
-    check, last = _walk(path) if path.exists() else (AuditCheck(True, 0), None)
+    hashes: list[str] = []
+    check, last = _walk(path, hashes) if path.exists() else (AuditCheck(True, 0), None)
     if not check.ok:
         return check
     problem = tail_problem(last, check.entries, head)
     if problem:
         return AuditCheck(False, check.entries, *problem)
+    for problem in _anchor_problems(hashes, workspace, anchors):
+        return AuditCheck(False, check.entries, problem, None)
     return AuditCheck(True, check.entries)
 
 
-def _walk(path: Path) -> tuple[AuditCheck, dict | None]:
+def _anchor_problems(hashes: list[str], workspace, anchors: tuple[str, ...]) -> list[str]:
+    from custodes import anchor
+
+    files = list(anchors)
+    if not files and workspace is not None and anchor.sinks(workspace).get("file"):
+        files = [anchor.sinks(workspace)["file"]]
+    ws_id = anchor.workspace_id(workspace) if workspace is not None else None
+    problems = []
+    for file in files:
+        found = anchor.check(file, "audit", lambda seq: hashes[seq - 1] if 0 < seq <= len(hashes) else None,
+                             workspace=ws_id, require=bool(anchors), restarts=True)
+        problems += found.problems
+    return problems
+
+
+def _walk(path: Path, hashes: list[str]) -> tuple[AuditCheck, dict | None]:
     prev_hash, count, last = GENESIS, 0, None
     with open(path, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
@@ -211,17 +276,18 @@ def _walk(path: Path) -> tuple[AuditCheck, dict | None]:
             if _digest(entry) != claimed:
                 return AuditCheck(False, count, "entry altered: its hash does not match", lineno), last
             prev_hash, count, last = claimed, count + 1, entry
+            hashes.append(claimed)
     return AuditCheck(True, count), last
 
 
-def restart(path: Path, by: str) -> dict:
+def restart(path: Path, by: str, workspace=None) -> dict:
     """Start a new trail after a broken one: the broken trail and its head are moved aside, kept
     as evidence, and the new chain's first entry (``audit.restarted``) records why, by whom, and
     the SHA-256 of the trail moved aside. Refused while the trail verifies."""
-    check = verify(path)
+    check = verify(path, workspace)
     if check.ok:
         raise CustodesError(f"{path}: the audit trail is intact ({check.entries} entries); nothing to restart")
-    trail = AuditTrail(path)
+    trail = AuditTrail(path, workspace)
     with trail.locked():
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         kept = path.with_name(f"{path.stem}.broken-{stamp}{path.suffix}")
@@ -233,4 +299,4 @@ def restart(path: Path, by: str) -> dict:
         # the new trail with this entry first.
         return trail.record(user=None, role=None, action="audit.restarted", target=kept.name,
                             detail={"by": by, "problem": check.problem, "line": check.line,
-                                    "entries": check.entries, "sha256": digest})
+                                    "entries": check.entries, "sha256": digest}, _restarting=True)

@@ -70,26 +70,26 @@ def _manage_users(workspace, add_user, role, remove_user, list_users, password_s
                 echo(f"{u['name']}\t{u['role']}")
 
 
-def _verify_audit(workspace, fmt) -> None:
+def _verify_audit(workspace, fmt, anchors: tuple[str, ...] = ()) -> None:
     from custodes.console.audit import verify
     from custodes.console.users import console_dir
 
-    check = verify(console_dir(workspace) / "audit.jsonl")
+    check = verify(console_dir(workspace) / "audit.jsonl", workspace, anchors)
     if fmt == "json":
         emit_json({"ok": check.ok, "entries": check.entries, "problem": check.problem, "line": check.line})
     elif check.ok:
         echo(f"audit trail intact: {check.entries} entries")
     else:
-        echo(f"audit trail BROKEN at line {check.line}: {check.problem}")
+        echo(f"audit trail BROKEN{f' at line {check.line}' if check.line else ''}: {check.problem}")
     if not check.ok:
-        raise CustodesError(f"the console audit trail is broken at line {check.line}")
+        raise CustodesError("the console audit trail is broken" + (f" at line {check.line}" if check.line else ""))
 
 
 def _restart_audit(workspace, fmt) -> None:
     from custodes.console.audit import restart
     from custodes.console.users import console_dir
 
-    entry = restart(console_dir(workspace) / "audit.jsonl", by=getpass.getuser())
+    entry = restart(console_dir(workspace) / "audit.jsonl", by=getpass.getuser(), workspace=workspace)
     if fmt == "json":
         emit_json(entry)
     else:
@@ -118,17 +118,20 @@ def _restart_audit(workspace, fmt) -> None:
 @click.option("--remove-user", metavar="NAME", default=None, help="remove a console user")
 @click.option("--list-users", is_flag=True, help="list console users and roles")
 @click.option("--verify-audit", is_flag=True, help="check the console audit trail's hash chain; exit 1 when broken")
+@click.option("--anchor", "anchors", multiple=True, type=click.Path(dir_okay=False), metavar="FILE",
+              help="with --verify-audit: every audit head recorded in this anchor file must be in the trail "
+                   "(repeatable; default: the seal.anchor file of custodes.yaml)")
 @click.option("--restart-audit", is_flag=True,
               help="move a broken audit trail aside (kept) and start a new one that records the break")
 @format_option()
 def serve(workspace, host, port, allowed_hosts, tls_cert, tls_key, secure_cookies, trusted_proxies, workers,
-          add_user, role, password_stdin, replace, remove_user, list_users, verify_audit, restart_audit, fmt):
+          add_user, role, password_stdin, replace, remove_user, list_users, verify_audit, anchors, restart_audit, fmt):
     """Run the web console for analysts (incidents, blast radius, findings, credential posture,
     lake state), with its own users, roles and audit trail."""
     if add_user or remove_user or list_users:
         return _manage_users(workspace, add_user, role, remove_user, list_users, password_stdin, replace, fmt)
     if verify_audit:
-        return _verify_audit(workspace, fmt)
+        return _verify_audit(workspace, fmt, anchors)
     if restart_audit:
         return _restart_audit(workspace, fmt)
     if role or password_stdin or replace:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from custodes.clikit import dumps, format_option, note, parse_time_option, workspace_option
+from custodes.clikit import echo, format_option, note, parse_time_option, safe_dumps, workspace_option
 from custodes.errors import CustodesError, UsageError
 from custodes.guard.server import ROUTE_HEADERS
 
@@ -106,7 +106,7 @@ def verify(keys_path, issuer, audience, ledger_url, max_lifetime, ledger_failure
             all_ok &= verdict.ok
             refused += not verdict.ok
             total += 1
-            out.write(dumps(verdict.as_json(), indent=None) + "\n")
+            out.write(safe_dumps(verdict.as_json(), indent=None) + "\n")
         batch.clear()
 
     for line in lines:
@@ -151,9 +151,9 @@ def ledger_load(issuance_file, ledger_url, input_format, fmt):
                "recorded": recorded, "skipped_expired": len(tokens) - recorded,
                "bad_rows": len({b.row for b in bad})}
     if fmt == "json":
-        click.echo(dumps(summary))
+        click.echo(safe_dumps(summary))
     else:
-        click.echo(f"recorded {recorded} issued tokens from {issuance_file}"
+        echo(f"recorded {recorded} issued tokens from {issuance_file}"
                    + (f" ({summary['skipped_expired']} long expired, skipped)"
                       if summary["skipped_expired"] else "")
                    + (f"; {summary['bad_rows']} bad rows skipped" if bad else ""))
@@ -187,9 +187,9 @@ def revoke(jti, sub, kid, ledger_url, at, create, fmt):
             raise CustodesError(f"the ledger is unavailable: {exc}") from None
     revoked = {k: v for k, v in (("jti", jti), ("sub", sub), ("kid", kid)) if v is not None}
     if fmt == "json":
-        click.echo(dumps({"revoked": revoked, "at": when}))
+        click.echo(safe_dumps({"revoked": revoked, "at": when}))
     else:
-        click.echo("revoked " + ", ".join(f"{k} {v}" for k, v in revoked.items()))
+        echo("revoked " + ", ".join(f"{k} {v}" for k, v in revoked.items()))
 
 
 @guard.command()

@@ -179,7 +179,9 @@ def _open_ledger(url: str):
         from custodes.guard.ledger import open_ledger
     except ImportError:
         raise CustodesError("pushing revocations needs the guard capability, which is not installed") from None
-    return open_ledger(url)
+    # A mistyped sqlite: path must not become a fresh, empty ledger that "took" the revocations
+    # while the guard goes on reading the real one: only `guard ledger load` creates a ledger.
+    return open_ledger(url, create=False)
 
 
 def offboard_text(plan, record) -> str:

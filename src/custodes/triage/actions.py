@@ -230,5 +230,5 @@ def audit_cli(workspace, via: str, by: str, action: str, target: str, detail: di
         return
     from custodes.console.audit import AuditTrail
 
-    AuditTrail(trail).record(user=f"cli:{by}", role=None, action=action, target=target,
+    AuditTrail(trail, workspace).record(user=f"cli:{by}", role=None, action=action, target=target,
                              detail={**detail, "os_user": os_user()}, client="cli")

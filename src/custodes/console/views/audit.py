@@ -16,6 +16,6 @@ SHOWN = 300
 async def index(request: Request, principal: auth.Principal):
     trail = request.app.state.console.audit
     auth.audit(request, principal, "view.audit", "/audit")  # first, so the page shows itself
-    check = await run_in_threadpool(verify, trail.path)
+    check = await run_in_threadpool(verify, trail.path, trail.workspace)
     entries = await run_in_threadpool(trail.tail, SHOWN)
     return page(request, "audit.html", principal, title="Audit trail", entries=entries, check=check)
