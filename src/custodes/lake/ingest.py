@@ -34,7 +34,9 @@ from custodes.lake.readers.source import SourceFile
 from custodes.lake.sources import SourceIndex, expand
 from custodes.lake.store import QuarantineWriter, StagedWriter
 from custodes.lake.timeparse import TimeWindow, rfc3339
-from custodes.lake.validate import DEFAULTS, batch_sql, literal, name_nul_columns, passes_through
+from custodes.lake.validate import (
+    DEFAULTS, batch_sql, has_unnamed_nul, literal, name_nul_columns, nul_columns_sql, passes_through,
+)
 
 DEFAULT_BATCH_ROWS = 262_144
 #: Batches validated at once (each query on its own DuckDB cursor): one query on one Arrow batch
@@ -384,9 +386,14 @@ def _validated(con, reader, plan, dataset, seq, path, window=None):
                    if c.name in plan.sources and passes_through(dataset, c, plan.sources[c.name])}
     cursors = [con.cursor() for _ in range(VALIDATORS)]  # one per slot: "batch" is registered per cursor
 
+    nuls = nul_columns_sql(dataset, plan.sources, plan.careful_from_sql or plan.from_sql, plan.nul)
+
     def validate(slot: int, batch):
         result = _attach(_run(cursors[slot], sql, batch, path, careful), batch, passthrough)
-        return batch, name_nul_columns(result, batch, plan.sources, dataset)
+        if has_unnamed_nul(result):  # rare: name each NUL's column with a query of those rows only
+            named = _run(cursors[slot], nuls, batch, path).to_pylist()
+            result = name_nul_columns(result, {r["_row"]: (r["col"], r["val"]) for r in named})
+        return batch, result
 
     try:
         yield from ordered_map(validate, reader.batches(), VALIDATORS)

@@ -107,9 +107,9 @@ def plan_table(dataset: str, reader, mapping: dict[str, Field], file: Path) -> P
             needed.append(name)
             typ = reader.columns[name]
             if field.default is not None:
-                sources[col.name] = Source(_with_default(quote(name), field.default), column=name)
+                sources[col.name] = Source(_with_default(quote(name), field.default))
             else:
-                sources[col.name] = Source(quote(name), typ, passthrough=name, column=name)
+                sources[col.name] = Source(quote(name), typ, passthrough=name)
         elif field.default is not None:
             sources[col.name] = Source(literal(field.default))
         elif field.from_mapping:

@@ -39,8 +39,9 @@ def epoch_to_ts(n_sql: str) -> str:
         if limit is None:
             branches.append(f"ELSE {expr}")
         else:
-            # (not abs(): abs(-2^63) overflows, and one such value failed the whole batch)
-            branches.append(f"WHEN ({n_sql}) > -{limit} AND ({n_sql}) < {limit} THEN {expr}")
+            # (not abs(): abs(-2^63) overflows, and one such value failed the whole batch; BETWEEN
+            # reads its operand once, where two comparisons cast it twice)
+            branches.append(f"WHEN ({n_sql}) BETWEEN -{limit - 1} AND {limit - 1} THEN {expr}")
     return "CASE " + " ".join(branches) + " END"
 
 

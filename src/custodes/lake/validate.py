@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from custodes import contract
 from custodes.lake import timeparse
+from custodes.lake.arrays import text
 from custodes.lake.timeparse import TimeWindow
 
 IPV4 = r"((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
@@ -57,8 +58,6 @@ class Source:
     #: The batch column whose values, once validated, are the stored ones (a text column mapped
     #: as is): ingest takes it from the batch instead of copying it out of DuckDB.
     passthrough: str | None = None
-    #: The batch column the value is read from (table readers; JSON values are expressions).
-    column: str | None = None
 
 
 def passes_through(dataset: str, col: contract.Column, src: Source) -> bool:
@@ -143,7 +142,7 @@ def batch_sql(dataset: str, sources: dict[str, Source], from_sql: str, seq: int,
     ``bad_row``), and ``row_value`` the text quarantined with it;
     ``extra`` gives ``_extra``, the JSON text of the row's unknown source fields (NULL when none);
     ``window`` bounds each time column (``time_out_of_range``); ``nul`` is true for a row holding
-    a NUL character anywhere (``bad_value``, before any other check: see ``_nul_problem``), and
+    a NUL character anywhere (``bad_value``, before any other check: see ``NUL_PROBLEM``), and
     ``row_text`` the row's source text, quarantined when the NUL is in no contract column.
     """
     cols = contract.columns(dataset)
@@ -154,7 +153,7 @@ def batch_sql(dataset: str, sources: dict[str, Source], from_sql: str, seq: int,
              f"({extra or 'CAST(NULL AS VARCHAR)'}) AS _extra, coalesce({nul or 'false'}, false) AS _nul, "
              f"({row_text or 'CAST(NULL AS VARCHAR)'}) AS _rowt, "
              f"{', '.join(raw_select)} FROM {from_sql}")
-    typed, problems = [], [_nul_problem(dataset, sources),
+    typed, problems = [], [NUL_PROBLEM,
                            "WHEN _rowp IS NOT NULL THEN {'column': '', 'reason': _rowp, 'value': left(_rowv, 200)}"]
     for c in cols:
         raw = quote("r_" + c.name)
@@ -184,57 +183,48 @@ def batch_sql(dataset: str, sources: dict[str, Source], from_sql: str, seq: int,
     return f"SELECT {', '.join(out)} FROM ({middle})"
 
 
-def _nul_problem(dataset: str, sources: dict[str, Source]) -> str:
-    """One rule for NUL characters, whatever the format and wherever they are: the row is
-    quarantined as ``bad_value``, naming the first contract column (in contract order) whose
-    value holds one, else the row (a NUL in an unknown field, or a raw NUL byte that leaves a
-    JSON line unparsable). Stored text never holds a NUL: C strings, terminals and CSV exports
-    downstream would cut or hide what follows it. The quarantined value shows it as ``\\0``.
-
-    Evaluated only for the rows flagged ``_nul`` (a CASE branch). Values read from a batch
-    column (table readers) are named afterwards by ``name_nul_columns``, on the rare batches
-    with a flagged row: naming them here made DuckDB carry every raw text column through the
-    query for every row (+30% validating time), though the branch itself never ran."""
-    column, value = [], []
-    for c in contract.columns(dataset):
-        src = sources.get(c.name, Source(None))
-        if src.sql is None or src.column is not None or not is_text(src.source_type):
-            continue
-        raw = f"CAST({quote('r_' + c.name)} AS VARCHAR)"
-        column.append(f"WHEN contains({raw}, chr(0)) THEN {literal(c.name)}")
-        value.append(f"WHEN contains({raw}, chr(0)) THEN {_shown(raw)}")
-    column_sql = f"CASE {' '.join(column)} ELSE '' END" if column else "''"
-    value_sql = f"CASE {' '.join(value)} ELSE {_shown('_rowt')} END" if value else _shown("_rowt")
-    return f"WHEN _nul THEN {{'column': {column_sql}, 'reason': 'bad_value', 'value': {value_sql}}}"
+#: One rule for NUL characters, whatever the format and wherever they are: the row is
+#: quarantined as ``bad_value``, naming the first contract column (in contract order) whose
+#: value holds one, else the row (a NUL in an unknown field, or a raw NUL byte that leaves a JSON
+#: line unparsable, whose text is then the value). Stored text never holds a NUL: C strings,
+#: terminals and CSV exports downstream would cut or hide what follows it. The quarantined value
+#: shows it as ``\\0``. The column is named afterwards (``nul_columns_sql``), on the rare
+#: batches that have such a row: naming it here made DuckDB carry every raw column through the
+#: query for every row (+44% validating time on Parquet), though the branch never ran.
+NUL_PROBLEM = "WHEN _nul THEN {'column': '', 'reason': 'bad_value', 'value': left(replace(_rowt, chr(0), '\\0'), 200)}"
 
 
-def _shown(text_sql: str) -> str:
-    return f"left(replace({text_sql}, chr(0), '\\0'), 200)"
+def nul_columns_sql(dataset: str, sources: dict[str, Source], from_sql: str, nul: str) -> str:
+    """The query that names, for each row of a batch holding a NUL (``nul``), the first contract
+    column whose value holds one and that value (NULLs when none does)."""
+    cols = [c for c in contract.columns(dataset)
+            if sources.get(c.name, Source(None)).sql is not None and is_text(sources[c.name].source_type)]
+    raws = [(c.name, f"CAST({_raw(sources[c.name])} AS VARCHAR)") for c in cols]
+    column = " ".join(f"WHEN contains({raw}, chr(0)) THEN {literal(name)}" for name, raw in raws)
+    value = " ".join(f"WHEN contains({raw}, chr(0)) THEN left(replace({raw}, chr(0), '\\0'), 200)" for _, raw in raws)
+    return (f"SELECT _row, CASE {column or 'WHEN false THEN NULL'} END AS col, "
+            f"CASE {value or 'WHEN false THEN NULL'} END AS val FROM {from_sql} WHERE coalesce({nul}, false)")
 
 
-def name_nul_columns(result: pa.Table, batch, sources: dict[str, Source], dataset: str) -> pa.Table:
-    """Name the column of each NUL that ``_nul_problem`` left unnamed (values read from a batch
-    column): the first contract column whose source value holds a NUL, and that value. Costs
-    nothing unless the batch has a flagged row."""
-    flags = batch.column("_nul")
-    if flags.null_count == len(flags) or not pc.any(flags).as_py():
-        return result
-    flagged = pc.filter(batch.column("_row"), pc.fill_null(flags, False))
-    named: dict[int, tuple[str, str]] = {}
-    for c in contract.columns(dataset):
-        src = sources.get(c.name)
-        if src is None or src.column is None or not is_text(src.source_type):
-            continue
-        rows = pc.filter(batch.column(src.column), pc.fill_null(flags, False)).cast(pa.string())
-        for row, text in zip(flagged.to_pylist(), rows.to_pylist()):
-            if text is not None and "\x00" in text and row not in named:
-                named[row] = (c.name, text.replace("\x00", "\\0")[:200])
-    if not named:
-        return result
+def name_nul_columns(result: pa.Table, named: dict[int, tuple[str | None, str | None]]) -> pa.Table:
+    """``result`` with the NUL rows (``bad_value`` with no column) named as ``named`` says
+    (``_row`` -> column, value; a row whose NUL is in no contract column keeps its own)."""
     problems = result.column("_problem").to_pylist()
     for i, row in enumerate(result.column("_row").to_pylist()):
         p = problems[i]
-        if row in named and p is not None and p["reason"] == "bad_value" and not p["column"]:
-            problems[i] = {"column": named[row][0], "reason": "bad_value", "value": named[row][1]}
+        column, value = named.get(row, (None, None))
+        if column and p is not None and p["reason"] == "bad_value" and not p["column"]:
+            problems[i] = {"column": column, "reason": "bad_value", "value": value}
     at = result.column_names.index("_problem")
     return result.set_column(at, "_problem", pa.array(problems, result.schema.field("_problem").type))
+
+
+def has_unnamed_nul(result: pa.Table) -> bool:
+    """Whether a row of ``result`` holds a NUL whose column is not named yet (cheap: the
+    problems are NULL on good rows)."""
+    problem = result.column("_problem")
+    if problem.null_count == len(problem):
+        return False
+    unnamed = pc.and_(pc.equal(pc.struct_field(problem, "reason"), text("bad_value")),
+                      pc.equal(pc.struct_field(problem, "column"), text("")))
+    return bool(pc.any(unnamed).as_py())
