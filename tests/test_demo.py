@@ -30,6 +30,7 @@ def test_demo_runs_every_capability_and_names_every_scenario(tmp_path):
     assert "forged token  signature check alone: accept; custodes guard: REJECT (not_issued)" in out
     reports = list((ws / "respond" / "reports").glob("*.pdf"))
     assert len(reports) >= 3
+    assert {p.name.split("-", 2)[-1] for p in reports} == {"pipc-ko.pdf", "gdpr33-en.pdf"}  # PIPC in Korean, GDPR in English
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in reports)
 
 

@@ -65,7 +65,7 @@ def test_documented_command_and_options_exist(path, options):
     assert not missing, f"`custodes {' '.join(path)}` lacks documented options {sorted(missing)}"
 
 
-AREA_DOCS = {"alerts.md": documented_commands((ROOT / "docs" / "alerts.md").read_text())}
+AREA_DOCS = {name: documented_commands((ROOT / "docs" / name).read_text()) for name in ("alerts.md", "respond.md")}
 
 
 @pytest.mark.parametrize("path,options", [c for cmds in AREA_DOCS.values() for c in cmds],
@@ -76,6 +76,19 @@ def test_area_docs_commands_and_options_exist(path, options):
 
 def test_alerts_doc_lists_its_commands():
     assert len(AREA_DOCS["alerts.md"]) >= 10
+
+
+REPORT_OPTIONS = {"--incident", "--doc", "--lang", "--format", "--out", "--force", "--discovered-at", "--check"}
+
+
+def test_report_options_are_documented_and_exist():
+    """Issue 16's report options: in docs/respond.md's table, in the README's additions, and in the CLI."""
+    in_respond = set().union(*(opts for path, opts in AREA_DOCS["respond.md"] if path == ["report"]))
+    in_readme = set().union(*(opts for path, opts in readme_additions() if path == ["report"]))
+    have = {opt for p in resolve(["report"]).params for opt in p.opts}
+    assert REPORT_OPTIONS - {"--force"} <= in_respond, REPORT_OPTIONS - in_respond
+    assert {"--doc", "--lang", "--discovered-at", "--check"} <= in_readme
+    assert REPORT_OPTIONS <= have
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))

@@ -102,8 +102,12 @@ def respond(workspace) -> list[dict]:
         click.echo(f"   {entry['incident_id']}: {s['accounts']:,} accounts, {s['records']:,} records, "
                    f"{s['requests']:,} requests, {s['first_access']} to {s['last_access']}")
         click.echo(f"      exposed: {fields or 'no personal data'}")
-        for fmt, path in entry["reports"].items():
-            click.echo(f"      report ({fmt}): {path}")
+        for name, path in entry["reports"].items():
+            click.echo(f"      {name:<13} {path}")
+        for name, why in entry["failed"].items():
+            click.echo(f"      {name}: not written: {why}")
+        if entry["draft"]:
+            click.echo(f"      drafts until set: {'; '.join(entry['draft'])} (custodes report --check)")
     return done
 
 
@@ -175,7 +179,7 @@ def demo(workspace, customers, days, seed):
     verify_lake(workspace)
     step("Detecting")
     detect_and_compare(workspace, sim_dir)
-    step("Scoping each serious incident and writing its reports")
+    step("Scoping each serious incident; its PIPC report (Korean) and GDPR notification (English)")
     respond(workspace)
     step("Offboarding plan for the departed key custodian")
     offboard_custodian(workspace, sim_dir)

@@ -84,6 +84,7 @@ ROUTES = [
     Route("/incidents/{incident_id:str}", incident.detail),
     Route("/incidents/{incident_id:str}/accounts.csv", incident.export_accounts, methods=["POST"]),
     Route("/incidents/{incident_id:str}/notification-list.csv", incident.export_contacts, methods=["POST"]),
+    Route("/incidents/{incident_id:str}/document", incident.document, methods=["POST"]),
     Route("/incidents/{incident_id:str}/triage", triage.act, methods=["POST"]),
     Route("/incidents/{incident_id:str}/suppress", triage.suppress, methods=["POST"]),
     Route("/incidents/{incident_id:str}/suppressions/{suppression_id:str}/lift", triage.lift, methods=["POST"]),
