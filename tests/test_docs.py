@@ -188,3 +188,25 @@ def test_options_added_in_the_readme_exist(path, options):
     command = resolve(path)
     have = {opt for p in command.params for opt in p.opts + p.secondary_opts}
     assert not options - have, f"README documents `custodes {' '.join(path)}` {sorted(options - have)}, which it lacks"
+
+
+def test_every_quarantine_reason_is_documented_and_every_documented_one_exists():
+    from custodes.lake.validate import REASONS
+
+    section = LAKE_DOC[LAKE_DOC.index("### Validation and quarantine"):LAKE_DOC.index("Quarantined rows live in")]
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", section, re.MULTILINE))
+    assert documented == set(REASONS), f"docs/lake.md reasons {sorted(documented)} vs code {sorted(REASONS)}"
+
+
+def test_the_ingest_time_window_setting_is_documented_as_the_code_reads_it():
+    import datetime as dt
+
+    import yaml
+
+    from custodes.lake.timeparse import TimeWindow
+
+    assert "ingest.time_window" in README and "`earliest`" in README and "`ahead_days`" in README
+    example = LAKE_DOC[LAKE_DOC.index("ingest:\n  time_window:"):]
+    setting = yaml.safe_load(example[:example.index("```")])["ingest"]["time_window"]
+    window = TimeWindow.from_setting(setting, dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+    assert window == TimeWindow.from_setting(None, dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))  # the defaults
