@@ -132,4 +132,20 @@ def test_rotation_while_a_watch_runs(workspace, logs, kind):
     proc.wait(60)
     loaded = lake_request_ids(workspace)
     assert len(loaded) == len(set(loaded))  # nothing twice
-    assert sorted(loaded) == sorted(ids(written[0]))  # nothing lost
+    missing = sorted(set(ids(written[0])) - set(loaded), key=lambda r: int(r[1:]))
+    assert not missing, _why_missing(workspace, logs, missing)  # nothing lost
+
+
+def _why_missing(workspace, logs, missing: list[str]) -> str:
+    """What a failure needs to be understood: the ids lost, the files, what watch and the lake recorded."""
+    import json
+
+    from custodes.lake import manifest
+    from custodes.watch.state import WatchState
+
+    files = {p.name: p.stat().st_size for p in sorted(logs.iterdir())}
+    with WatchState.open(workspace) as state:
+        records = [{k: r[k] for k in ("path", "ino", "size", "status", "error")} for r in state.all_files()]
+    entries = [{"seq": e["seq"], "source": e.get("source")} for e in manifest.entries(workspace)]
+    return json.dumps({"missing": [missing[0], missing[-1], len(missing)], "files": files, "watch": records,
+                       "lake": entries}, default=str)[:20000]
