@@ -65,7 +65,8 @@ def test_documented_command_and_options_exist(path, options):
     assert not missing, f"`custodes {' '.join(path)}` lacks documented options {sorted(missing)}"
 
 
-AREA_DOCS = {name: documented_commands((ROOT / "docs" / name).read_text()) for name in ("alerts.md", "respond.md")}
+AREA_DOCS = {name: documented_commands((ROOT / "docs" / name).read_text())
+             for name in ("alerts.md", "respond.md", "watch.md")}
 
 
 @pytest.mark.parametrize("path,options", [c for cmds in AREA_DOCS.values() for c in cmds],
@@ -76,6 +77,37 @@ def test_area_docs_commands_and_options_exist(path, options):
 
 def test_alerts_doc_lists_its_commands():
     assert len(AREA_DOCS["alerts.md"]) >= 10
+
+
+def test_watch_doc_documents_every_option_of_watch():
+    (path, options), = AREA_DOCS["watch.md"]
+    assert path == ["watch"]
+    have = {o for p in resolve(["watch"]).params for o in p.opts if o.startswith("--")}
+    assert have - {"--help"} == options | {"--workspace"}  # every option, and only real ones
+
+
+def test_watch_doc_names_every_metric_watch_exports(tmp_path):
+    """Every metric family /metrics of a watch holds (alerts' aside) is in docs/watch.md."""
+    from prometheus_client import generate_latest
+
+    from custodes.watch.metrics import registry_for
+    from custodes.watch.state import Seen, WatchState
+    from custodes.workspace import Workspace
+
+    ws = Workspace.open(tmp_path / "ws")
+    with WatchState.open(ws) as state:
+        state.record_loaded("access", "gw", "/x.csv", Seen(1, 2, 3, 4), seq=1, first_seen=0, since=0, taken_at=0,
+                            rows=5, last_time="2025-04-14T10:00:00Z")
+        state.put_meta("last_cycle", {"at": 1.0, "ok": True, "seconds": 0.5, "errors": [], "sources": {"gw": True}})
+    registry, timings = registry_for(ws)
+    timings.cycles.labels("ok")
+    text = generate_latest(registry).decode()
+    names = {re.sub(r"_(total|bucket|count|sum|created)$", "", m)
+             for m in re.findall(r"^# TYPE (custodes_watch_\w+)", text, re.M)}
+    assert len(names) >= 12
+    doc = (ROOT / "docs" / "watch.md").read_text()
+    for name in sorted(names):
+        assert f"`{name}" in doc, f"docs/watch.md does not name {name}"
 
 
 REPORT_OPTIONS = {"--incident", "--doc", "--lang", "--format", "--out", "--force", "--discovered-at", "--check"}
