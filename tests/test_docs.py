@@ -65,7 +65,8 @@ def test_documented_command_and_options_exist(path, options):
     assert not missing, f"`custodes {' '.join(path)}` lacks documented options {sorted(missing)}"
 
 
-AREA_DOCS = {"alerts.md": documented_commands((ROOT / "docs" / "alerts.md").read_text())}
+AREA_DOCS = {name: documented_commands((ROOT / "docs" / name).read_text())
+             for name in ("alerts.md", "respond.md", "watch.md")}
 
 
 @pytest.mark.parametrize("path,options", [c for cmds in AREA_DOCS.values() for c in cmds],
@@ -76,6 +77,50 @@ def test_area_docs_commands_and_options_exist(path, options):
 
 def test_alerts_doc_lists_its_commands():
     assert len(AREA_DOCS["alerts.md"]) >= 10
+
+
+def test_watch_doc_documents_every_option_of_watch():
+    (path, options), = AREA_DOCS["watch.md"]
+    assert path == ["watch"]
+    have = {o for p in resolve(["watch"]).params for o in p.opts if o.startswith("--")}
+    assert have - {"--help"} == options | {"--workspace"}  # every option, and only real ones
+
+
+def test_watch_doc_names_every_metric_watch_exports(tmp_path):
+    """Every metric family /metrics of a watch holds (alerts' aside) is in docs/watch.md."""
+    from prometheus_client import generate_latest
+
+    from custodes.watch.metrics import registry_for
+    from custodes.watch.state import Seen, WatchState
+    from custodes.workspace import Workspace
+
+    ws = Workspace.open(tmp_path / "ws")
+    with WatchState.open(ws) as state:
+        state.record_loaded("access", "gw", "/x.csv", Seen(1, 2, 3, 4), seq=1, first_seen=0, since=0, taken_at=0,
+                            rows=5, last_time="2025-04-14T10:00:00Z")
+        state.put_meta("last_cycle", {"at": 1.0, "ok": True, "seconds": 0.5, "errors": [], "sources": {"gw": True}})
+    registry, timings = registry_for(ws)
+    timings.cycles.labels("ok")
+    text = generate_latest(registry).decode()
+    names = {re.sub(r"_(total|bucket|count|sum|created)$", "", m)
+             for m in re.findall(r"^# TYPE (custodes_watch_\w+)", text, re.M)}
+    assert len(names) >= 12
+    doc = (ROOT / "docs" / "watch.md").read_text()
+    for name in sorted(names):
+        assert f"`{name}" in doc, f"docs/watch.md does not name {name}"
+
+
+REPORT_OPTIONS = {"--incident", "--doc", "--lang", "--format", "--out", "--force", "--discovered-at", "--check"}
+
+
+def test_report_options_are_documented_and_exist():
+    """Issue 16's report options: in docs/respond.md's table, in the README's additions, and in the CLI."""
+    in_respond = set().union(*(opts for path, opts in AREA_DOCS["respond.md"] if path == ["report"]))
+    in_readme = set().union(*(opts for path, opts in readme_additions() if path == ["report"]))
+    have = {opt for p in resolve(["report"]).params for opt in p.opts}
+    assert REPORT_OPTIONS - {"--force"} <= in_respond, REPORT_OPTIONS - in_respond
+    assert {"--doc", "--lang", "--discovered-at", "--check"} <= in_readme
+    assert REPORT_OPTIONS <= have
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
@@ -143,3 +188,25 @@ def test_options_added_in_the_readme_exist(path, options):
     command = resolve(path)
     have = {opt for p in command.params for opt in p.opts + p.secondary_opts}
     assert not options - have, f"README documents `custodes {' '.join(path)}` {sorted(options - have)}, which it lacks"
+
+
+def test_every_quarantine_reason_is_documented_and_every_documented_one_exists():
+    from custodes.lake.validate import REASONS
+
+    section = LAKE_DOC[LAKE_DOC.index("### Validation and quarantine"):LAKE_DOC.index("Quarantined rows live in")]
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", section, re.MULTILINE))
+    assert documented == set(REASONS), f"docs/lake.md reasons {sorted(documented)} vs code {sorted(REASONS)}"
+
+
+def test_the_ingest_time_window_setting_is_documented_as_the_code_reads_it():
+    import datetime as dt
+
+    import yaml
+
+    from custodes.lake.timeparse import TimeWindow
+
+    assert "ingest.time_window" in README and "`earliest`" in README and "`ahead_days`" in README
+    example = LAKE_DOC[LAKE_DOC.index("ingest:\n  time_window:"):]
+    setting = yaml.safe_load(example[:example.index("```")])["ingest"]["time_window"]
+    window = TimeWindow.from_setting(setting, dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+    assert window == TimeWindow.from_setting(None, dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))  # the defaults

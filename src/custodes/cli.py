@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "findings": "custodes.detect.commands:findings",
     "incidents": "custodes.detect.commands:incidents",
     "suppress": "custodes.triage.commands:suppress",
+    "watch": "custodes.watch.commands:watch",
     "alerts": "custodes.alerts.commands:alerts",
     "scope": "custodes.respond.commands:scope",
     "report": "custodes.respond.commands:report",

@@ -1,25 +1,30 @@
 """`custodes demo`: the main job on embedded defaults, every landed capability end to end.
 
-Simulate a platform with the signing-key forgery and the other scenarios; ingest it into a sealed
-lake and verify the seals; detect, and set the incidents beside the simulator's ground truth;
-scope each serious incident and write its reports; plan the offboarding of the departed key
-custodian; show the guard refusing a forged token that a signature check alone would accept; and
-create a console login. Prints where everything is.
+Simulate a platform with the signing-key forgery and the other scenarios; let `custodes watch`
+take it in as it happens (cycles over the simulated days, each attack from its start in one-hour
+slices: ingest into the sealed lake, detect, alert into a file) and say when each attack's
+first alert would have reached a person; verify the seals; set the incidents beside the
+simulator's ground truth; scope each serious incident and write its reports; plan the
+offboarding of the departed key custodian; show the guard refusing a forged token that a
+signature check alone would accept; and create a console login. Prints where everything is.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import time
 import uuid
 from pathlib import Path
 
 import click
+import yaml
 
 from custodes.clikit import iso, workspace_option
+from custodes.workspace import atomic_write_bytes
 
-#: Reference datasets the simulator writes as single files (event datasets are daily folders).
-REFERENCE_FILES = ("workforce.csv", "credentials.csv", "keys.csv", "key_custody.csv",
-                   "catalog.csv", "customers.parquet")
+#: One-hour slices for this many hours from each attack's start (until it alerts), then days.
+HOUR_SLICES = 6
 
 
 class Steps:
@@ -48,16 +53,68 @@ def simulate_world(out: Path, customers: int | None, days: int | None, seed: int
     return simulate(out, **kwargs)
 
 
-def ingest_world(workspace, sim_dir: Path) -> None:
-    from custodes.lake import ingest
+def watch_world(workspace, sim_dir: Path):
+    """The simulated days through `custodes watch` cycles (custodes.watch.replay); alerts go to
+    a file sink in the workspace. Returns the replay's timeline."""
+    from custodes.watch import run_cycle
+    from custodes.watch.logs import configure as configure_logs
+    from custodes.watch.replay import configuration, replay
 
-    sources = [("access", sim_dir / "access"), ("issuance", sim_dir / "issuance")]
-    sources += [(name.split(".")[0], sim_dir / name) for name in REFERENCE_FILES]
-    for dataset, path in sources:
-        report = ingest(workspace, dataset, [path])
-        skipped = sum(f.skipped for f in report.files)
-        again = f", {skipped} file(s) already in the lake (same content)" if skipped else ""
-        click.echo(f"   {dataset:<12} {report.rows:>12,} rows loaded, {report.quarantined:,} quarantined{again}")
+    configure_logs("text", level=logging.ERROR)  # a failing source or sink is said; alerts are shown below
+
+    feed, alerts_file = workspace.root / "demo-feed", workspace.root / "demo-alerts.jsonl"
+    config = workspace.config()
+    config.update(configuration(sim_dir, feed, alerts_file))
+    atomic_write_bytes(workspace.config_path, yaml.safe_dump(config, sort_keys=False).encode())
+    click.echo(f"   sources: {feed}/access/ and issuance/ (the platform's logs, a slice at a time) and the "
+               f"reference files; alerts to {alerts_file}")
+    totals: dict[str, list[int]] = {}
+
+    def cycle(ws):
+        report = run_cycle(ws)
+        for s in report.sources:
+            t = totals.setdefault(s.dataset, [0, 0, 0])
+            t[0], t[1], t[2] = t[0] + s.rows, t[1] + s.quarantined, t[2] + s.already
+        return report
+
+    def show(step):
+        click.echo(f"   {step.mode:<7} up to {step.until[:16].replace('T', ' ')}  {sum(step.rows.values()):>10,} rows  "
+                   f"cycle {step.seconds:5.1f} s{'' if step.ok else '  (a source or sink FAILED)'}")
+        for a in step.alerts:
+            named = f" ({a['scenario']})" if a["scenario"] else ""
+            click.echo(f"      alert: {a['severity']} incident {a['event']} {a['incident_id']}{named}")
+
+    timeline = replay(workspace, sim_dir, feed, hours=HOUR_SLICES, cycle=cycle, on_step=show)
+    for dataset, (rows, quarantined, already) in totals.items():
+        again = f", {already} file(s) already in the lake (same content)" if already else ""
+        click.echo(f"   {dataset:<12} {rows:>12,} rows loaded, {quarantined:,} quarantined{again}")
+    return timeline
+
+
+def first_alerts(timeline, workspace) -> None:
+    """The headline: when each attack's first alert would have reached a person."""
+    for name, f in timeline.first.items():
+        began = f.start[:16].replace("T", " ")
+        if f.alert_at is None:
+            click.echo(f"   {name:<22} began {began}: no high or critical alert")
+        else:
+            click.echo(f"   {name:<22} began {began}, first alert {f.alert_at[:16].replace('T', ' ')} "
+                       f"({f.severity}): {_span(f.delay)} after its first request")
+        if f.warned_at:
+            click.echo(f"   {'':<22} and before it began, from {f.warned_at[:10]}: {f.warning}")
+    sent = workspace.root / "demo-alerts.jsonl"
+    count = len(sent.read_text().splitlines()) if sent.exists() else 0
+    click.echo("   In the real case, the key forgery ran for about seven months before anyone noticed.")
+    click.echo(f"   {count} alert(s) delivered to {sent}; times are the platform's clock: each slice's cycle "
+               f"ran as a watch runs every minute")
+
+
+def _span(delta: dt.timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    hours = minutes // 60
+    return f"{hours} h" if hours < 48 else f"{hours // 24} days {hours % 24} h"
 
 
 def verify_lake(workspace) -> None:
@@ -70,15 +127,18 @@ def verify_lake(workspace) -> None:
 
 
 def detect_and_compare(workspace, sim_dir: Path) -> list[dict]:
-    from custodes.detect.run import detect
-    from custodes.detect.store import load_incidents
+    from custodes.detect.state import State
+    from custodes.detect.store import load_findings, load_incidents
     from custodes.detect.truth import compare, load_truth, render
 
-    summary = detect(workspace, full=True, notify=lambda m: click.echo(f"   note: {m}", err=True))
-    severities = ", ".join(f"{n} {sev}" for sev, n in summary.by_severity.items())
-    click.echo(f"   {summary.rules_run} rules over data up to {summary.now}: {summary.findings} findings "
-               f"({severities}), {summary.incidents} incidents")
+    findings = load_findings(workspace)
     incidents = load_incidents(workspace)
+    severities: dict[str, int] = {}
+    for f in findings:
+        severities[f["severity"]] = severities.get(f["severity"], 0) + 1
+    click.echo(f"   the watch's incremental detection over data up to {State.load(workspace).now}: "
+               f"{len(findings)} findings ({', '.join(f'{n} {sev}' for sev, n in severities.items())}), "
+               f"{len(incidents)} incidents")
     for incident in incidents:
         if incident["severity"] in ("high", "critical"):
             click.echo(f"   {incident['severity']:<8} {incident['incident_id']}  {incident['title']}")
@@ -102,8 +162,12 @@ def respond(workspace) -> list[dict]:
         click.echo(f"   {entry['incident_id']}: {s['accounts']:,} accounts, {s['records']:,} records, "
                    f"{s['requests']:,} requests, {s['first_access']} to {s['last_access']}")
         click.echo(f"      exposed: {fields or 'no personal data'}")
-        for fmt, path in entry["reports"].items():
-            click.echo(f"      report ({fmt}): {path}")
+        for name, path in entry["reports"].items():
+            click.echo(f"      {name:<13} {path}")
+        for name, why in entry["failed"].items():
+            click.echo(f"      {name}: not written: {why}")
+        if entry["draft"]:
+            click.echo(f"      drafts until set: {'; '.join(entry['draft'])} (custodes report --check)")
     return done
 
 
@@ -169,13 +233,15 @@ def demo(workspace, customers, days, seed):
     sim_dir = workspace.root / "demo-world"
     step(f"Simulating a platform into {sim_dir}")
     click.echo(f"   {simulate_world(sim_dir, customers, days, seed)}")
-    step("Ingesting it into the sealed lake")
-    ingest_world(workspace, sim_dir)
+    step("Watching it as it happens: custodes watch cycles over the days, each attack in hour slices")
+    timeline = watch_world(workspace, sim_dir)
+    step("When each attack's first alert would have reached a person")
+    first_alerts(timeline, workspace)
     step("Verifying the lake's seals")
     verify_lake(workspace)
-    step("Detecting")
+    step("Detecting: the watch's incidents beside the simulator's ground truth")
     detect_and_compare(workspace, sim_dir)
-    step("Scoping each serious incident and writing its reports")
+    step("Scoping each serious incident; its PIPC report (Korean) and GDPR notification (English)")
     respond(workspace)
     step("Offboarding plan for the departed key custodian")
     offboard_custodian(workspace, sim_dir)

@@ -167,3 +167,19 @@ class Workspace:
                 return default
             node = node[part]
         return node
+
+
+def named(items: list, kind: str, where: str) -> dict[str, Any]:
+    """Configured items (alert sinks, watch sources) by name: their ``name`` when given, else
+    their ``kind`` attribute (``type``, ``dataset``), numbered when it repeats (``file-1``,
+    ``file-2``). Two items with one name are an error naming ``where`` they are configured."""
+    kinds = [getattr(item, kind) for item in items]
+    seen: dict[str, int] = {}
+    out: dict[str, Any] = {}
+    for item, k in zip(items, kinds):
+        seen[k] = seen.get(k, 0) + 1
+        name = item.name or (k if kinds.count(k) == 1 else f"{k}-{seen[k]}")
+        if name in out:
+            raise CustodesError(f"custodes.yaml: {where}: two are named {name!r}")
+        out[name] = item
+    return out

@@ -248,12 +248,13 @@ def test_dictionary_encoded_parquet_stores_what_plain_parquet_stores(tmp_path, f
     """Text columns with a Parquet dictionary are read as Arrow dictionaries (readers.parquet)
     and written as such: the stored rows, keys, schema and quarantine must not change."""
     from custodes.lake.readers.parquet import ParquetReader
+    from custodes.lake.readers.source import SourceFile
     from custodes.workspace import Workspace
 
     table = _dictionary_case()
     pq.write_table(table, files / "dict.parquet", row_group_size=700)  # several dictionaries
     pq.write_table(table, files / "plain.parquet", row_group_size=700, use_dictionary=False)
-    assert pa.types.is_dictionary(next(ParquetReader(files / "dict.parquet", 1_000).batches()).schema.field("route").type)
+    assert pa.types.is_dictionary(next(ParquetReader(SourceFile.open(files / "dict.parquet"), 1_000).batches()).schema.field("route").type)
     results = {}
     for name in ("dict", "plain"):
         ws = Workspace.open(tmp_path / f"ws-{name}")
@@ -300,11 +301,12 @@ def test_small_batches_of_a_big_row_group_are_read_as_strings_where_the_dictiona
     """Arrow gives each batch the dictionary read so far in its row group: once it is larger than
     half the batch, the column is decoded instead of hashing that dictionary again each batch."""
     from custodes.lake.readers.parquet import ParquetReader
+    from custodes.lake.readers.source import SourceFile
 
     n = 4_000
     pq.write_table(pa.table({"account_id": [f"c-{i}" for i in range(n)], "route": ["/a", "/b"] * (n // 2)}),
                    files / "one-group.parquet")
-    batches = list(ParquetReader(files / "one-group.parquet", 500).batches())
+    batches = list(ParquetReader(SourceFile.open(files / "one-group.parquet"), 500).batches())
     assert all(pa.types.is_dictionary(b.schema.field("route").type) for b in batches)
     assert not any(pa.types.is_dictionary(b.schema.field("account_id").type) for b in batches)
     assert pa.concat_arrays([b.column("account_id").cast(pa.string()) for b in batches]).to_pylist() == \
@@ -317,6 +319,7 @@ def test_reading_a_parquet_file_holds_one_row_group_not_the_file(files):
     import os
 
     from custodes.lake.readers.parquet import ParquetReader
+    from custodes.lake.readers.source import SourceFile
 
     groups, rows = 16, 2_000
     table = pa.table({"payload": [os.urandom(512).hex() for _ in range(groups * rows)]})
@@ -325,7 +328,7 @@ def test_reading_a_parquet_file_holds_one_row_group_not_the_file(files):
     group_bytes = (files / "groups.parquet").stat().st_size // groups
     before = pa.total_allocated_bytes()
     held = []
-    for batch in ParquetReader(files / "groups.parquet", rows).batches():
+    for batch in ParquetReader(SourceFile.open(files / "groups.parquet"), rows).batches():
         held.append(pa.total_allocated_bytes() - before)
         del batch
     assert len(held) == groups

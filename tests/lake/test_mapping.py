@@ -99,3 +99,45 @@ def test_ocsf_mapping_overrides_an_attribute(workspace, files):
     with connect(workspace, "duckdb") as engine:
         (row,) = engine.to_arrow(engine.table("access")).to_pylist()
     assert row["actor_id"] == "c-9" and row["account_id"] == "c-9"
+
+
+# Mapping mistakes are errors, never silent NULLs ---------------------------------------------------
+def _extras(ws) -> dict[int, dict | None]:
+    with connect(ws, "duckdb") as engine:
+        rows = engine.to_arrow(engine.table("access").select("_row", "_extra", "actor_id")).to_pylist()
+    return {r["_row"]: (r["actor_id"], None if r["_extra"] is None else json.loads(r["_extra"])) for r in rows}
+
+
+def test_a_mapped_path_that_no_row_has_is_an_error_naming_it(workspace, files):
+    (files / "nginx.yaml").write_text(NGINX_MAP)
+    lines = [{k: v for k, v in nginx_line(i).items() if k != "jwt"} for i in range(1, 4)]  # the gateway logs no jwt
+    with pytest.raises(CustodesError, match=r"access\.log: the mapping takes actor_id from 'jwt\.sub', "
+                                            r"which no row of the first 3 has"):
+        ingest(workspace, "access", [write_jsonl(files / "access.log", lines)], fmt="jsonl",
+               mapping=files / "nginx.yaml")
+
+
+def test_a_path_marked_optional_may_be_absent_and_makes_up_nothing(workspace, files):
+    (files / "m.yaml").write_text(NGINX_MAP.replace("actor_id: jwt.sub", "actor_id: {path: jwt.sub, optional: true}")
+                                  .replace("credential_id: jwt.jti\ntoken_kid: jwt.kid\n", ""))
+    lines = [dict({k: v for k, v in nginx_line(i).items() if k != "jwt"}, region="eu") for i in range(1, 3)]
+    report = ingest(workspace, "access", [write_jsonl(files / "a.log", lines)], fmt="jsonl", mapping=files / "m.yaml")
+    assert (report.rows, report.quarantined) == (2, 0)
+    assert _extras(workspace) == {1: (None, {"region": "eu"}), 2: (None, {"region": "eu"})}  # no "jwt": {}
+
+
+def test_a_line_without_the_object_others_have_gets_no_made_up_member(workspace, files):
+    (files / "nginx.yaml").write_text(NGINX_MAP)
+    no_jwt = {k: v for k, v in nginx_line(2).items() if k != "jwt"}
+    report = ingest(workspace, "access", [write_jsonl(files / "a.log", [nginx_line(1), no_jwt])], fmt="jsonl",
+                    mapping=files / "nginx.yaml")
+    assert report.rows == 2
+    got = _extras(workspace)
+    assert got[1] == ("c-1", {"jwt": {}}) and got[2] == (None, None)
+
+
+def test_a_key_given_twice_is_an_error_naming_it(workspace, files):
+    (files / "m.yaml").write_text("time: ts\nsrc_ip: client\nactor_id: jwt.sub\nactor_id: sub\n")
+    write_csv(files / "a.csv", [{"ts": "2025-04-14T00:00:00Z"}])
+    with pytest.raises(CustodesError, match=r"m\.yaml: key 'actor_id' given twice \(lines 3 and 4\)"):
+        ingest(workspace, "access", [files / "a.csv"], mapping=files / "m.yaml")

@@ -67,13 +67,35 @@ def test_empty_workspace(workspace, capsys):
 
 
 def test_report_command_writes_each_format(lake_ws, capsys, fake_detect, tmp_path):
+    """CONTRACT.md §2's `report --incident ID --format md|html|pdf` still works: without --doc it
+    writes the PIPC report, in Korean."""
     for fmt in ("md", "html", "pdf"):
         target = tmp_path / f"r.{fmt}"
         code, out, err = run(capsys, "report", "--incident", "i-forgery", "--format", fmt, "--out", str(target),
                              "--workspace", str(lake_ws.root))
         assert code == 0, err
         assert out.strip() == str(target) and stat.S_IMODE(target.stat().st_mode) == 0o600
-    assert "PIPC or KISA" in (tmp_path / "r.md").read_text()
+    md = (tmp_path / "r.md").read_text()
+    assert md.startswith("# 개인정보 유출 등 신고서") and "개인정보보호위원회 또는 한국인터넷진흥원" in md
+
+
+def test_report_json_goes_to_stdout(lake_ws, capsys, fake_detect):
+    code, out, err = run(capsys, "report", "--incident", "i-forgery", "--doc", "gdpr33", "--format", "json",
+                         "--discovered-at", "2025-04-15T09:00:00Z", "--workspace", str(lake_ws.root))
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["document"] == "gdpr33" and doc["lang"] == "en" and doc["subjects"] == 3
+    assert doc["missing"][0]["field"] == "organization" and "a draft until respond.organization" in err
+
+
+def test_report_usage_errors(lake_ws, capsys, fake_detect):
+    code, _, err = run(capsys, "report", "--workspace", str(lake_ws.root))
+    assert code == 2 and "--incident is required" in err
+    code, _, err = run(capsys, "report", "--incident", "i-forgery", "--format", "csv", "--workspace", str(lake_ws.root))
+    assert code == 1 and "--doc pipc has no format 'csv'" in err
+    code, _, err = run(capsys, "report", "--incident", "i-forgery", "--discovered-at", "yesterday",
+                       "--workspace", str(lake_ws.root))
+    assert code == 2 and "Traceback" not in err
 
 
 def test_notify_command(lake_ws, capsys, tmp_path):

@@ -99,8 +99,8 @@ def _commands(text: str, prefix: str) -> list[str]:
 def test_report_commands_are_shell_quoted(ws, incident_id, capsys, tmp_path):
     for fmt in ("md", "html"):
         out = tmp_path / f"r.{fmt}"
-        code, _, err = run(capsys, "report", "--incident", incident_id, "--format", fmt, "--out", str(out),
-                           "--workspace", str(ws.root))
+        code, _, err = run(capsys, "report", "--incident", incident_id, "--doc", "annex", "--format", fmt,
+                           "--out", str(out), "--workspace", str(ws.root))
         assert code == 0, err
         text = out.read_text()
         assert not [c for c in TERMINAL_CONTROLS if c in text]

@@ -104,7 +104,7 @@ def test_report_uses_no_predictable_temporary_name(lake_ws, fake_detect, capsys,
     code, out, err = write(capsys, lake_ws, "report", target)
     assert code == 0, err
     assert victim.read_text() == "keep me\n"
-    assert "Personal data breach report" in target.read_text() and not target.is_symlink()
+    assert "개인정보 유출 등 신고서" in target.read_text() and not target.is_symlink()
 
 
 @pytest.mark.parametrize("force", [False, True])

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from custodes.detect.rule import SEVERITIES
 from custodes.errors import CustodesError
+from custodes.workspace import named
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
 DEFAULT_MIN_SEVERITY = "high"
@@ -131,18 +132,7 @@ class AlertsConfig(BaseModel):
 
     def named_sinks(self) -> dict[str, _Sink]:
         """Each sink by its name: ``name`` when given, else its type, numbered when repeated."""
-        out: dict[str, _Sink] = {}
-        counts: dict[str, int] = {}
-        for sink in self.sinks:
-            counts[sink.type] = counts.get(sink.type, 0) + 1
-        seen: dict[str, int] = {}
-        for sink in self.sinks:
-            seen[sink.type] = seen.get(sink.type, 0) + 1
-            name = sink.name or (sink.type if counts[sink.type] == 1 else f"{sink.type}-{seen[sink.type]}")
-            if name in out:
-                raise CustodesError(f"custodes.yaml: alerts.sinks: two sinks are named {name!r}")
-            out[name] = sink
-        return out
+        return named(self.sinks, "type", "alerts.sinks")
 
     def threshold(self, sink: _Sink) -> str:
         return sink.min_severity or self.min_severity

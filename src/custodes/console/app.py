@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -22,6 +23,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from custodes.clikit import note
+from custodes.console import metrics as console_metrics
 from custodes.console.audit import AuditBroken, AuditTrail
 from custodes.console.clients import Network, parse_proxies
 from custodes.console.headers import SecurityHeaders
@@ -74,6 +76,7 @@ def _health(_request: Request) -> Response:
 ROUTES = [
     Route("/", _home),
     Route("/healthz", _health),
+    Route("/metrics", console_metrics.endpoint),
     Route("/static/console.css", _stylesheet),
     Route("/static/favicon.svg", _favicon),
     Route("/favicon.ico", _favicon),
@@ -84,6 +87,7 @@ ROUTES = [
     Route("/incidents/{incident_id:str}", incident.detail),
     Route("/incidents/{incident_id:str}/accounts.csv", incident.export_accounts, methods=["POST"]),
     Route("/incidents/{incident_id:str}/notification-list.csv", incident.export_contacts, methods=["POST"]),
+    Route("/incidents/{incident_id:str}/document", incident.document, methods=["POST"]),
     Route("/incidents/{incident_id:str}/triage", triage.act, methods=["POST"]),
     Route("/incidents/{incident_id:str}/suppress", triage.suppress, methods=["POST"]),
     Route("/incidents/{incident_id:str}/suppressions/{suppression_id:str}/lift", triage.lift, methods=["POST"]),
@@ -132,11 +136,14 @@ def create_app(workspace: Workspace, *, https: bool = False, allowed_hosts: list
         trusted_proxies=parse_proxies(trusted_proxies, "trusted proxies"),
     )
     hosts = list(allowed_hosts or LOOPBACK_HOSTS)
+    registry = CollectorRegistry()
     app = Starlette(routes=ROUTES, middleware=[
+        Middleware(console_metrics.RequestMetrics, registry=registry),
         Middleware(SecurityHeaders, https=https),
         Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
     ], exception_handlers={AuditBroken: _refused, StoreUnavailable: _refused})
     app.state.console = console
+    app.state.metrics = registry
     return app
 
 

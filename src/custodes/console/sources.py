@@ -156,6 +156,27 @@ class Sources:
         except Exception as exc:  # noqa: BLE001
             return _failed("notification list", exc)
 
+    def document(self, incident_id: str, doc: str, lang: str, fmt: str, discovered_at=None) -> Outcome:
+        """One breach document of respond (docs/respond.md) as bytes: built from the lake now,
+        written nowhere but the response. Respond records the export in its own audit log."""
+        documents, why = _module("custodes.respond.documents", "breach documents")
+        if documents is None:
+            return Outcome(missing=why)
+        from custodes.respond import report
+        from custodes.respond.audit import audit
+
+        try:
+            lang = documents.check(doc, lang, fmt)
+            with self.engine() as engine:
+                built = report.build(engine, self.workspace, incident_id, discovered_at=discovered_at,
+                                     people=doc == "notice")
+            data = documents.render(built, doc, lang, fmt)
+            audit(self.workspace, "report", by="console", incident_id=incident_id, document=doc, lang=lang,
+                  format=fmt, path=None, draft=bool(built.missing))
+            return Outcome(data)
+        except Exception as exc:  # noqa: BLE001
+            return _failed("breach document", exc)
+
     def _lake_stamp(self) -> tuple:
         """Changes when anything is ingested or detected, so cached scopes go stale with the data."""
         # Directory mtimes change when a file is added, renamed or removed in them: walking the

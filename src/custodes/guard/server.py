@@ -4,7 +4,8 @@
 which appends the original path to its ``path_prefix`` and keeps the client's method): 200 with ``X-Custodes-Subject``, ``X-Custodes-Token-Id`` and ``X-Custodes-Kid``
 when the ``Authorization: Bearer`` token is accepted; 401 with ``X-Custodes-Reason`` otherwise
 (nginx does not pass an auth sub-request's headers to the client unless told to).
-``GET /healthz``: 200 when the ledger answers, 503 when not.
+``GET /healthz``: 200 when the ledger answers, 503 when not. ``GET /metrics``: decisions by
+reason and ledger latency (:mod:`custodes.guard.metrics`).
 
 The original request is described by the headers the proxy sets: ``X-Original-URI`` and
 ``X-Original-Method`` (nginx), or ``X-Forwarded-Uri`` and ``X-Forwarded-Method`` (Traefik's and
@@ -24,9 +25,12 @@ import asyncio
 import json
 import os
 
+from prometheus_client import CONTENT_TYPE_LATEST
+
 from custodes.guard.asgi import bearer_token, decide, header
 from custodes.guard.events import AccessLog
 from custodes.guard.ledger.base import LedgerUnavailable
+from custodes.guard.metrics import GuardMetrics
 from custodes.guard.policy import Verifier
 
 
@@ -78,6 +82,8 @@ class AuthServer:
             raise ValueError(f"route_header is one of {', '.join(ROUTE_HEADERS)}")
         self.verifier, self.access_log, self.actor_type = verifier, access_log, actor_type
         self.route_header = route_header
+        self.metrics = GuardMetrics()
+        verifier.ledger = self.metrics.timed(verifier.ledger)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":
@@ -89,11 +95,15 @@ class AuthServer:
             return await self._auth(scope, send)
         if path == "/healthz":
             return await self._health(send)
+        if path == "/metrics":
+            return await _respond(send, 200, [(b"content-type", CONTENT_TYPE_LATEST.encode())],
+                                  self.metrics.text())
         await _respond(send, 404, [], b"not found")
 
     async def _auth(self, scope, send):
         token = bearer_token(header(scope, b"authorization"))
         verdict = await decide(self.verifier, token)
+        self.metrics.decisions.labels(verdict.reason).inc()
         if verdict.ok:
             status = 200
             headers = [(b"x-custodes-subject", (verdict.sub or "").encode("utf-8", "replace")),

@@ -24,25 +24,51 @@ from custodes.lake.validate import REASONS
 @workspace_option
 def ingest(workspace, dataset, paths, input_format, map_file, fmt, batch_rows):
     """Load files, directories or globs into DATASET; the same file twice adds nothing."""
-    from custodes.lake.ingest import ingest as run
+    from custodes.errors import CustodesError
+    from custodes.lake.ingest import IngestFailed, ingest as run
 
-    report = run(workspace, dataset, list(paths), fmt=input_format, mapping=map_file, batch_rows=batch_rows,
-                 progress=note if stderr_is_terminal() else None)
+    try:
+        report, failed = run(workspace, dataset, list(paths), fmt=input_format, mapping=map_file,
+                             batch_rows=batch_rows, progress=note if stderr_is_terminal() else None), None
+    except IngestFailed as exc:
+        report, failed = exc.report, exc
     for warning in report.warnings:
         note(f"warning: {warning}")
     if report.removed_orphans:
         note(f"removed {report.removed_orphans} leftover file(s) of an interrupted ingest (or planted: "
              f"files in the lake that no manifest entry committed)")
+    for f in report.files:
+        if f.error is None and f.seq is None and f.note:
+            note(f"{f.path}: {f.note}")  # not read: vanished, or not a format custodes reads
+        if f.held_back:
+            note(f"{f.path}: the last {f.held_back} bytes end without a newline (a line still being written): "
+                 f"held back until a later ingest of the grown file")
     if fmt == "json":
         emit_json(report.to_dict())
-        return
+    elif not failed or report.committed or any(f.skipped for f in report.files):
+        _print_summary(dataset, report)
+    if failed:
+        raise CustodesError(_failure_lines(report))
+
+
+def _print_summary(dataset: str, report) -> None:
     skipped = sum(f.skipped for f in report.files)
     echo(f"{dataset}: {report.rows} rows loaded, {report.quarantined} quarantined, "
-         f"{len(report.files) - skipped} file(s) ingested, {skipped} already ingested")
+         f"{report.committed} file(s) ingested, {skipped} already ingested")
     for reason, count in report.reasons.items():
         echo(f"  {count:>10}  {reason}: {REASONS.get(reason, reason)}")
     if report.quarantined:
         echo(f"see: custodes quarantine {dataset}")
+
+
+def _failure_lines(report) -> str:
+    """One line per failing file (the first carries the CLI's ``custodes: error:``), then, when
+    the command named more than one file, how many were committed."""
+    lines = [f.error for f in report.failed]
+    if len(report.files) > 1:
+        lines.append(f"{len(lines)} of {len(report.files)} file(s) failed and left nothing behind; "
+                     f"{report.committed} committed")
+    return "\n".join(lines)
 
 
 @click.command()

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import signal
 from collections import Counter
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -28,11 +29,14 @@ from custodes.lake.arrays import bools, null, numbers, text
 from custodes.lake.ips import ip_column, type_ips
 from custodes.lake.keys import Remembered, key_columns
 from custodes.lake.pipeline import ordered_map
-from custodes.lake.readers import format_of, open_reader
-from custodes.lake.seal import file_sha256
-from custodes.lake.sources import expand
+from custodes.lake.readers import format_of, line_based, open_reader
+from custodes.lake.readers.source import SourceFile
+from custodes.lake.sources import SourceIndex, expand
 from custodes.lake.store import QuarantineWriter, StagedWriter
-from custodes.lake.validate import batch_sql, passes_through
+from custodes.lake.timeparse import TimeWindow, rfc3339
+from custodes.lake.validate import (
+    DEFAULTS, batch_sql, has_unnamed_nul, literal, name_nul_columns, nul_columns_sql, passes_through,
+)
 
 DEFAULT_BATCH_ROWS = 262_144
 #: Batches validated at once (each query on its own DuckDB cursor): one query on one Arrow batch
@@ -48,7 +52,11 @@ class FileReport:
     rows: int = 0
     quarantined: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
-    skipped: bool = False  # already ingested (same content)
+    skipped: bool = False  # already ingested (same content), or nothing new in it
+    error: str | None = None  # why nothing of it was loaded (the other files went on)
+    note: str | None = None  # not read (vanished, unknown extension), or read from a known prefix on
+    from_byte: int = 0  # read from here: the bytes before were loaded already (a grown or rotated file)
+    held_back: int = 0  # bytes of an unfinished last line, left for a later ingest
 
 
 @dataclass
@@ -57,6 +65,14 @@ class IngestReport:
     files: list[FileReport] = field(default_factory=list)
     removed_orphans: int = 0
     warnings: list[str] = field(default_factory=list)  # committed, but something after it failed
+
+    @property
+    def failed(self) -> list[FileReport]:
+        return [f for f in self.files if f.error]
+
+    @property
+    def committed(self) -> int:
+        return sum(1 for f in self.files if f.seq is not None and not (f.skipped or f.error))
 
     @property
     def rows(self) -> int:
@@ -77,9 +93,18 @@ class IngestReport:
         return {
             "dataset": self.dataset, "rows": self.rows, "quarantined": self.quarantined,
             "reasons": self.reasons, "skipped": sum(f.skipped for f in self.files),
-            "removed_orphans": self.removed_orphans, "warnings": self.warnings,
+            "failed": len(self.failed), "removed_orphans": self.removed_orphans, "warnings": self.warnings,
             "files": [asdict(f) for f in self.files],
         }
+
+
+class IngestFailed(CustodesError):
+    """Some files could not be loaded (each left nothing behind); the others were. ``report``
+    says which: its message is one line per failing file."""
+
+    def __init__(self, report: IngestReport):
+        self.report = report
+        super().__init__("\n".join(f.error for f in report.failed))
 
 
 def _crash_point(name: str) -> None:
@@ -102,41 +127,41 @@ def ingest(workspace, dataset: str, paths, fmt: str | None = None, mapping=None,
     batch_rows = int(batch_rows or os.environ.get("CUSTODES_INGEST_BATCH_ROWS") or DEFAULT_BATCH_ROWS)
     files = expand(list(paths))
     fields = mapping_mod.load_mapping(Path(mapping) if mapping else None, dataset)
-    formats = [(f, format_of(f, fmt)) for f in files]
+    formats = [(f.path, format_of(f.path, fmt, f.named)) for f in files]
+    window = TimeWindow.from_setting(workspace.setting("ingest.time_window"), dt.datetime.now(dt.timezone.utc))
     report = IngestReport(dataset)
-    with manifest.lock(workspace), ThreadPoolExecutor(1, thread_name_prefix="custodes-hash") as hasher:
+    with manifest.lock(workspace):
         done, keys = _open_chain(workspace, report)
-        known = manifest.ingested_sources(done)
-        seen = {(e["dataset"], e["source"]["path"], e["source"]["bytes"]) for e in done}
+        known = SourceIndex(dataset, done)
         last = done[-1] if done else None
         for path, file_fmt in formats:
-            digest = _source_digest(hasher, path, (dataset, str(path.resolve()), path.stat().st_size) in seen)
-            if digest.done() and (dataset, digest.result()[0]) in known:
-                report.files.append(FileReport(str(path), file_fmt, known[(dataset, digest.result()[0])], skipped=True))
-                continue
             seq = (last["seq"] if last else 0) + 1
+            file_report, entry = _ingest_source(workspace, dataset, path, file_fmt, fields, seq, batch_rows,
+                                                known, window)
+            if entry is None:  # already ingested, not read, or failed: nothing to commit
+                report.files.append(file_report)
+                _progress(progress, file_report)
+                continue
             try:
-                file_report, entry = _ingest_file(workspace, dataset, path, file_fmt, fields, seq, batch_rows,
-                                                  lambda: _not_ingested(digest, dataset, known))
-            except _AlreadyIngested as dup:
-                report.files.append(FileReport(str(path), file_fmt, dup.seq, skipped=True))
+                last = _commit(workspace, keys, entry, last, report)
+            except CustodesError as exc:  # its stored files were removed: this file failed, the others go on
+                report.files.append(FileReport(file_report.path, file_report.format, None, error=str(exc)))
                 continue
-            except Exception:
-                # A copy of an ingested file is skipped even if reading it fails this time (another
-                # --map, a changed contract, a full disk): its content is in the lake already.
-                seq = _ingested_as(digest, dataset, known)
-                if seq is None:
-                    raise
-                report.files.append(FileReport(str(path), file_fmt, seq, skipped=True))
-                continue
-            sha, size = digest.result()
-            entry["source"] = {"path": str(path.resolve()), "sha256": sha, "bytes": size, "format": file_fmt}
-            last = _commit(workspace, keys, entry, last, report)
-            known[(dataset, sha)] = seq
+            known.add(last)
             report.files.append(file_report)
-            if progress:
-                progress(f"{path}: {file_report.rows} rows, {file_report.quarantined} quarantined (seq {seq})")
+            _progress(progress, file_report)
+    if report.failed:
+        raise IngestFailed(report)
     return report
+
+
+def _progress(progress, f: FileReport) -> None:
+    if not progress:
+        return
+    if f.error or f.seq is None or f.skipped:
+        progress(f"{f.path}: {f.error or f.note or 'already ingested'}")
+    else:
+        progress(f"{f.path}: {f.rows} rows, {f.quarantined} quarantined (seq {f.seq})" + (f"; {f.note}" if f.note else ""))
 
 
 def _open_chain(ws, report: IngestReport) -> tuple[list[dict], seal.Keys]:
@@ -177,7 +202,13 @@ def _publish(ws, keys: seal.Keys, committed: dict, report: IngestReport) -> dict
 
 
 def _why(exc: BaseException) -> str:
-    text = getattr(exc, "strerror", None) or str(exc)
+    """One line for an error: for an OSError, the system's words for its errno (Arrow's errors
+    carry the errno only in their text: "Error writing bytes to file. Detail: [errno 28] ...")."""
+    code = getattr(exc, "errno", None)
+    if isinstance(exc, OSError) and code is None:
+        found = re.search(r"\[errno (\d+)\]", str(exc), re.IGNORECASE)
+        code = int(found.group(1)) if found else None
+    text = os.strerror(code) if code else getattr(exc, "strerror", None) or str(exc)
     return text.splitlines()[0] if text else type(exc).__name__
 
 
@@ -186,33 +217,63 @@ class _AlreadyIngested(Exception):
         self.seq = seq
 
 
-def _source_digest(hasher: ThreadPoolExecutor, path: Path, seen: bool) -> Future:
-    """The source file's (SHA-256, size), which makes ingest content-addressed. A file seen
-    before (same path and size) is hashed first, so that re-running over a folder skips it
-    without reading it twice. Any other file is hashed on a thread while it is ingested:
-    hashing a 558 MB JSON file first took 0.46 s with the second core idle. Its digest is
-    checked before its rows are renamed into place, so a copy of an ingested file under a
-    new name is still skipped, only later."""
-    if seen:
-        done: Future = Future()
-        done.set_result(file_sha256(path))
-        return done
-    return hasher.submit(file_sha256, path)
-
-
-def _ingested_as(digest: Future, dataset: str, known: dict) -> int | None:
-    """The seq that ingested this content already, or None (also when it could not be hashed)."""
+def _ingest_source(ws, dataset, path: Path, fmt: str | None, fields, seq, batch_rows, known: SourceIndex,
+                   window: TimeWindow) -> tuple[FileReport, dict | None]:
+    """One source file, up to its manifest entry (None when there is nothing to commit). Every
+    failure of this one file is reported in its FileReport, and the others go on: a file that
+    changed while it was read, bad input, a full disk (it leaves nothing behind)."""
+    if fmt is None:
+        return FileReport(str(path), "", None, note="not read: unknown extension (give --format to read it)"), None
     try:
-        sha, _ = digest.result()
-    except Exception:  # noqa: BLE001 - the ingest's own error is the one to report
-        return None
-    return known.get((dataset, sha))
+        source = SourceFile.open(path)
+    except FileNotFoundError:
+        return FileReport(str(path), fmt, None, note="not read: it vanished before it was opened"), None
+    except OSError as exc:
+        return FileReport(str(path), fmt, None, error=f"{path}: {_why(exc)}"), None
+    except CustodesError as exc:
+        return FileReport(str(path), fmt, None, error=str(exc)), None
+    with source:
+        try:
+            prefix = _known_prefix(source, fmt, known)
+            if prefix is not None and prefix.bytes == source.size:
+                return FileReport(str(path), fmt, prefix.seq, skipped=True), None
+            report, entry = _ingest_file(ws, dataset, source, fmt, fields, seq, batch_rows, window,
+                                         lambda: _not_ingested(source, known))
+        except _AlreadyIngested as dup:
+            return FileReport(str(path), fmt, dup.seq, skipped=True), None
+        except CustodesError as exc:
+            return FileReport(str(path), fmt, None, error=str(exc)), None
+        except OSError as exc:  # a full disk, an I/O error: this file failed, the others may not
+            return FileReport(str(path), fmt, None, error=f"{path}: {_why(exc)}"), None
+        report.from_byte, report.held_back = source.start, source.held_back
+        if prefix is not None and source.consumed == source.start:
+            return FileReport(str(path), fmt, prefix.seq, skipped=True, from_byte=source.start,
+                              held_back=source.held_back, note=f"nothing new after the {source.start} bytes "
+                              f"ingested as seq {prefix.seq}"), None
+        if prefix is not None:
+            report.note = (f"read from byte {source.start} (row {source.first_row + 1}): the bytes before were "
+                           f"ingested as seq {prefix.seq}")
+        entry["source"] = source.record(fmt)
+    return report, entry
 
 
-def _not_ingested(digest: Future, dataset: str, known: dict) -> None:
-    sha, _ = digest.result()
-    if (dataset, sha) in known:
-        raise _AlreadyIngested(known[(dataset, sha)])
+def _known_prefix(source: SourceFile, fmt: str, known: SourceIndex):
+    """The recorded source this file starts with (reading then starts after it), or None. Only
+    a line-based file can go on from a prefix; any file can equal a recorded one."""
+    whole = line_based(source, fmt)
+    candidates = [k for k in known.candidates(source.head, source.size)
+                  if k.bytes == source.size or whole and k.format == fmt and k.last_row is not None]
+    return source.skip_known_prefix(candidates) if candidates else None
+
+
+def _not_ingested(source: SourceFile, known: SourceIndex) -> None:
+    """Before anything is renamed into place: content recorded already (by an entry written
+    before sources recorded their first bytes, which hashed whole files) is not loaded twice."""
+    seq = known.seq_of(source.sha256())
+    if seq is None and source.held_back:
+        seq = known.seq_of(source.whole_sha256())
+    if seq is not None:
+        raise _AlreadyIngested(seq)
 
 
 def _connect() -> duckdb.DuckDBPyConnection:
@@ -233,11 +294,14 @@ def _plan(dataset, reader, fields, fmt, path):
     return mapping_mod.plan_json(dataset, fields, fmt)
 
 
-def _ingest_file(ws, dataset, path: Path, fmt, fields, seq, batch_rows, check_new=lambda: None):
-    """Ingest one source file as ``seq`` up to its manifest entry (not committed). ``check_new``
-    raises ``_AlreadyIngested`` when the file's content turns out to be ingested already: it
-    is called before anything is renamed into place, and the staged files are then removed."""
-    reader = open_reader(path, fmt, batch_rows)
+def _ingest_file(ws, dataset, source: SourceFile, fmt, fields, seq, batch_rows, window: TimeWindow | None = None,
+                 check_new=lambda: None):
+    """Ingest one source file as ``seq`` up to its manifest entry (not committed). Before
+    anything is renamed into place, the file must not have changed while it was read
+    (``SourceFile.check_unchanged``), and ``check_new`` raises ``_AlreadyIngested`` when its
+    content turns out to be ingested already; either way the staged files are then removed."""
+    path = source.path
+    reader = open_reader(source, fmt, batch_rows)
     plan = _plan(dataset, reader, fields, fmt, path)
     store = StagedWriter(ws.root, dataset, seq)
     quarantine = QuarantineWriter(ws.root, dataset, seq)
@@ -255,15 +319,18 @@ def _ingest_file(ws, dataset, path: Path, fmt, fields, seq, batch_rows, check_ne
     pending = None
     try:
         first = True
-        for n_in, result in _validated(con, reader, plan, dataset, seq, path):
+        for batch, result in _validated(con, reader, plan, dataset, seq, path, window):
             keys = keyer.submit(key_columns, keys_con, result, keyed, remembered)
+            if first and reader.kind == "json":
+                _require_paths(con, batch, plan, result, path, dataset)
             result = type_ips(ips_con, dataset, result)
             for name, values in keys.result():
                 result = result.append_column(name, values)
             good, bad = _split(result)
             if first and reader.kind == "json":
-                _require_columns(path, dataset, bad, n_in)
+                _require_columns(path, dataset, bad, batch.num_rows)
             first = False
+            del batch
             if bad.num_rows:
                 reasons.update(_reason_counts(bad))
                 bad = _quarantine_rows(bad, path, seq)
@@ -275,6 +342,7 @@ def _ingest_file(ws, dataset, path: Path, fmt, fields, seq, batch_rows, check_ne
             _crash_point("mid_file")
         if pending is not None:
             pending.result()
+        source.check_unchanged()
         check_new()
         stored = store.finish()
         _crash_point("after_rename")
@@ -305,18 +373,27 @@ def _ingest_file(ws, dataset, path: Path, fmt, fields, seq, batch_rows, check_ne
     return report, entry
 
 
-def _validated(con, reader, plan, dataset, seq, path):
-    """(input rows, validated table) per batch read. (DuckDB could read Parquet itself, but its
+def _validated(con, reader, plan, dataset, seq, path, window=None):
+    """(input batch, validated table) per batch read. (DuckDB could read Parquet itself, but its
     Arrow stream holds the whole result in memory: batches keep memory bounded.)"""
-    sql = batch_sql(dataset, plan.sources, plan.from_sql, seq, plan.row_problem, plan.extra, plan.row_value)
-    careful = plan.careful_from_sql and batch_sql(dataset, plan.sources, plan.careful_from_sql, seq,
-                                                  plan.row_problem, plan.extra, plan.row_value)
+    def query(from_sql):
+        return batch_sql(dataset, plan.sources, from_sql, seq, plan.row_problem, plan.extra, plan.row_value,
+                         window=window, nul=plan.nul, row_text=plan.row_text)
+
+    sql = query(plan.from_sql)
+    careful = plan.careful_from_sql and query(plan.careful_from_sql)
     passthrough = {c.name: plan.sources[c.name].passthrough for c in contract.columns(dataset)
                    if c.name in plan.sources and passes_through(dataset, c, plan.sources[c.name])}
     cursors = [con.cursor() for _ in range(VALIDATORS)]  # one per slot: "batch" is registered per cursor
 
+    nuls = nul_columns_sql(dataset, plan.sources, plan.careful_from_sql or plan.from_sql, plan.nul)
+
     def validate(slot: int, batch):
-        return batch.num_rows, _attach(_run(cursors[slot], sql, batch, path, careful), batch, passthrough)
+        result = _attach(_run(cursors[slot], sql, batch, path, careful), batch, passthrough)
+        if has_unnamed_nul(result):  # rare: name each NUL's column with a query of those rows only
+            named = _run(cursors[slot], nuls, batch, path).to_pylist()
+            result = name_nul_columns(result, {r["_row"]: (r["col"], r["val"]) for r in named})
+        return batch, result
 
     try:
         yield from ordered_map(validate, reader.batches(), VALIDATORS)
@@ -470,7 +547,31 @@ def _require_columns(path: Path, dataset: str, bad: pa.Table, n: int) -> None:
                             f"{n} has it; map it with --map FILE if it has another name)")
 
 
+def _require_paths(con, batch, plan, result: pa.Table, path: Path, dataset: str) -> None:
+    """A JSON path the mapping names must be in some row of the first batch: a mistyped or
+    absent path (``actor_id: jwt.sub`` on lines without ``jwt``) would load NULL into every
+    row. Only the paths whose column came out all NULL (or that a contract default fills)
+    are looked up, in one parse of the batch's lines."""
+    suspects = [p for p, col in (plan.required_paths or {}).items()
+                if (dataset, col) in DEFAULTS or result.column(col).null_count == result.num_rows]
+    if not suspects or not batch.num_rows:
+        return
+    pointers = ", ".join(literal(mapping_mod.json_pointer(p)) for p in suspects)
+    counts = ", ".join(f"count(*) FILTER (WHERE _p[{i + 1}] IS NOT NULL)" for i in range(len(suspects)))
+    cursor = con.cursor()
+    try:
+        cursor.register("batch", batch)
+        found = cursor.execute(f"SELECT [{counts}] FROM (SELECT CASE WHEN left(_json, 1) = '{{' AND json_valid(_json) "
+                               f"THEN json_extract(_json, [{pointers}]) END AS _p FROM batch)").fetchone()[0]
+    finally:
+        cursor.close()
+    for dotted, n in zip(suspects, found):
+        if not n:
+            col = plan.required_paths[dotted]
+            raise CustodesError(f"{path}: the mapping takes {col} from {dotted!r}, which no row of the first "
+                                f"{batch.num_rows} has (a typo? if it may be absent, map it as "
+                                f"{col}: {{path: {dotted}, optional: true}})")
+
+
 def _iso(value: dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return None if value is None else rfc3339(value, digits=6)

@@ -117,25 +117,53 @@ def notify(workspace, selector, since, until, out, force, by, backend, fmt):
 
 @click.command()
 @workspace_option
-@click.option("--incident", metavar="ID", required=True, help="the incident to report (see `custodes incidents`)")
-@click.option("--format", "fmt", type=click.Choice(["md", "html", "pdf"]), default="md", show_default=True)
+@click.option("--incident", metavar="ID", default=None, help="the incident to report (see `custodes incidents`)")
+@click.option("--doc", type=click.Choice(["pipc", "gdpr33", "notice", "annex"]), default="pipc", show_default=True,
+              help="pipc: the PIPC report; gdpr33: GDPR Art. 33 notification; notice: the customer notice "
+                   "(a sample letter, or with --format csv the mail-merge file); annex: the technical annex")
+@click.option("--lang", type=click.Choice(["ko", "en"]), default=None,
+              help="language (default: ko for pipc and notice, en for gdpr33 and annex)")
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "pdf", "json", "csv"]), default="md",
+              show_default=True, help="json: the document's fields (on stdout without --out); csv: notice only")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
-              help="where to write it (default: WORKSPACE/respond/reports/ID.FORMAT); mode 0600")
+              help="where to write it (default: WORKSPACE/respond/reports/ID-DOC-LANG.FORMAT); mode 0600")
 @click.option("--force", is_flag=True, help=FORCE_HELP)
+@click.option("--discovered-at", "discovered_at", metavar="TIME", default=None,
+              help="when the breach was discovered (RFC 3339); the deadlines count from it")
+@click.option("--check", is_flag=True, help="write nothing; exit 1 naming each field a draft still lacks")
 @click.option("--engine", "backend", type=click.Choice(["duckdb", "spark"]), default=None, help=ENGINE_HELP)
-def report(workspace, incident, fmt, out, force, backend):
-    """Breach notification and regulator report (PIPA, GDPR) for an incident."""
-    from custodes.respond import report as reports
+def report(workspace, incident, doc, lang, fmt, out, force, discovered_at, check, backend):
+    """Breach documents for an incident: PIPC report, GDPR notification, customer notice, annex."""
+    from custodes.respond import documents, report as reports
+    from custodes.respond.settings import load
     from custodes.safefile import check_target
 
+    discovered = parse_time_option(discovered_at, "--discovered-at")
+    if check:
+        missing = reports.missing_fields(load(workspace), discovered is not None)
+        if missing:
+            raise CustodesError("the documents are drafts until these are set: "
+                                + "; ".join(reports.REQUIRED[m] for m in missing))
+        echo("ready: organisation, privacy officer and discovery time are set")
+        return
+    if incident is None:
+        raise UsageError("--incident is required (unless --check)")
+    lang = documents.check(doc, lang, fmt)
     if out is not None:
         check_target(out, force)
     with _engine(workspace, backend) as engine:
-        built = reports.build(engine, workspace, incident)
-    path = reports.write(workspace, built, fmt, out, force=force)
+        built = reports.build(engine, workspace, incident, discovered_at=discovered, people=doc == "notice")
     for message in built.notes:
         note(f"note: {message}")
-    echo(str(path))
+    if built.missing:
+        note("note: a draft until " + "; ".join(reports.REQUIRED[m] for m in built.missing) + " (report --check)")
+    if fmt == "json" and out is None:
+        from custodes.respond.audit import audit
+
+        emit_json(documents.context(built, doc, lang))
+        audit(workspace, "report", incident_id=incident, document=doc, lang=lang, format=fmt, path=None)
+        return
+    echo(str(documents.write(workspace, built, doc, lang, fmt, out, force=force)))
 
 
 @click.command()

@@ -1,18 +1,20 @@
-"""Respond to every incident at once: scope it and write its reports (what `custodes demo` runs
+"""Respond to every incident at once: scope it and write its documents (what `custodes demo` runs
 after detection)."""
 
 from __future__ import annotations
 
 from custodes.errors import CustodesError
-from custodes.respond import report as reports
+from custodes.respond import documents, report as reports
 
 SERIOUS = ("high", "critical")
+#: (document, language, format): the Korean PIPC report and the English GDPR notification
+DEMO_DOCUMENTS = (("pipc", "ko", "pdf"), ("gdpr33", "en", "pdf"))
 
 
-def respond_all(engine, workspace, formats=reports.FORMATS, severities=SERIOUS) -> list[dict]:
+def respond_all(engine, workspace, docs=DEMO_DOCUMENTS, severities=SERIOUS, discovered_at=None) -> list[dict]:
     """For each incident of the given severities: its scope (CONTRACT.md §3 JSON) and the paths of
-    its reports under WORKSPACE/respond/reports/. An incident whose evidence matches no request is
-    listed with its reason instead of an empty report."""
+    its documents under WORKSPACE/respond/reports/, keyed ``DOC-LANG.FORMAT``. An incident whose
+    evidence matches no request is listed with its reason instead of an empty report."""
     from custodes.detect.store import load_incidents
 
     done = []
@@ -21,11 +23,19 @@ def respond_all(engine, workspace, formats=reports.FORMATS, severities=SERIOUS) 
             continue
         entry = {"incident_id": incident["incident_id"], "severity": incident["severity"], "title": incident["title"]}
         try:
-            built = reports.build(engine, workspace, incident["incident_id"])
+            built = reports.build(engine, workspace, incident["incident_id"], discovered_at=discovered_at)
         except CustodesError as exc:
             done.append(dict(entry, error=str(exc)))
             continue
         entry["scope"] = built.scope.to_json()
-        entry["reports"] = {fmt: str(reports.write(workspace, built, fmt)) for fmt in formats}
+        entry["draft"] = [reports.REQUIRED[m] for m in built.missing]
+        entry["reports"], entry["failed"] = {}, {}
+        for doc, lang, fmt in docs:
+            try:
+                entry["reports"][f"{doc}-{lang}.{fmt}"] = str(documents.write(workspace, built, doc, lang, fmt))
+            except CustodesError as exc:  # no Pango: say so once, and still leave the document as HTML
+                entry["failed"][f"{doc}-{lang}.{fmt}"] = str(exc)
+                if fmt != "html":
+                    entry["reports"][f"{doc}-{lang}.html"] = str(documents.write(workspace, built, doc, lang, "html"))
         done.append(entry)
     return done

@@ -1,9 +1,13 @@
-"""The breach report of an incident: notification to data subjects and the regulator report
-(PIPA, with the GDPR equivalents), timeline chart, fine exposure and containment plan.
+"""The facts of a breach, gathered once for every document about it (docs/respond.md):
 
-One context (``build``) is rendered three ways: Markdown and HTML through the Jinja2 templates
-beside this module, PDF through :mod:`custodes.respond.pdf`. Every figure in it comes from the
-scope of the incident's malicious requests; nothing is typed in by hand.
+the incident and its findings, the exact scope of its malicious requests, the people affected
+(with whether they can be reached), discovery, what the law asks by when
+(:mod:`custodes.respond.regulation`), the containment plan and what of it was already applied,
+and the organisation's own details from custodes.yaml (:mod:`custodes.respond.settings`).
+
+:mod:`custodes.respond.documents` turns a :class:`Report` into the PIPC report, the GDPR Art. 33
+notification, the customer notice and the technical annex, in Korean or English. Every figure
+comes from the logs; nothing is typed in by hand.
 """
 
 from __future__ import annotations
@@ -12,60 +16,75 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jinja2
-import markupsafe
+import pyarrow as pa
 
-from custodes.clikit import iso, shell_command, terminal_safe
+from custodes.clikit import shell_command
 from custodes.errors import CustodesError
-from custodes.respond import markdown, offboard, regulation
-from custodes.respond.chart import timeline_svg
-from custodes.respond.scope import Scope, scope
-from custodes.respond.selector import Selector
-from custodes.safefile import write_output
-from custodes.workspace import private_dir
+from custodes.respond import offboard, regulation, settings
+from custodes.respond.scope import Scope, account_columns, accounts_table, scope
+from custodes.respond.selector import Selector, optional_table
 
-FORMATS = ("md", "html", "pdf")
-
-#: what a person can do, per item exposed (the notice tells each subject what applies)
-SUBJECT_ADVICE: dict[str, str] = {
-    "name": "Be wary of messages that address you by name and ask for payment or login details.",
-    "email": "Expect phishing e-mails that look like ours; we never ask for your password by e-mail.",
-    "phone": "Expect smishing and voice phishing; do not follow links in unexpected text messages.",
-    "address": "Be alert to deliveries or visitors you did not expect.",
-    "entrance_code": "Change the entrance code of your building or door as soon as you can.",
-    "order_history": "Be wary of messages that quote your past orders to win your trust.",
-    "payment": "Check your card and bank statements and ask your card issuer to reissue the card.",
-    "birth_date": "Be wary of identity checks over the phone that rely on your birth date.",
-    "national_id": "Ask for identity-theft protection and watch for accounts opened in your name.",
+#: what must be set before a document is more than a draft (docs/respond.md, "Drafts"), and
+#: where: the custodes.yaml key or the option that sets it
+REQUIRED = {
+    "organization": "respond.organization",
+    "privacy_officer_name": "respond.privacy_officer.name",
+    "privacy_officer_contact": "respond.privacy_officer.email or respond.privacy_officer.phone",
+    "discovered_at": "--discovered-at",
 }
-GENERAL_ADVICE = ("Sign out of all sessions and change your password in the app or on the web site.")
+
+
+def missing_fields(config: settings.RespondConfig, discovered_given: bool) -> list[str]:
+    """What is not yet set, in :data:`REQUIRED`'s order: a document is a draft until none is."""
+    officer = config.privacy_officer
+    out = []
+    if not config.organization:
+        out.append("organization")
+    if officer is None or not officer.name:
+        out.append("privacy_officer_name")
+    if officer is None or not (officer.email or officer.phone):
+        out.append("privacy_officer_contact")
+    if not discovered_given:
+        out.append("discovered_at")
+    return out
 
 
 @dataclass
 class Report:
     incident: dict
+    findings: list[dict]
     scope: Scope
+    config: settings.RespondConfig
     discovered_at: dt.datetime
-    discovered_basis: str
+    discovered_given: bool
+    first_detected: dt.datetime
     assessment: regulation.Assessment
     containment: list[dict]
     offboarding: list[offboard.OffboardPlan]
-    organization: str
-    contact: dict
+    applied: dict[str, str]               # employee id -> when their offboarding was applied
+    people: pa.Table | None               # one row per affected account (build(..., people=True))
     generated_at: dt.datetime
-    chart_svg: str
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def incident_id(self) -> str:
+        return self.incident["incident_id"]
 
     @property
     def items(self) -> list[str]:
         return list(self.scope.fields)
 
     @property
-    def advice(self) -> list[str]:
-        return [SUBJECT_ADVICE[i] for i in self.items if i in SUBJECT_ADVICE] + [GENERAL_ADVICE]
+    def rule_ids(self) -> list[str]:
+        ids = list(self.incident.get("rule_ids") or [])
+        return ids + sorted({f["rule_id"] for f in self.findings if f.get("rule_id")} - set(ids))
+
+    @property
+    def missing(self) -> list[str]:
+        return missing_fields(self.config, self.discovered_given)
 
 
-# Building the context ------------------------------------------------------------------------
+# Gathering ----------------------------------------------------------------------------------
 def find_incident(workspace, incident_id: str) -> tuple[dict, list[dict]]:
     try:
         from custodes.detect.store import load_findings, load_incidents
@@ -81,14 +100,13 @@ def find_incident(workspace, incident_id: str) -> tuple[dict, list[dict]]:
     return incident, findings
 
 
-def discovery(incident: dict, findings: list[dict]) -> tuple[dt.datetime, str]:
-    """Discovery = the data time at which custodes first detected the incident."""
+def first_detection(incident: dict, findings: list[dict]) -> dt.datetime:
+    """The data time at which custodes first detected the incident: discovery, provisionally,
+    until the operator says when they became aware (``--discovered-at``)."""
     stamps = [f["detected_at"] for f in findings if f.get("detected_at")]
     if incident.get("detected_at"):
         stamps.append(incident["detected_at"])
-    if stamps:
-        return min(_parse(s) for s in stamps), "first detection, in data time"
-    return _parse(incident["last_seen"]), "no detection time recorded: the incident's last_seen is used; correct it if discovery was later"
+    return min(_parse(s) for s in stamps) if stamps else _parse(incident["last_seen"])
 
 
 def _parse(value) -> dt.datetime:
@@ -115,91 +133,87 @@ def containment_plan(engine, workspace, incident: dict) -> tuple[list[dict], lis
                         "command": shell_command("custodes", "offboard", p.employee_id, "--apply")})
     for kid in ent.get("kid") or []:
         if kid not in planned_keys:
-            actions.append({"action": "rotate key", "target": kid,
+            actions.append({"action": "rotate_key", "target": kid,
                             "detail": "deploy a new signing key, then retire this one and revoke it in the guard ledger",
                             "command": shell_command("custodes", "guard", "revoke", "--kid", kid)})
     for cred in ent.get("credential_id") or []:
-        actions.append({"action": "revoke credential", "target": cred,
+        actions.append({"action": "revoke_credential", "target": cred,
                         "detail": "revoke it in the guard ledger and disable it at its issuer",
                         "command": shell_command("custodes", "guard", "revoke", "--jti", cred)})
     ips = ent.get("src_ip") or []
     if ips:
-        actions.append({"action": "block sources", "target": ", ".join(ips[:10]) + (" ..." if len(ips) > 10 else ""),
+        actions.append({"action": "block_sources", "target": ", ".join(ips[:10]) + (" ..." if len(ips) > 10 else ""),
                         "detail": f"block {len(ips)} source address(es) at the edge while the keys are rotated",
-                        "command": None})
-    actions.append({"action": "verify issuance", "target": "API gateway",
+                        "command": None, "count": len(ips)})
+    actions.append({"action": "verify_issuance", "target": "API gateway",
                     "detail": "accept only tokens the authorization server issued (custodes guard with an issuance ledger)",
                     "command": None})
     return actions, plans, notes
 
 
-def build(engine, workspace, incident_id: str) -> Report:
+def applied_offboarding(workspace, plans: list[offboard.OffboardPlan]) -> dict[str, str]:
+    """Employee id -> when ``offboard --apply`` recorded their offboarding (a measure taken)."""
+    wanted = {p.employee_id for p in plans}
+    done = {}
+    for record in offboard.load_records(workspace):
+        employee = (record.get("plan") or {}).get("employee_id")
+        if employee in wanted:
+            done[employee] = min(done.get(employee, record["applied_at"]), record["applied_at"])
+    return done
+
+
+def unreachable(engine, result: Scope) -> int | None:
+    """Affected accounts with neither e-mail nor phone in ``customers`` (one aggregate in the
+    engine, nothing materialised); None without a customer directory."""
+    customers = optional_table(engine, "customers")
+    if customers is None:
+        return None
+    rows = result.rows
+    accounts = rows.select(acct=account_columns(rows)["acct_id"]).filter(lambda t: t.acct.notnull()).distinct()
+    reach = customers.filter(customers.email.notnull() | customers.phone.notnull()).select(reach="account_id")
+    joined = accounts.left_join(reach, accounts.acct == reach.reach)
+    count = joined.aggregate(n=joined.reach.isnull().sum())
+    return int(engine.to_arrow(count).column("n")[0].as_py() or 0)
+
+
+def affected_people(engine, result: Scope) -> pa.Table:
+    """One row per affected account with its contacts when a customer directory is ingested
+    (empty otherwise): what the customer notice is written from."""
+    from custodes.respond.notify import notification_rows
+
+    if optional_table(engine, "customers") is not None:
+        return notification_rows(engine, result)
+    table = accounts_table(engine, result)
+    for column in ("name", "email", "phone"):
+        table = table.append_column(column, pa.nulls(table.num_rows, pa.string()))
+    return table
+
+
+def build(engine, workspace, incident_id: str, discovered_at: dt.datetime | None = None,
+          people: bool = False) -> Report:
+    """The facts; with ``people``, also each affected person's row (the customer notice needs
+    them; at a breach of millions they are the one large thing here, so only then)."""
     incident, findings = find_incident(workspace, incident_id)
+    config = settings.load(workspace)
     result = scope(engine, workspace, Selector("incident", incident_id))
-    discovered_at, basis = discovery(incident, findings)
-    assessment = regulation.assess(result.accounts, list(result.fields), discovered_at, workspace.setting)
+    detected = first_detection(incident, findings)
+    rule_ids = list(incident.get("rule_ids") or []) + [f.get("rule_id") for f in findings]
+    assessment = regulation.assess(result.accounts, list(result.fields), discovered_at or detected, config,
+                                   rule_ids=rule_ids, discovered_given=discovered_at is not None,
+                                   unreachable=unreachable(engine, result))
     actions, plans, notes = containment_plan(engine, workspace, incident)
-    contact = workspace.setting("respond.contact", None) or {}
-    if not isinstance(contact, dict):
-        raise CustodesError("custodes.yaml: respond.contact must be a mapping (name, email, phone)")
-    if not contact:
-        notes.append("respond.contact is not set in custodes.yaml: the notice has no contact point yet")
+    if discovered_at is not None and discovered_at < detected and discovered_at < result.first_access:
+        notes.append("--discovered-at is before the first unauthorised access: check it")
     return Report(
-        incident=dict(incident, findings=findings), scope=result, discovered_at=discovered_at,
-        discovered_basis=basis, assessment=assessment, containment=actions, offboarding=plans,
-        organization=str(workspace.setting("respond.organization", "") or "the operator"),
-        contact=contact, generated_at=dt.datetime.now(dt.timezone.utc),
-        chart_svg=timeline_svg(result.daily), notes=notes + result.notes,
+        incident=incident, findings=findings, scope=result, config=config,
+        discovered_at=discovered_at or detected, discovered_given=discovered_at is not None,
+        first_detected=detected, assessment=assessment, containment=actions, offboarding=plans,
+        applied=applied_offboarding(workspace, plans), people=affected_people(engine, result) if people else None,
+        generated_at=dt.datetime.now(dt.timezone.utc), notes=notes + result.notes,
     )
 
 
-# Rendering ----------------------------------------------------------------------------------
-def _plain_html(value):
-    """Control characters out of every HTML value (autoescaping then does the rest)."""
-    return value if isinstance(value, markupsafe.Markup) else terminal_safe(str(value))
+def default_path(workspace, report: Report, doc: str, lang: str, fmt: str) -> Path:
+    from custodes.workspace import private_dir
 
-
-def _env(fmt: str) -> jinja2.Environment:
-    """Every value is made inert (``finalize``): HTML drops control characters and autoescapes;
-    Markdown escapes Markdown and HTML, except what the ``code`` filter made a code span."""
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("custodes.respond", "templates"),
-        autoescape=fmt == "html", undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-        finalize=markdown.escape if fmt == "md" else _plain_html,
-    )
-    env.filters["iso"] = iso
-    env.filters["num"] = lambda n: "not set" if n is None else f"{n:,.0f}"
-    env.filters["code"] = markdown.code if fmt == "md" else str
-    return env
-
-
-def render_text(report: Report, fmt: str) -> str:
-    template = _env(fmt).get_template(f"report.{fmt}.j2")
-    return template.render(r=report, s=report.scope, a=report.assessment, i=report.incident)
-
-
-def render(report: Report, fmt: str) -> bytes:
-    if fmt not in FORMATS:
-        raise CustodesError(f"unknown report format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    if fmt == "pdf":
-        from custodes.respond.pdf import render_pdf
-
-        return render_pdf(report)
-    return render_text(report, fmt).encode("utf-8")
-
-
-def write(workspace, report: Report, fmt: str, out: Path | None = None, force: bool = False) -> Path:
-    """Write the report (mode 0600, as :func:`custodes.safefile.output_file` does: an existing
-    ``out`` only with ``force``) and record the export in the audit trail. The default place,
-    custodes's own, is rewritten each time."""
-    data = render(report, fmt)
-    if out is None:
-        out = private_dir(workspace.respond / "reports") / f"{report.incident['incident_id']}.{fmt}"
-        force = True
-    out = Path(out)
-    write_output(out, data, force=force)
-    from custodes.respond.audit import audit
-
-    audit(workspace, "report", incident_id=report.incident["incident_id"], format=fmt, path=str(out.resolve()),
-          accounts=report.scope.accounts)
-    return out
+    return private_dir(workspace.respond / "reports") / f"{report.incident_id}-{doc}-{lang}.{fmt}"

@@ -16,6 +16,12 @@ from custodes.console.render import SEVERITY_ORDER, page
 from custodes.console.views.triage import panel as triage_panel
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+#: breach documents the incident page offers (respond's documents), and what each needs
+DOCUMENTS = {"pipc": "PIPC report", "gdpr33": "GDPR Art. 33 notification", "annex": "technical annex",
+             "notice": "customer notice (sample letter; CSV: mail merge)"}
+DOCUMENT_FORMATS = {"pdf": "application/pdf", "html": "text/html; charset=utf-8",
+                    "md": "text/markdown; charset=utf-8", "json": "application/json",
+                    "csv": "text/csv; charset=utf-8"}
 
 
 def _not_found(request, principal, incident_id):
@@ -51,16 +57,24 @@ async def detail(request: Request, principal: auth.Principal):
     return page(request, "incident.html", principal, title=incident.get("title", incident_id), triage=triage,
                 incident=incident, findings=mine, findings_missing=findings.missing,
                 lanes=finding_lanes(mine), blast=blast.panel(request, principal, scope, incident_id),
-                export_action=f"/incidents/{incident_id}/accounts.csv")
+                export_action=f"/incidents/{incident_id}/accounts.csv",
+                documents=DOCUMENTS, document_formats=list(DOCUMENT_FORMATS))
+
+
+async def _incident_form(request: Request, principal: auth.Principal):
+    """A POST about one incident: ``(incident_id, form, None)``, or ``(.., .., response)`` refusing
+    it (no CSRF token, another site's form, an id that cannot be one)."""
+    incident_id = request.path_params["incident_id"]
+    data, refused = await auth.checked_form(request, principal)
+    if refused is None and not ID_PATTERN.match(incident_id):
+        refused = Response("no such incident", status_code=404, media_type="text/plain")
+    return incident_id, data, refused
 
 
 async def _export(request: Request, principal: auth.Principal, contacts: bool):
-    incident_id = request.path_params["incident_id"]
-    data, refused = await auth.checked_form(request, principal)
+    incident_id, _, refused = await _incident_form(request, principal)
     if refused is not None:
         return refused
-    if not ID_PATTERN.match(incident_id):
-        return Response("no such incident", status_code=404, media_type="text/plain")
     path, written = await run_in_threadpool(blast.export_file, request, "incident", incident_id,
                                             contacts, f"console:{principal.user.name}")
     if not written.ok:
@@ -86,3 +100,38 @@ async def export_accounts(request: Request, principal: auth.Principal):
 async def export_contacts(request: Request, principal: auth.Principal):
     """The notification list: affected accounts with names, e-mails and phones (admins only)."""
     return await _export(request, principal, contacts=True)
+
+
+@auth.requires("export_documents")
+async def document(request: Request, principal: auth.Principal):
+    """One breach document, built from the lake now and sent as an attachment. The customer
+    notice names a customer and its mail-merge file holds everyone's contacts: admins only, as
+    the notification list."""
+    incident_id, data, refused = await _incident_form(request, principal)
+    if refused is not None:
+        return refused
+    doc, lang, fmt = data.get("doc"), data.get("lang") or None, data.get("format") or "pdf"
+    if doc not in DOCUMENTS or fmt not in DOCUMENT_FORMATS or lang not in (None, "ko", "en"):
+        return Response("unknown document, language or format", status_code=400, media_type="text/plain")
+    if doc == "notice" and not principal.can("export_contacts"):
+        auth.audit(request, principal, "denied", request.url.path, permission="export_contacts", document=doc)
+        return Response("the customer notice holds customers' names and contacts: admins only",
+                        status_code=403, media_type="text/plain")
+    discovered = None
+    if data.get("discovered_at"):
+        import click
+
+        from custodes.clikit import parse_time_option
+
+        try:
+            discovered = parse_time_option(str(data["discovered_at"])[:40], "discovered at")
+        except click.BadParameter as exc:
+            return Response(exc.format_message(), status_code=400, media_type="text/plain")
+    sources = request.app.state.console.sources
+    made = await run_in_threadpool(sources.document, incident_id, doc, lang, fmt, discovered)
+    if not made.ok:
+        return Response(made.missing, status_code=409, media_type="text/plain")
+    auth.audit(request, principal, "export.document", incident_id, document=doc, lang=lang or "default", format=fmt)
+    name = f"{incident_id}-{doc}{'-' + lang if lang else ''}.{fmt}"
+    return Response(made.data, media_type=DOCUMENT_FORMATS[fmt],
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -4,7 +4,6 @@ not type inference, decides what a value is."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -12,8 +11,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from custodes.errors import CustodesError
-from custodes.lake.arrays import row_numbers
-from custodes.lake.readers import looks_binary
+from custodes.lake.arrays import int64s, row_numbers
+from custodes.lake.readers import looks_binary, nul_rows
 
 # Bytes per block: ~100k access rows, a few tens of MB of memory in flight.
 BYTES_PER_ROW = 256
@@ -28,20 +27,19 @@ class CsvReader:
     row_problem = "CASE WHEN _bad IS NOT NULL THEN 'bad_row' END"
     row_value = "_bad"
 
-    def __init__(self, path: Path, batch_rows: int, needed: list[str] | None = None):
-        self.path = path
+    def __init__(self, source, batch_rows: int, needed: list[str] | None = None):
+        self.source = source
+        self.path = source.path
         self.block_size = max(1 << 16, min(batch_rows * BYTES_PER_ROW, 1 << 25))
-        if looks_binary(path):
-            raise CustodesError(f"{path}: not a CSV file (binary content)")
+        if looks_binary(source):
+            raise CustodesError(f"{self.path}: not a CSV file (binary content)")
         names = self._header()
         self.columns = {n: None for n in names}
         self.needed = needed
 
     def _header(self) -> list[str]:
-        with open(self.path, "rb") as fh:  # the header record alone: a bad data row is not a bad header
-            end = _skip_header(fh)
-            fh.seek(0)
-            header = fh.read(end)
+        self.header_end = _header_end(self.source)  # the header record alone: a bad data row is not a bad header
+        header = self.source.pread(self.header_end, 0)
         try:
             names = pacsv.read_csv(pa.BufferReader(header), read_options=pacsv.ReadOptions(use_threads=False),
                                    convert_options=pacsv.ConvertOptions(column_types={})).schema.names
@@ -68,11 +66,13 @@ class CsvReader:
             null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True,
         )
         read = pacsv.ReadOptions(use_threads=True, column_names=names, block_size=1 << 24)
-        offset = 0
+        offset = self.source.first_row
         for block, unterminated in self._blocks():
             try:
                 if unterminated:
                     raise pa.ArrowInvalid("a quote never closes")  # Arrow would take it to the end
+                if _bare_cr(block) and split_bad_records(block, len(self.columns)) is not None:
+                    raise pa.ArrowInvalid("a bare CR")  # Arrow would end a record there; set it aside
                 table = pacsv.read_csv(pa.BufferReader(block), read_options=read, convert_options=convert)
                 bad = None
             except pa.ArrowInvalid:
@@ -84,8 +84,10 @@ class CsvReader:
             table = table.append_column("_row", rows).append_column("_bad", pa.nulls(n, pa.string()))
             if bad is not None:
                 table = _with_bad_rows(table, bad)
+            table = table.append_column("_nul", _nul_column(block, offset, table))
             offset += table.num_rows
             yield table  # a Table: DuckDB reads its chunks in place
+        self.source.last_row = offset
 
     def _salvage(self, block: bytes, offset: int, read, convert):
         """A block Arrow refused: find the records whose field count is wrong (or whose quote
@@ -107,28 +109,41 @@ class CsvReader:
     def _blocks(self) -> Iterator[tuple[bytes, bool]]:
         """The data (after the header) in blocks that end at a record boundary: a newline with
         an even number of quote characters before it (RFC 4180 quoting); and whether the block
-        (the file's last) ends inside a quoted value."""
+        (the file's last) ends inside a quoted value.
+
+        Each block is hashed as it is handed on (``SourceFile.consume``). What follows the last
+        record end is the file's last record: when the file ends with a newline, a quote that
+        never closes made it (``bad_row``, as ever); when it does not, it is a record still
+        being written, held back for a later ingest."""
         # Each block is read into a fresh buffer behind the previous block's unfinished record
         # and handed on as a view: every byte is copied once by read, not three more times.
-        with open(self.path, "rb", buffering=0) as fh:
-            _skip_header(fh)
-            carry = b""
-            while True:
-                buf = bytearray(len(carry) + self.block_size)
-                buf[:len(carry)] = carry
-                n = fh.readinto(memoryview(buf)[len(carry):])
-                if not n:
-                    break
-                data = memoryview(buf)[:len(carry) + n]
-                cut = _last_record_end(buf, len(carry) + n)
-                if cut < 0:
-                    if len(data) > MAX_RECORD_BYTES:  # memory stays bounded, whatever the file holds
-                        raise CustodesError(f"{self.path}: a record longer than {MAX_RECORD_BYTES >> 20} MiB "
-                                            f"starting at byte {fh.tell() - len(data)} (a quote that never closes?)")
-                    carry = bytes(data)
-                    continue
-                carry = bytes(data[cut + 1:])
-                yield data[:cut + 1], False
+        source = self.source
+        offset = max(source.start, self.header_end)
+        if offset > source.consumed:
+            source.consume(source.pread(offset, 0))  # the header (never read past a known prefix)
+        carry = b""
+        while True:
+            buf = bytearray(len(carry) + self.block_size)
+            buf[:len(carry)] = carry
+            n = source.read_into(memoryview(buf)[len(carry):], offset)
+            if not n:
+                break
+            offset += n
+            data = memoryview(buf)[:len(carry) + n]
+            cut = _last_record_end(buf, len(carry) + n)
+            if cut < 0:
+                if len(data) > MAX_RECORD_BYTES:  # memory stays bounded, whatever the file holds
+                    raise CustodesError(f"{self.path}: a record longer than {MAX_RECORD_BYTES >> 20} MiB "
+                                        f"starting at byte {offset - len(data)} (a quote that never closes?)")
+                carry = bytes(data)
+                continue
+            carry = bytes(data[cut + 1:])
+            source.consume(data[:cut + 1])
+            yield data[:cut + 1], False
+        if carry and not carry.endswith(b"\n"):
+            source.hold_back(len(carry))
+        elif carry:
+            source.consume(carry)
             if carry.strip():
                 yield memoryview(carry), _quotes(carry) % 2 == 1
 
@@ -170,7 +185,7 @@ def split_bad_records(block: bytes, n_fields: int):
     # empty records (blank lines, a lone \r) are skipped by the parser: not rows
     cr = (ends > starts) & (raw[np.maximum(ends - 1, 0)] == 13)
     is_row = ends - starts - cr > 0
-    bad = is_row & (fields != n_fields)
+    bad = is_row & ((fields != n_fields) | _has_bare_cr(raw, quotes, ends))
     if unterminated:
         bad[-1] = is_row[-1]
     if not bad.any():
@@ -185,21 +200,46 @@ def split_bad_records(block: bytes, n_fields: int):
     return raw[keep].tobytes(), numbers[good], numbers[bad], texts
 
 
-def _skip_header(fh) -> int:
-    """Move past the header record (which may itself hold quoted newlines); its length."""
+def _bare_cr(block) -> bool:
+    """Whether ``block`` may hold a carriage return outside a CRLF line end (or inside quotes:
+    ``split_bad_records`` tells). Arrow ends a record at a bare one, so the records it returns
+    would no longer be the file's lines: such a record is a ``bad_row`` instead. (A find that
+    misses, at memchr speed, for LF files; two counts for CRLF files. ``_blocks`` hands out
+    views from the start of their buffer, which is searched in place.)"""
+    data = block.obj if isinstance(block, memoryview) and block.obj is not None else block
+    end = len(block)
+    if data.find(b"\r", 0, end) < 0:
+        return False
+    return data.count(b"\r", 0, end) != data.count(b"\r\n", 0, end)
+
+
+def _has_bare_cr(raw: np.ndarray, quotes: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Per record: holds a CR outside quotes that is not the CR of its CRLF end."""
+    flags = np.zeros(len(ends), dtype=bool)
+    crs = np.flatnonzero(raw == 13)
+    if not len(crs):
+        return flags
+    after = np.minimum(crs + 1, len(raw) - 1)
+    bare = crs[(crs + 1 >= len(raw)) | (raw[after] != 10)]
+    if len(quotes):
+        bare = bare[np.searchsorted(quotes, bare) % 2 == 0]
+    flags[np.minimum(np.searchsorted(ends, bare), len(ends) - 1)] = True
+    return flags
+
+
+def _header_end(source) -> int:
+    """The length of the header record (which may itself hold quoted newlines)."""
     data = b""
     while True:
-        chunk = fh.read(1 << 16)
+        chunk = source.pread(1 << 16, len(data))
         data += chunk
         ends = _record_ends(np.frombuffer(data, dtype=np.uint8))
         if len(ends):
-            fh.seek(ends[0] + 1)
             return int(ends[0]) + 1
         if not chunk:
-            fh.seek(len(data))
             return len(data)
         if len(data) > MAX_RECORD_BYTES:
-            raise CustodesError(f"{fh.name}: no header row ends within {MAX_RECORD_BYTES >> 20} MiB")
+            raise CustodesError(f"{source.path}: no header row ends within {MAX_RECORD_BYTES >> 20} MiB")
 
 
 def _record_ends(raw: np.ndarray) -> np.ndarray:
@@ -232,3 +272,20 @@ def _last_record_end(data: bytes | bytearray, end: int | None = None) -> int:
 def _quotes(data: bytes, end: int | None = None) -> int:
     """Quote characters in ``data[:end]`` (numpy's SIMD compare: several times bytes.count)."""
     return int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8, count=len(data) if end is None else end) == 34))
+
+
+def _nul_column(block, offset: int, table: pa.Table) -> pa.Array:
+    """``_nul`` for the rows of ``block`` (data rows ``offset + 1``...): NULL, unless the block
+    holds a NUL byte; then true for the rows whose record holds one."""
+    raw = np.frombuffer(block, dtype=np.uint8)
+    if not len(raw) or raw.min() != 0:  # the common case: one vectorised pass, no record work
+        return pa.nulls(table.num_rows, pa.bool_())
+    ends = _record_ends(raw)
+    if not len(ends) or ends[-1] != len(raw) - 1:
+        ends = np.append(ends, len(raw))
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    flags = nul_rows(raw, starts, ends)
+    cr = (ends > starts) & (raw[np.maximum(ends - 1, 0)] == 13)
+    is_row = ends - starts - cr > 0  # blank records are not rows (as in split_bad_records)
+    numbers = offset + np.cumsum(is_row)  # the data-row number of each record
+    return pc.is_in(table.column("_row"), int64s(numbers[flags & is_row]))
