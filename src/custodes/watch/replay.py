@@ -26,9 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from custodes.detect.replay import day_files, delivered
 from custodes.simulate.reference import REFERENCE_FILES
 from custodes.workspace import private_dir
 
@@ -46,19 +45,20 @@ def iso(t: dt.datetime) -> str:
 
 
 class Feed:
-    """Writes a world's event rows into ``feed_dir/<dataset>/`` up to a time, once each.
+    """Writes a world's event rows into ``feed_dir/<dataset>/`` as they are delivered
+    (:func:`custodes.detect.replay.delivered`: at their time, clipped to their file's day), up to
+    a time, once each.
 
-    What it wrote is kept in ``feed_dir/feed.json`` (with the world's ground truth digest), so
+    How far it fed is kept in ``feed_dir/feed.json`` (with the world's ground truth digest), so
     a second replay of the same world into the same place writes nothing again: the lake would
     load differently cut rows a second time."""
 
     def __init__(self, sim_dir: Path, feed_dir: Path):
         self.sim_dir, self.feed_dir = Path(sim_dir), Path(feed_dir)
-        self.days = {d: sorted((self.sim_dir / d).glob("*.parquet")) for d in EVENT_DATASETS}
-        self.cut: dict[tuple[str, str], dt.datetime] = {}  # (dataset, day) -> rows before it written
-        self.steps = 0
         self.world = hashlib.sha256((self.sim_dir / "ground_truth.json").read_bytes()).hexdigest()
-        self._cache: dict[str, tuple[Path, pa.Table]] = {}
+        days = day_files(self.sim_dir, "access")
+        self.start, self.end = _day_of(days[0]), _day_of(days[-1]) + dt.timedelta(days=1)
+        self.fed, self.steps = self.start, 0  # every row delivered before ``fed`` is written
         self._load()
 
     @property
@@ -72,66 +72,35 @@ class Feed:
         if saved.get("world") != self.world:  # another world: start the feed over
             shutil.rmtree(self.feed_dir)
             return
-        self.steps = saved["steps"]
-        self.cut = {tuple(k.split("/", 1)): parse_time(v) if v != "end" else _END for k, v in saved["cut"].items()}
+        self.steps, self.fed = saved["steps"], parse_time(saved["fed"])
 
     def _save(self) -> None:
         from custodes.workspace import atomic_write_bytes
 
         private_dir(self.feed_dir)
-        cut = {f"{d}/{day}": "end" if t == _END else iso(t) for (d, day), t in self.cut.items()}
-        atomic_write_bytes(self._state, json.dumps({"world": self.world, "steps": self.steps, "cut": cut}).encode())
+        atomic_write_bytes(self._state, json.dumps({"world": self.world, "steps": self.steps,
+                                                    "fed": iso(self.fed)}).encode())
 
     @property
     def complete(self) -> bool:
-        return all(self.cut.get((d, f.stem)) == _END for d, files in self.days.items() for f in files)
-
-    @property
-    def start(self) -> dt.datetime:
-        return _day_of(self.days["access"][0])
-
-    @property
-    def end(self) -> dt.datetime:
-        return _day_of(self.days["access"][-1]) + dt.timedelta(days=1)
+        return self.fed >= self.end
 
     def until(self, t: dt.datetime) -> dict[str, int]:
-        """Write every row not written yet that is due by ``t``; rows written per dataset."""
+        """Write every row delivered from where the feed is up to ``t``; rows written per dataset."""
+        out = {d: 0 for d in EVENT_DATASETS}
+        if t <= self.fed:
+            return out
         self.steps += 1
-        out = {}
-        for dataset, files in self.days.items():
-            parts = [rows for f in files if (rows := self._due(dataset, f, t)) is not None and rows.num_rows]
+        for dataset in EVENT_DATASETS:
+            parts = [rows for f in day_files(self.sim_dir, dataset)
+                     if (rows := delivered(f, self.fed, t)) is not None]
             out[dataset] = sum(p.num_rows for p in parts)
             if parts:
                 _write(pa.concat_tables(parts),
                        self.feed_dir / dataset / f"{self.steps:05d}-{t.strftime('%Y%m%dT%H%M')}.parquet")
-        self._save()  # after the files: a crash in between may write their rows again
+        self.fed = t
+        self._save()  # after the files: a crash in between writes their rows again
         return out
-
-    def _due(self, dataset: str, f: Path, t: dt.datetime) -> pa.Table | None:
-        day = _day_of(f)
-        key = (dataset, f.stem)
-        before = self.cut.get(key)
-        if day >= t or (before is not None and before >= t):  # not due yet, or written already
-            return None
-        table = self._table(dataset, f)
-        times = table.column("time")
-        mask = None if before is None else pc.greater_equal(times, pa.scalar(before, times.type))
-        closed = t >= day + dt.timedelta(days=1)
-        if not closed:
-            upper = pc.less(times, pa.scalar(t, times.type))
-            mask = upper if mask is None else pc.and_(mask, upper)
-        self.cut[key] = _END if closed else t
-        return table if mask is None else table.filter(mask)
-
-    def _table(self, dataset: str, f: Path) -> pa.Table:
-        cached = self._cache.get(dataset)
-        if cached is None or cached[0] != f:
-            cached = (f, pq.read_table(f))
-            self._cache[dataset] = cached
-        return cached[1]
-
-
-_END = dt.datetime.max.replace(tzinfo=UTC)
 
 
 def _day_of(f: Path) -> dt.datetime:
