@@ -10,6 +10,7 @@ lock up front (``BEGIN IMMEDIATE``) so two writers queue instead of failing half
 from __future__ import annotations
 
 import sqlite3
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -27,12 +28,12 @@ def connect(path: Path, schema: str, version: int, power_safe: bool = True) -> s
     try:
         if not path.exists():
             private_dir(path.parent)
-            private_open(path, "wb").close()
+            private_open(path, "ab").close()  # append: a process that created it first keeps its bytes
         db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                              check_same_thread=False)
         db.row_factory = sqlite3.Row
         db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        db.execute("PRAGMA journal_mode=WAL")
+        _wal(db)
         db.execute(f"PRAGMA synchronous={'FULL' if power_safe else 'NORMAL'}")
         found = db.execute("PRAGMA user_version").fetchone()[0]
         if found > version:
@@ -40,14 +41,31 @@ def connect(path: Path, schema: str, version: int, power_safe: bool = True) -> s
             raise CustodesError(f"{path}: written by a newer custodes (format {found}, this one reads {version})")
         if found < version:
             with transaction(db):
-                for statement in _statements(schema):
-                    db.execute(statement)
-                db.execute(f"PRAGMA user_version={version}")
+                # Read again under the write lock: two processes opening a new file both saw 0,
+                # and the one that waited must not create the tables a second time.
+                if db.execute("PRAGMA user_version").fetchone()[0] < version:
+                    for statement in _statements(schema):
+                        db.execute(statement)
+                    db.execute(f"PRAGMA user_version={version}")
         return db
     except sqlite3.DatabaseError as exc:
         raise CustodesError(f"{path}: not a usable database: {exc}") from None
     except OSError as exc:
         raise CustodesError(f"{path}: cannot open: {exc.strerror}") from None
+
+
+def _wal(db: sqlite3.Connection) -> None:
+    """Switch to WAL. SQLite answers "database is locked" at once, without its busy handler,
+    while another connection is switching the same new file: wait for it, as for any lock."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _statements(schema: str) -> list[str]:
