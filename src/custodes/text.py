@@ -55,10 +55,10 @@ def percent(fraction: float | None) -> str:
 
 
 def count(n) -> str:
-    """An integer with thousands separators; a missing one as an em dash."""
+    """A whole number with thousands separators (a float rounded); a missing one as an em dash."""
     if n is None or (isinstance(n, float) and math.isnan(n)):
         return MISSING
-    return f"{int(n):,}"
+    return f"{n:,.0f}"
 
 
 def is_share(name: str | None) -> bool:
