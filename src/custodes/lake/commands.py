@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import click
 
-from custodes import contract
-from custodes.clikit import dumps, echo, emit_json, format_option, note, stderr_is_terminal, workspace_option
+from custodes.clikit import dataset_argument, datasets_epilog, dumps, echo, emit_json, format_option, note, stderr_is_terminal, workspace_option
 from custodes.lake.readers import FORMATS
 from custodes.lake.validate import REASONS
 from custodes.text import MISSING, count, noun, plural
 
 
-@click.command()
-@click.argument("dataset", type=click.Choice(contract.DATASET_NAMES))
+@click.command(epilog=datasets_epilog())
+@dataset_argument()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--format", "input_format", type=click.Choice(FORMATS), default=None,
               help="input format (default: from each file's extension)")
@@ -111,8 +110,8 @@ def _status_table(datasets: dict) -> list[str]:
             for line in [[title for title, _ in STATUS_COLUMNS], *rows]]
 
 
-@click.command()
-@click.argument("dataset", required=False, type=click.Choice(contract.DATASET_NAMES))
+@click.command(epilog=datasets_epilog())
+@dataset_argument(required=False)
 @click.option("--limit", type=click.IntRange(0), default=1000, show_default=True, help="at most this many rows (0: all)")
 @format_option()
 @workspace_option
