@@ -20,6 +20,7 @@ from pathlib import Path
 import click
 import yaml
 
+from custodes import progress
 from custodes.clikit import iso, workspace_option
 from custodes.text import plural
 from custodes.workspace import atomic_write_bytes
@@ -85,7 +86,8 @@ def watch_world(workspace, sim_dir: Path):
             named = f" ({a['scenario']})" if a["scenario"] else ""
             click.echo(f"      alert: {a['severity']} incident {a['event']} {a['incident_id']}{named}")
 
-    timeline = replay(workspace, sim_dir, feed, hours=HOUR_SLICES, cycle=cycle, on_step=show)
+    with progress.shown("watch cycles", "hours of data time") as bar:
+        timeline = replay(workspace, sim_dir, feed, hours=HOUR_SLICES, cycle=cycle, on_step=show, progress=bar)
     for dataset, (rows, quarantined, already) in totals.items():
         again = f", {plural(already, 'file')} already in the lake (same content)" if already else ""
         click.echo(f"   {dataset:<12} {rows:>12,} rows loaded, {quarantined:,} quarantined{again}")

@@ -105,15 +105,14 @@ def test_a_file_that_vanishes_from_a_folder_mid_ingest_is_noted_and_the_rest_loa
     for name in ("a", "b", "c"):
         write_csv(files / f"{name}.csv", [access_row(i + ord(name) * 100) for i in range(5)])
     ws = str(tmp_path / "ws")
-    gone = []
-
-    def progress(line: str) -> None:  # logrotate's maxage removes b.csv while a.csv is ingested
-        if not gone:
-            (files / "b.csv").unlink()
-            gone.append(line)
+    from custodes.progress import Bar
     from custodes.workspace import Workspace
 
-    report = ingest(Workspace.open(ws), "access", [files], progress=progress)
+    class Rotate(Bar):
+        def done(self, n=1):  # logrotate's maxage removes b.csv once a.csv is ingested
+            (files / "b.csv").unlink(missing_ok=True)
+
+    report = ingest(Workspace.open(ws), "access", [files], progress=Rotate())
     assert [f.rows for f in report.files] == [5, 0, 5]
     assert report.files[1].note == "not read: it vanished before it was opened" and report.files[1].error is None
 

@@ -6,6 +6,7 @@ import dataclasses
 
 import click
 
+from custodes import progress
 from custodes.clikit import (
     WORKSPACE_HELP, echo, emit_json, format_option, given_workspace, note, parse_time_option,
     workspace_option,
@@ -26,7 +27,8 @@ def detect(workspace, full, backend, fmt):
     """Run every detection over what was ingested since the last run; group into incidents."""
     from custodes.detect.run import detect as run_detect
 
-    summary = run_detect(workspace, backend=backend, full=full, notify=note)
+    with progress.shown("detect", "rules") as bar:
+        summary = run_detect(workspace, backend=backend, full=full, notify=note, progress=bar)
     _keep_triage_in_step(workspace)
     if fmt == "json":
         emit_json(dataclasses.asdict(summary))

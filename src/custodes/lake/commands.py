@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import click
 
-from custodes.clikit import dataset_argument, datasets_epilog, dumps, echo, emit_json, format_option, note, stderr_is_terminal, workspace_option
+from custodes import progress
+from custodes.clikit import (
+    dataset_argument, datasets_epilog, dumps, echo, emit_json, format_option, note, workspace_option,
+)
 from custodes.lake.readers import FORMATS
 from custodes.lake.validate import REASONS
 from custodes.text import MISSING, count, noun, plural
@@ -28,8 +31,9 @@ def ingest(workspace, dataset, paths, input_format, map_file, fmt, batch_rows):
     from custodes.lake.ingest import IngestFailed, ingest as run
 
     try:
-        report, failed = run(workspace, dataset, list(paths), fmt=input_format, mapping=map_file,
-                             batch_rows=batch_rows, progress=note if stderr_is_terminal() else None), None
+        with progress.shown(f"ingest {dataset}", "files") as bar:
+            report, failed = run(workspace, dataset, list(paths), fmt=input_format, mapping=map_file,
+                                 batch_rows=batch_rows, progress=bar), None
     except IngestFailed as exc:
         report, failed = exc.report, exc
     for warning in report.warnings:
