@@ -201,3 +201,15 @@ def test_the_lake_page_says_yes_no_and_a_dash_never_python_s_false_and_none(ws):
     body = html[html.index("<main"):]
     assert "False" not in body and "None" not in body and "True" not in body
     assert "<td>no</td>" in body and "<td>\u2014</td>" in body and "ok <b>yes</b>" in body
+
+
+@pytest.mark.parametrize("path", ["/incidents", "/incidents/i-forgery", "/incidents/i-departed", "/findings",
+                                  "/posture", "/lake", "/audit", "/scope?kind=kid&value=k-2019"])
+def test_no_page_shows_python_s_none_true_or_false(as_role, path):
+    import re
+
+    client = as_role("adam")  # an admin: every page, the audit trail too
+    html = client.get(path).text
+    assert client.get(path).status_code == 200
+    shown = re.findall(r">\s*([^<>]*?)\s*<", html[html.index("<main"):])
+    assert not [s for s in shown if re.fullmatch(r"None|True|False", s) or re.search(r"\bNone\b", s)], path
