@@ -163,7 +163,8 @@ def respond(workspace) -> list[dict]:
         s = entry["scope"]
         fields = ", ".join(f"{k} {v:,}" for k, v in sorted(s["fields"].items()))
         click.echo(f"   {entry['incident_id']}: {plural(s['accounts'], 'account')}, "
-                   f"{plural(s['records'], 'record')}, {plural(s['requests'], 'request')}, {s['first_access']} to {s['last_access']}")
+                   f"{plural(s['records'], 'record')}, {plural(s['requests'], 'request')}, "
+                   f"{s['first_access']} to {s['last_access']}")
         click.echo(f"      exposed: {fields or 'no personal data'}")
         for name, path in entry["reports"].items():
             click.echo(f"      {name:<13} {path}")

@@ -99,16 +99,16 @@ def _plain(text: str) -> str:
 
 def _columns(title: str, unit: str) -> list:
     """Fixed columns first, whole; the item's name last, cut with an ellipsis to what is left."""
-    whole = {"table_column": Column(no_wrap=True)}
-    return [TextColumn(_plain(title), markup=False, **whole), BarColumn(bar_width=20),
-            MofNCompleteColumn(table_column=Column(no_wrap=True)), TextColumn(unit, markup=False, **whole),
+    return [TextColumn(_plain(title), markup=False, table_column=Column(no_wrap=True)), BarColumn(bar_width=20),
+            MofNCompleteColumn(table_column=Column(no_wrap=True)),
+            TextColumn(unit, markup=False, table_column=Column(no_wrap=True)),
             _Rows(table_column=Column(no_wrap=True)), TimeElapsedColumn(),
             TextColumn("{task.fields[name]}", markup=False,
                        table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1))]
 
 
 @contextlib.contextmanager
-def shown(title: str, unit: str = "", console: Console | None = None) -> Iterator[Bar]:
+def shown(title: str, unit: str = "") -> Iterator[Bar]:
     """A bar titled ``title`` on stderr while the block runs, when :func:`enabled`; else
     :data:`QUIET`. It is removed when the block ends (what it reported is in the command's
     own output). ``unit`` names what is counted: "files", "rules", "hours". What the command
@@ -117,7 +117,7 @@ def shown(title: str, unit: str = "", console: Console | None = None) -> Iterato
     if not enabled():
         yield QUIET
         return
-    console = console or Console(file=sys.stderr, force_terminal=True)
+    console = Console(file=sys.stderr, force_terminal=True)  # forced: CUSTODES_PROGRESS=always
     with Progress(*_columns(title, unit), console=console, transient=True,
                   redirect_stdout=sys.stdout.isatty(), redirect_stderr=True) as progress:
         yield _Rich(progress)

@@ -79,7 +79,8 @@ def tail_problem(last: dict | None, entries: int | None, head: dict | None) -> t
     if last["seq"] < head["seq"]:
         return f"truncated: the head records {plural(head['seq'], 'entry')}, the trail holds {count}", count + 1
     if last["seq"] > head["seq"] + 1:
-        return f"{plural(last['seq'] - head['seq'], 'entry')} after the one the head records ({head['seq']})", head["seq"] + 2
+        return (f"{plural(last['seq'] - head['seq'], 'entry')} after the one the head records ({head['seq']})",
+                head["seq"] + 2)
     return f"the trail's last entry ({last['seq']}) is not the one its head records", last["seq"]
 
 

@@ -55,7 +55,6 @@ def make_environment() -> jinja2.Environment:
     env.filters["number"] = number
     env.filters["shown"] = text.shown  # any scalar: yes/no, an em dash, 1,234, 82% for a share
     env.filters["percent"] = text.percent
-    env.filters["plural"] = lambda n, word, many=None: text.plural(n, word, many)
     return env
 
 

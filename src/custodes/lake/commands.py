@@ -10,7 +10,7 @@ from custodes.clikit import (
 )
 from custodes.lake.readers import FORMATS
 from custodes.lake.validate import REASONS
-from custodes.text import MISSING, count, noun, plural
+from custodes.text import MISSING, count, plural
 
 
 @click.command(epilog=datasets_epilog())
@@ -96,7 +96,7 @@ def status(workspace, fmt):
     echo(f"seals: {plural(s['entries'], 'entry')}, head {head} ({'signed' if s['signed'] else 'unsigned'}); "
                f"check with: custodes verify --expect-head {head if s['head'] else 'SEQ:SEAL'}")
     if s["anchor_pending"]:
-        echo(f"seals: {plural(s['anchor_pending'], 'head')} {noun(s['anchor_pending'], 'waits', 'wait')} to be anchored (the anchor failed; retried by "
+        echo(f"seals: {plural(s['anchor_pending'], 'head')} waiting to be anchored (the anchor failed; retried by "
                    f"the next ingest or verify)")
 
 

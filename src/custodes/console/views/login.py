@@ -60,7 +60,8 @@ async def submit(request: Request) -> Response:
     if wait:
         console.audit.record(user=name if known else None, role=None, action="login.blocked",
                              client=client, detail={"retry_after_s": wait})
-        response = _form_page(request, 429, f"Too many failed sign-ins. Try again in {plural(wait // 60 + 1, 'minute')}.")
+        response = _form_page(request, 429,
+                              f"Too many failed sign-ins. Try again in {plural(wait // 60 + 1, 'minute')}.")
         response.headers["Retry-After"] = str(wait)
         return response
     user = console.users.authenticate(name, password)
