@@ -210,3 +210,21 @@ def test_the_ingest_time_window_setting_is_documented_as_the_code_reads_it():
     setting = yaml.safe_load(example[:example.index("```")])["ingest"]["time_window"]
     window = TimeWindow.from_setting(setting, dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
     assert window == TimeWindow.from_setting(None, dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))  # the defaults
+
+
+OUTPUT_DOC = (ROOT / "docs" / "output.md").read_text()
+
+
+def test_the_progress_switch_is_documented_as_the_code_reads_it():
+    from custodes import progress
+
+    for doc in (OUTPUT_DOC, README):
+        assert f"{progress.ENV}=always" in doc and "never" in doc
+    assert re.search(r"`CUSTODES_PROGRESS=never` never draws it", OUTPUT_DOC)
+
+
+def test_the_output_doc_shows_what_the_text_helpers_write():
+    from custodes.text import percent, plural
+
+    for written in (plural(1, "token"), plural(48211, "token"), plural(2, "entry"), percent(0.82)):
+        assert written in OUTPUT_DOC, written

@@ -12,7 +12,7 @@ import sys
 import click
 
 from custodes import __version__
-from custodes.clikit import WORKSPACE_HELP, echo
+from custodes.clikit import WORKSPACE_HELP, Context, echo, whole_word_help
 from custodes.errors import CustodesError
 
 #: command name -> "module:attribute" of its click command. The order is the order of --help.
@@ -39,6 +39,8 @@ COMMANDS: dict[str, str] = {
 
 
 class LazyGroup(click.Group):
+    context_class = Context  # help wraps at spaces only (clikit.HelpFormatter)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
 
@@ -47,7 +49,7 @@ class LazyGroup(click.Group):
         if target is None:
             return None
         module, attr = target.split(":")
-        return getattr(importlib.import_module(module), attr)
+        return whole_word_help(getattr(importlib.import_module(module), attr))
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -11,6 +11,7 @@ screen or, on some terminals, answer back as if typed. :func:`terminal_safe` def
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import click._textwrap
 
 from custodes.workspace import Workspace
 
@@ -39,6 +41,71 @@ def workspace_option(fn: Callable) -> Callable:
         return fn(*args, workspace=Workspace.open(given), **kwargs)
 
     return wrapper
+
+
+# Help text ----------------------------------------------------------------------------------
+class _WholeWords(click._textwrap.TextWrapper):
+    """Click's wrapper, breaking lines at spaces only: a dataset name (``key_custody``), a path
+    (``./custodes-data``) or a column (``source_column``) is never cut in two; a word longer than
+    the line overflows it instead."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **dict(kwargs, break_long_words=False, break_on_hyphens=False))
+
+
+class HelpFormatter(click.HelpFormatter):
+    """``--help`` wrapped at spaces only (:class:`_WholeWords`). click's ``wrap_text`` takes its
+    wrapper from ``click._textwrap`` at each call and offers no switch for this, so the wrapper is
+    swapped there while a help page is written (one thread: a command line)."""
+
+    def write_usage(self, *args, **kwargs):
+        with _whole_words():
+            super().write_usage(*args, **kwargs)
+
+    def write_text(self, *args, **kwargs):
+        with _whole_words():
+            super().write_text(*args, **kwargs)
+
+    def write_dl(self, *args, **kwargs):
+        with _whole_words():
+            super().write_dl(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def _whole_words():
+    plain = click._textwrap.TextWrapper
+    click._textwrap.TextWrapper = _WholeWords
+    try:
+        yield
+    finally:
+        click._textwrap.TextWrapper = plain
+
+
+class Context(click.Context):
+    formatter_class = HelpFormatter
+
+
+def whole_word_help(command: click.Command) -> click.Command:
+    """``command`` and every subcommand of it write their help with :class:`HelpFormatter`."""
+    command.context_class = Context
+    for sub in getattr(command, "commands", {}).values():
+        whole_word_help(sub)
+    return command
+
+
+def dataset_argument(required: bool = True) -> Callable:
+    """A DATASET argument: named DATASET in the usage line (the eight names in a brace list made
+    the line wrap in the middle of one); the names are listed in the command's epilog."""
+    from custodes import contract
+
+    return click.argument("dataset", required=required, metavar="DATASET" if required else "[DATASET]",
+                          type=click.Choice(contract.DATASET_NAMES))
+
+
+def datasets_epilog() -> str:
+    from custodes import contract
+
+    return "DATASET is one of: " + ", ".join(contract.DATASET_NAMES) + "."
 
 
 def format_option(*choices: str, default: str = "text") -> Callable:

@@ -20,7 +20,9 @@ from pathlib import Path
 import click
 import yaml
 
+from custodes import progress
 from custodes.clikit import iso, workspace_option
+from custodes.text import plural
 from custodes.workspace import atomic_write_bytes
 
 #: One-hour slices for this many hours from each attack's start (until it alerts), then days.
@@ -84,9 +86,10 @@ def watch_world(workspace, sim_dir: Path):
             named = f" ({a['scenario']})" if a["scenario"] else ""
             click.echo(f"      alert: {a['severity']} incident {a['event']} {a['incident_id']}{named}")
 
-    timeline = replay(workspace, sim_dir, feed, hours=HOUR_SLICES, cycle=cycle, on_step=show)
+    with progress.shown("watch cycles", "hours of data time") as bar:
+        timeline = replay(workspace, sim_dir, feed, hours=HOUR_SLICES, cycle=cycle, on_step=show, progress=bar)
     for dataset, (rows, quarantined, already) in totals.items():
-        again = f", {already} file(s) already in the lake (same content)" if already else ""
+        again = f", {plural(already, 'file')} already in the lake (same content)" if already else ""
         click.echo(f"   {dataset:<12} {rows:>12,} rows loaded, {quarantined:,} quarantined{again}")
     return timeline
 
@@ -105,7 +108,7 @@ def first_alerts(timeline, workspace) -> None:
     sent = workspace.root / "demo-alerts.jsonl"
     count = len(sent.read_text().splitlines()) if sent.exists() else 0
     click.echo("   In the real case, the key forgery ran for about seven months before anyone noticed.")
-    click.echo(f"   {count} alert(s) delivered to {sent}; times are the platform's clock: each slice's cycle "
+    click.echo(f"   {plural(count, 'alert')} delivered to {sent}; times are the platform's clock: each slice's cycle "
                f"ran as a watch runs every minute")
 
 
@@ -114,7 +117,7 @@ def _span(delta: dt.timedelta) -> str:
     if minutes < 120:
         return f"{minutes} min"
     hours = minutes // 60
-    return f"{hours} h" if hours < 48 else f"{hours // 24} days {hours % 24} h"
+    return f"{hours} h" if hours < 48 else f"{plural(hours // 24, 'day')} {hours % 24} h"
 
 
 def verify_lake(workspace) -> None:
@@ -137,8 +140,8 @@ def detect_and_compare(workspace, sim_dir: Path) -> list[dict]:
     for f in findings:
         severities[f["severity"]] = severities.get(f["severity"], 0) + 1
     click.echo(f"   the watch's incremental detection over data up to {State.load(workspace).now}: "
-               f"{len(findings)} findings ({', '.join(f'{n} {sev}' for sev, n in severities.items())}), "
-               f"{len(incidents)} incidents")
+               f"{plural(len(findings), 'finding')} ({', '.join(f'{n} {sev}' for sev, n in severities.items())}), "
+               f"{plural(len(incidents), 'incident')}")
     for incident in incidents:
         if incident["severity"] in ("high", "critical"):
             click.echo(f"   {incident['severity']:<8} {incident['incident_id']}  {incident['title']}")
@@ -159,8 +162,9 @@ def respond(workspace) -> list[dict]:
             continue
         s = entry["scope"]
         fields = ", ".join(f"{k} {v:,}" for k, v in sorted(s["fields"].items()))
-        click.echo(f"   {entry['incident_id']}: {s['accounts']:,} accounts, {s['records']:,} records, "
-                   f"{s['requests']:,} requests, {s['first_access']} to {s['last_access']}")
+        click.echo(f"   {entry['incident_id']}: {plural(s['accounts'], 'account')}, "
+                   f"{plural(s['records'], 'record')}, {plural(s['requests'], 'request')}, "
+                   f"{s['first_access']} to {s['last_access']}")
         click.echo(f"      exposed: {fields or 'no personal data'}")
         for name, path in entry["reports"].items():
             click.echo(f"      {name:<13} {path}")
@@ -183,9 +187,9 @@ def offboard_custodian(workspace, sim_dir: Path) -> None:
         for employee in employees:
             p = plan(engine, workspace, employee)
             click.echo(f"   {employee} ({p.name or 'unnamed'}), left {iso(p.terminated_at)}: "
-                       f"{len(p.credentials)} credentials to revoke, {len(p.keys)} keys to rotate "
+                       f"{plural(len(p.credentials), 'credential')} to revoke, {plural(len(p.keys), 'key')} to rotate "
                        f"({', '.join(k.get('kid', '?') for k in p.keys) or 'none'}), "
-                       f"{len(p.sessions)} sessions to end")
+                       f"{plural(len(p.sessions), 'session')} to end")
             click.echo(f"      apply with: custodes offboard {employee} --apply --workspace {workspace.root}")
 
 

@@ -175,3 +175,41 @@ def test_only_the_first_accounts_are_shown_but_the_export_has_all(ws, monkeypatc
     from custodes.console.users import console_dir
 
     assert not list(console_dir(ws).glob(".export-*"))
+
+
+def test_a_share_in_the_evidence_is_a_percentage_on_the_findings_and_incident_pages(ws):
+    """A rule's ``share_new`` of 0.82 once read "share_new 0": the fraction cut to an integer."""
+    found = [dict(f, evidence={"requests": 1234, "accounts": 950, "share_new": 0.82})
+             for f in world.FINDINGS if f["incident_id"] == "i-forgery"]
+    c = _client_with(ws, HandMadeSources(ws, findings=found))
+    for html in (c.get("/findings").text, c.get("/incidents/i-forgery").text):
+        assert "share_new <b>82%</b>" in html and "requests <b>1,234</b>" in html
+        assert "share_new <b>0</b>" not in html
+
+
+def test_the_lake_page_says_yes_no_and_a_dash_never_python_s_false_and_none(ws):
+    status = {"datasets": {"access": {"rows": 5, "quarantined": 0, "files": 1, "first_time": None,
+                                      "last_time": None}},
+              "seals": {"entries": 1, "head_seq": 1, "head": "ab12", "signed": False, "verified": None,
+                        "anchor_pending": 0, "nested": {"ok": True, "why": None}}}
+
+    class WithLake(HandMadeSources):
+        def lake_status(self):
+            return Outcome(status)
+
+    html = _client_with(ws, WithLake(ws)).get("/lake").text
+    body = html[html.index("<main"):]
+    assert "False" not in body and "None" not in body and "True" not in body
+    assert "<td>no</td>" in body and "<td>\u2014</td>" in body and "ok <b>yes</b>" in body
+
+
+@pytest.mark.parametrize("path", ["/incidents", "/incidents/i-forgery", "/incidents/i-departed", "/findings",
+                                  "/posture", "/lake", "/audit", "/scope?kind=kid&value=k-2019"])
+def test_no_page_shows_python_s_none_true_or_false(as_role, path):
+    import re
+
+    client = as_role("adam")  # an admin: every page, the audit trail too
+    html = client.get(path).text
+    assert client.get(path).status_code == 200
+    shown = re.findall(r">\s*([^<>]*?)\s*<", html[html.index("<main"):])
+    assert not [s for s in shown if re.fullmatch(r"None|True|False", s) or re.search(r"\bNone\b", s)], path

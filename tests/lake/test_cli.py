@@ -59,6 +59,21 @@ def test_status_times_are_the_event_span(capsys, files, ws):
     assert (a["first_time"], a["last_time"]) == ("2025-04-13T20:00:00Z", "2025-04-16T10:00:00Z")
 
 
+def test_status_text_has_column_headers_and_thousands_separators(capsys, files, ws):
+    """Text for people: a header over the columns, 1,201 not 1201; the JSON keeps integers."""
+    write_csv(files / "a.csv", [access_row(i) for i in range(1, 1202)] + [access_row(1202, status="oops")])
+    run(capsys, "ingest", "access", str(files / "a.csv"), "--workspace", ws)
+    code, out, _ = run(capsys, "status", "--workspace", ws)
+    header, row = out.splitlines()[:2]
+    assert code == 0 and header.split() == ["dataset", "rows", "quarantined", "files", "first", "event", "(UTC)",
+                                             "last", "event", "(UTC)"]
+    assert row.split()[:4] == ["access", "1,201", "1", "1"]
+    assert header.index("rows") + len("rows") == row.index("1,201") + len("1,201")  # right-aligned under it
+    assert "seals: 1 entry, head 1:" in out
+    _, out, _ = run(capsys, "status", "--workspace", ws, "--format", "json")
+    assert json.loads(out)["datasets"]["access"]["rows"] == 1201
+
+
 def test_verify_exits_1_on_tampering(capsys, files, ws, tmp_path):
     write_csv(files / "a.csv", [access_row(1)])
     run(capsys, "ingest", "access", str(files / "a.csv"), "--workspace", ws)

@@ -69,7 +69,7 @@ def test_a_full_disk_is_one_line_per_file_then_what_was_committed(capsys, files,
     lines = err.strip().splitlines()
     assert lines[0].startswith("custodes: error: ") and "b.csv: No space left on device" in lines[0]
     assert "c.csv: No space left on device" in lines[1]
-    assert lines[2] == "2 of 3 file(s) failed and left nothing behind; 1 committed"
+    assert lines[2] == "2 of 3 files failed and left nothing behind; 1 committed"
     assert len(lines) == 3
     assert "200 rows loaded" in out
     from custodes.workspace import Workspace
@@ -105,15 +105,14 @@ def test_a_file_that_vanishes_from_a_folder_mid_ingest_is_noted_and_the_rest_loa
     for name in ("a", "b", "c"):
         write_csv(files / f"{name}.csv", [access_row(i + ord(name) * 100) for i in range(5)])
     ws = str(tmp_path / "ws")
-    gone = []
-
-    def progress(line: str) -> None:  # logrotate's maxage removes b.csv while a.csv is ingested
-        if not gone:
-            (files / "b.csv").unlink()
-            gone.append(line)
+    from custodes.progress import Bar
     from custodes.workspace import Workspace
 
-    report = ingest(Workspace.open(ws), "access", [files], progress=progress)
+    class Rotate(Bar):
+        def done(self, n=1):  # logrotate's maxage removes b.csv once a.csv is ingested
+            (files / "b.csv").unlink(missing_ok=True)
+
+    report = ingest(Workspace.open(ws), "access", [files], progress=Rotate())
     assert [f.rows for f in report.files] == [5, 0, 5]
     assert report.files[1].note == "not read: it vanished before it was opened" and report.files[1].error is None
 
@@ -220,7 +219,7 @@ def test_one_bad_file_among_many_fails_alone(capsys, files, tmp_path):
     code, out, err = run(capsys, "ingest", "access", str(files), "--workspace", str(tmp_path / "ws"))
     assert code == 1 and "2 rows loaded" in out
     assert err.strip().splitlines() == [f"custodes: error: {files / 'b.csv'}: not a CSV file (binary content)",
-                                        "1 of 3 file(s) failed and left nothing behind; 2 committed"]
+                                        "1 of 3 files failed and left nothing behind; 2 committed"]
 
 
 def test_a_nul_in_a_csv_record_that_is_also_malformed_shows_the_record(workspace, files):

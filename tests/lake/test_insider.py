@@ -431,7 +431,7 @@ def test_every_head_is_anchored_with_the_key_and_a_failed_anchor_never_loses_the
     anchor_file = tmp_path / "off-box" / "anchor.jsonl"  # its directory is not mounted yet
     three_days(workspace, files, f"seal:\n  signing_key: {priv}\n  anchor: {anchor_file}\n")
     code, out, err = run(capsys, "ingest", "access", str(another(files)), "--workspace", str(workspace.root))
-    assert code == 0 and "4 file(s) ingested" not in out and "warning: lake head 4 not anchored" in err
+    assert code == 0 and "4 files ingested" not in out and "warning: lake head 4 not anchored" in err
     assert status(workspace)["seals"]["anchor_pending"] == 4  # the three days' heads and this one
     anchor_file.parent.mkdir()
     ingest(workspace, "access", [another(files, "more.csv", first=200)])  # flushes, then anchors head 5

@@ -28,7 +28,7 @@ def test_scope_json_and_accounts_out(lake_ws, capsys, tmp_path):
     assert set(data) >= {"accounts", "records", "requests", "first_access", "last_access", "fields", "daily"}
     assert stat.S_IMODE(out_csv.stat().st_mode) == 0o600
     assert next(csv.reader(out_csv.open())) == ["account_id", "first_access", "last_access", "requests", "fields"]
-    assert "wrote 4 account(s)" in err
+    assert "wrote 4 accounts" in err
 
 
 def test_scope_text_and_workspace_before_command(lake_ws, capsys):

@@ -283,3 +283,12 @@ def test_markdown_escapes_markdown_and_html(world, fake_detect, monkeypatch):
     rendered = MarkdownIt("commonmark", {"html": True}).enable("table").render(md)
     assert "&lt;img src=x onerror=alert(1)&gt; [click](http://evil.example) **loud**" in rendered
     assert "k`&lt;/code&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in rendered  # shown whole, in its code span
+
+
+def test_the_annex_shows_a_share_of_the_evidence_as_a_percentage(configured):
+    """``share_new`` 0.82 (account.new_origin, source.low_and_slow) is 82%, in the HTML and the
+    Markdown alike; counts keep their thousands separators."""
+    configured.findings[0] = dict(configured.findings[0], evidence={"requests": 48211, "share_new": 0.82})
+    for fmt in ("html", "md"):
+        text = documents.render(configured, "annex", "en", fmt).decode()
+        assert "share_new 82%" in text and "requests 48,211" in text, fmt

@@ -10,6 +10,7 @@ import click
 from custodes.alerts.text import printable
 from custodes.clikit import WORKSPACE_HELP, emit_json, format_option, given_workspace, note, subcommand_workspace_option
 from custodes.errors import CustodesError
+from custodes.text import plural
 
 
 @click.group(invoke_without_command=True)
@@ -38,7 +39,7 @@ def alerts(ctx, workspace_dir, pending, limit, fmt):
                    f"{a['incident_id'] or '-'}  {printable(a['title'] or '')}")
         for d in a["deliveries"]:
             click.echo(f"    {d['sink']:<12} {_delivery_words(d)}")
-    note(f"{len(items)} alerts" + ("" if box is not None else " (no outbox yet)"))
+    note(plural(len(items), "alert") + ("" if box is not None else " (no outbox yet)"))
 
 
 def _delivery_words(d: dict) -> str:
@@ -91,4 +92,4 @@ def test(workspace, only, fmt):
         for r in results:
             click.echo(f"{r['sink']:<12} {r['type']:<8} {'ok' if r['ok'] else 'FAILED: ' + printable(r['error'])}")
     if not all(r["ok"] for r in results):
-        raise CustodesError(f"{sum(not r['ok'] for r in results)} of {len(results)} sinks failed the test")
+        raise CustodesError(f"{sum(not r['ok'] for r in results)} of {plural(len(results), 'sink')} failed the test")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from custodes.text import plural
+
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 ENTITIES_SHOWN = 5
 
@@ -45,7 +47,7 @@ def body_lines(alert: dict) -> list[str]:
         f"incident: {alert['incident_id']} ({alert['event']}, severity {alert['severity']})",
         f"seen: {alert['first_seen']} .. {alert['last_seen']} (detected at {alert['detected_at']})",
         f"rules: {', '.join(printable(r) for r in alert.get('rule_ids') or [])}",
-        f"evidence: {ev.get('requests', 0):,} requests, {ev.get('accounts', 0):,} accounts",
+        f"evidence: {plural(ev.get('requests', 0), 'request')}, {plural(ev.get('accounts', 0), 'account')}",
         *entity_lines(alert),
     ]
     if alert.get("previous_incident_ids"):

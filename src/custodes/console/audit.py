@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from custodes.errors import CustodesError
+from custodes.text import plural
 from custodes.workspace import atomic_write_bytes, private_open
 
 GENESIS = "0" * 64
@@ -68,17 +69,18 @@ def tail_problem(last: dict | None, entries: int | None, head: dict | None) -> t
     if head is not None and head["seq"] < 0:
         return "the audit head file is not valid", None
     if head is None:
-        return None if last is None else (f"the head is missing but the trail holds {count} entries", 1)
+        return None if last is None else (f"the head is missing but the trail holds {plural(count, 'entry')}", 1)
     if last is None:
-        return f"the trail is empty or gone but its head records {head['seq']} entries", 1
+        return f"the trail is empty or gone but its head records {plural(head['seq'], 'entry')}", 1
     if last["seq"] == head["seq"] and last["hash"] == head["hash"]:
         return None
     if last["seq"] == head["seq"] + 1 and last["prev"] == head["hash"]:
         return None
     if last["seq"] < head["seq"]:
-        return f"truncated: the head records {head['seq']} entries, the trail holds {count}", count + 1
+        return f"truncated: the head records {plural(head['seq'], 'entry')}, the trail holds {count}", count + 1
     if last["seq"] > head["seq"] + 1:
-        return f"{last['seq'] - head['seq']} entries after the one the head records ({head['seq']})", head["seq"] + 2
+        return (f"{plural(last['seq'] - head['seq'], 'entry')} after the one the head records ({head['seq']})",
+                head["seq"] + 2)
     return f"the trail's last entry ({last['seq']}) is not the one its head records", last["seq"]
 
 
@@ -286,7 +288,7 @@ def restart(path: Path, by: str, workspace=None) -> dict:
     the SHA-256 of the trail moved aside. Refused while the trail verifies."""
     check = verify(path, workspace)
     if check.ok:
-        raise CustodesError(f"{path}: the audit trail is intact ({check.entries} entries); nothing to restart")
+        raise CustodesError(f"{path}: the audit trail is intact ({plural(check.entries, 'entry')}); nothing to restart")
     trail = AuditTrail(path, workspace)
     with trail.locked():
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")

@@ -65,7 +65,7 @@ def field_bars(fields: dict[str, int], accounts: int, width: int = 420, row: int
     rows = []
     for i, (item, count) in enumerate(items):
         share = count / accounts if accounts else 0.0
-        rows.append({"y": i * row, "item": item, "count": count, "share": round(100 * share, 1),
+        rows.append({"y": i * row, "item": item, "count": count, "share": share,
                      "w": round(max(plot_w * share, 1), 1)})
     return {"width": width, "height": max(len(rows), 1) * row, "rows": rows,
             "label_w": label_w, "bar_x": label_w, "value_x": label_w + plot_w + 8, "row": row}

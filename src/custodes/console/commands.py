@@ -26,6 +26,7 @@ import click
 from custodes.clikit import echo, emit_json, format_option, note, workspace_option
 from custodes.console.roles import ROLES
 from custodes.errors import CustodesError, UsageError
+from custodes.text import plural
 
 DEFAULT_PORT = 8700
 
@@ -78,7 +79,7 @@ def _verify_audit(workspace, fmt, anchors: tuple[str, ...] = ()) -> None:
     if fmt == "json":
         emit_json({"ok": check.ok, "entries": check.entries, "problem": check.problem, "line": check.line})
     elif check.ok:
-        echo(f"audit trail intact: {check.entries} entries")
+        echo(f"audit trail intact: {plural(check.entries, 'entry')}")
     else:
         echo(f"audit trail BROKEN{f' at line {check.line}' if check.line else ''}: {check.problem}")
     if not check.ok:

@@ -9,7 +9,7 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from custodes import __version__
+from custodes import __version__, text
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -40,10 +40,8 @@ def when(value) -> str:
 
 
 def number(value) -> str:
-    if value is None:
-        return "—"
     try:
-        return f"{int(value):,}"
+        return text.count(value)
     except (TypeError, ValueError):
         return str(value)
 
@@ -55,6 +53,8 @@ def make_environment() -> jinja2.Environment:
     )
     env.filters["when"] = when
     env.filters["number"] = number
+    env.filters["shown"] = text.shown  # any scalar: yes/no, an em dash, 1,234, 82% for a share
+    env.filters["percent"] = text.percent
     return env
 
 

@@ -6,12 +6,14 @@ import dataclasses
 
 import click
 
+from custodes import progress
 from custodes.clikit import (
     WORKSPACE_HELP, echo, emit_json, format_option, given_workspace, note, parse_time_option,
     workspace_option,
 )
 from custodes.detect.rule import SEVERITIES, SEVERITY_RANK
 from custodes.errors import CustodesError
+from custodes.text import plural
 from custodes.triage import commands as triage_commands
 
 
@@ -25,15 +27,16 @@ def detect(workspace, full, backend, fmt):
     """Run every detection over what was ingested since the last run; group into incidents."""
     from custodes.detect.run import detect as run_detect
 
-    summary = run_detect(workspace, backend=backend, full=full, notify=note)
+    with progress.shown("detect", "rules") as bar:
+        summary = run_detect(workspace, backend=backend, full=full, notify=note, progress=bar)
     _keep_triage_in_step(workspace)
     if fmt == "json":
         emit_json(dataclasses.asdict(summary))
         return
     since = f" from {summary.since}" if summary.since else ""
-    echo(f"{summary.mode} run{since}, data time now {summary.now}: {summary.rules_run} rules, "
-         f"{summary.new_findings} new findings, {summary.findings} findings in "
-         f"{summary.incidents} incidents")
+    echo(f"{summary.mode} run{since}, data time now {summary.now}: {plural(summary.rules_run, 'rule')}, "
+         f"{plural(summary.new_findings, 'new finding')}, {plural(summary.findings, 'finding')} in "
+         f"{plural(summary.incidents, 'incident')}")
     if summary.by_severity:
         echo("  " + ", ".join(f"{summary.by_severity[s]} {s}" for s in reversed(SEVERITIES)
                                     if s in summary.by_severity))
@@ -87,7 +90,7 @@ def findings(workspace, since, severity, rule_id, fmt):
     else:
         for f in sorted(items, key=lambda f: (f["last_seen"], f["finding_id"]), reverse=True):
             echo(f"{f['severity']:<8} {f['last_seen']}  {f['rule_id']:<30} {f['title']}")
-        note(f"{len(items)} findings")
+        note(plural(len(items), "finding"))
 
 
 @click.group(invoke_without_command=True)
@@ -112,13 +115,13 @@ def incidents(ctx, workspace_dir, severity, fmt):
         return
     for i in items:
         echo(f"{i['severity']:<8} {i['incident_id']}  {i['first_seen']} .. {i['last_seen']}  "
-             f"{len(i['finding_ids'])} findings")
+             f"{plural(len(i['finding_ids']), 'finding')}")
         echo(f"         {i['title']}")
         ents = ", ".join(f"{k}: {', '.join(v[:5])}{' ...' if len(v) > 5 else ''}"
                          for k, v in i["entities"].items() if v)
         if ents:
             echo(f"         {ents}")
-    note(f"{len(items)} incidents")
+    note(plural(len(items), "incident"))
 
 
 for _command in triage_commands.INCIDENT_COMMANDS:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 
 from custodes.detect.rule import SEVERITIES, SEVERITY_RANK, parse_iso, stable_id
+from custodes.text import plural
 
 GAP = dt.timedelta(days=3)
 LINK_KEYS = ("kid", "src_ip", "credential_id", "actor_id", "employee_id", "asn")
@@ -112,7 +113,8 @@ def _incident(members: list[dict]) -> dict:
     last = max(f["last_seen"] for f in timed)
     days = (parse_iso(last) - parse_iso(first)).days + 1
     title = top["title"] if len(members) == 1 else (
-        f"{top['title']} (+{len(members) - 1} related findings: {', '.join(rules)}; over {days} days)")
+        f"{top['title']} (+{plural(len(members) - 1, 'related finding')}: {', '.join(rules)}; "
+        f"over {plural(days, 'day')})")
     return {
         "incident_id": incident_id,
         "title": title,

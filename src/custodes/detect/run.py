@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from custodes.clikit import iso, stderr_is_terminal
+from custodes.clikit import iso
 from custodes.contract import DATASET_NAMES, EVENT_TIME_COLUMN
 from custodes.detect import incidents as incident_grouping
 from custodes.detect import lakefacts, store
@@ -28,6 +28,8 @@ from custodes.detect.rule import (
 )
 from custodes.detect.state import State, fingerprint
 from custodes.errors import CustodesError
+from custodes.progress import QUIET, Bar
+from custodes.text import noun
 from custodes.workspace import private_dir
 
 
@@ -223,7 +225,8 @@ def evaluate(engine, rules: list[Rule] | None = None, *, since: dt.datetime | No
     for rule in rules:
         missing = missing_for(rule, available)
         if missing:
-            notify(f"skipping {rule.id}: needs the {', '.join(missing)} dataset(s), absent from the workspace")
+            notify(f"skipping {rule.id}: needs the {', '.join(missing)} {noun(len(missing), 'dataset')}, "
+                   f"absent from the workspace")
             continue
         ctx = Context(engine, now, since if rule.kind == "event" else None, config,
                       available, day_number(first), pending, cache, recent)
@@ -247,19 +250,20 @@ class RunSummary:
 
 
 def detect(workspace, *, engine=None, backend: str | None = None, full: bool = False,
-           notify: Callable[[str], None] = _quiet) -> RunSummary:
-    """Detect over what arrived since the last run (everything with ``full``), store the results."""
+           notify: Callable[[str], None] = _quiet, progress: Bar = QUIET) -> RunSummary:
+    """Detect over what arrived since the last run (everything with ``full``), store the results.
+    ``progress`` is told each rule as it runs (the CLI's bar: custodes.progress)."""
     from custodes.engine import connect
 
     if engine is None:
         with connect(workspace, backend) as own:
-            if own.name == "duckdb":  # progress bars only for a person watching
-                own.con.raw_sql(f"SET enable_progress_bar = {str(stderr_is_terminal()).lower()}")
+            if own.name == "duckdb":  # custodes.progress shows a person the rules; DuckDB's own bar
+                own.con.raw_sql("SET enable_progress_bar = false")  # would write into stdout
                 # every rule reads the same files: their footers once, not once a query
                 own.con.raw_sql("SET parquet_metadata_cache = true")
-            return detect(workspace, engine=own, full=full, notify=notify)
+            return detect(workspace, engine=own, full=full, notify=notify, progress=progress)
     with _one_run_at_a_time(workspace):
-        return _detect(workspace, engine, full, notify)
+        return _detect(workspace, engine, full, notify, progress)
 
 
 @contextlib.contextmanager
@@ -276,7 +280,7 @@ def _one_run_at_a_time(workspace):
         os.close(fd)
 
 
-def _detect(workspace, engine, full: bool, notify: Callable[[str], None]) -> RunSummary:
+def _detect(workspace, engine, full: bool, notify: Callable[[str], None], progress: Bar) -> RunSummary:
     rules = all_rules(workspace)
     config = workspace.setting("detect", {}) or {}
     available = available_datasets(engine)
@@ -301,11 +305,15 @@ def _detect(workspace, engine, full: bool, notify: Callable[[str], None]) -> Run
     recent = _recent_access(engine, since_by_rule, bounds[1])
 
     kept, fresh, skipped = [], [], []
+    progress.start(len(rules))
     for rule in rules:
+        progress.item(rule.id)
         missing = missing_for(rule, available)
         if missing:
-            notify(f"skipping {rule.id}: needs the {', '.join(missing)} dataset(s), absent from the workspace")
+            notify(f"skipping {rule.id}: needs the {', '.join(missing)} {noun(len(missing), 'dataset')}, "
+                   f"absent from the workspace")
             skipped.append(rule.id)
+            progress.done()
             continue
         plan = since_by_rule.get(rule.id) if rule.kind == "event" else None
         if plan != "nothing":
@@ -314,6 +322,7 @@ def _detect(workspace, engine, full: bool, notify: Callable[[str], None]) -> Run
                               cache=cache, recent=recent)
         if incremental:
             kept += [f for f in previous if f["rule_id"] == rule.id and _still_valid(f, plan)]
+        progress.done()
     _keep_history(fresh, previous)
     findings = kept + fresh
     incidents = incident_grouping.group(findings)

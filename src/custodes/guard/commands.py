@@ -16,6 +16,7 @@ import click
 from custodes.clikit import echo, format_option, note, parse_time_option, safe_dumps, workspace_option
 from custodes.errors import CustodesError, UsageError
 from custodes.guard.server import ROUTE_HEADERS
+from custodes.text import plural
 
 MAX_CACHE_TTL = 60.0
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
@@ -116,7 +117,7 @@ def verify(keys_path, issuer, audience, ledger_url, max_lifetime, ledger_failure
     flush()
     out.flush()
     if not all_ok:
-        raise CustodesError(f"{refused} of {total} token(s) refused")
+        raise CustodesError(f"{refused} of {plural(total, 'token')} refused")
 
 
 @guard.group()
@@ -156,9 +157,9 @@ def ledger_load(issuance_file, ledger_url, input_format, fmt):
         echo(f"recorded {recorded} issued tokens from {issuance_file}"
                    + (f" ({summary['skipped_expired']} long expired, skipped)"
                       if summary["skipped_expired"] else "")
-                   + (f"; {summary['bad_rows']} bad rows skipped" if bad else ""))
+                   + (f"; {plural(summary['bad_rows'], 'bad row')} skipped" if bad else ""))
     if bad:
-        raise CustodesError(f"{issuance_file}: {summary['bad_rows']} bad row(s) skipped")
+        raise CustodesError(f"{issuance_file}: {plural(summary['bad_rows'], 'bad row')} skipped")
 
 
 @guard.command()
@@ -248,7 +249,7 @@ def serve(keys_path, issuer, audience, ledger_url, max_lifetime, ledger_failure,
     except CustodesError:
         app.access_log.close()
         raise
-    note(f"custodes guard: GET http://{host}:{port}/auth ({workers} worker(s)); "
+    note(f"custodes guard: GET http://{host}:{port}/auth ({plural(workers, 'worker')}); "
          f"access events in {events}")
     options = dict(host=host, port=port, log_level="warning", access_log=False, lifespan="on",
                    http=http_impl, server_header=False, date_header=False)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import click
 
-from custodes import contract
-from custodes.clikit import dumps, echo, emit_json, format_option, note, stderr_is_terminal, workspace_option
+from custodes import progress
+from custodes.clikit import (
+    dataset_argument, datasets_epilog, dumps, echo, emit_json, format_option, note, workspace_option,
+)
 from custodes.lake.readers import FORMATS
 from custodes.lake.validate import REASONS
+from custodes.text import MISSING, count, plural
 
 
-@click.command()
-@click.argument("dataset", type=click.Choice(contract.DATASET_NAMES))
+@click.command(epilog=datasets_epilog())
+@dataset_argument()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--format", "input_format", type=click.Choice(FORMATS), default=None,
               help="input format (default: from each file's extension)")
@@ -28,14 +31,15 @@ def ingest(workspace, dataset, paths, input_format, map_file, fmt, batch_rows):
     from custodes.lake.ingest import IngestFailed, ingest as run
 
     try:
-        report, failed = run(workspace, dataset, list(paths), fmt=input_format, mapping=map_file,
-                             batch_rows=batch_rows, progress=note if stderr_is_terminal() else None), None
+        with progress.shown(f"ingest {dataset}", "files") as bar:
+            report, failed = run(workspace, dataset, list(paths), fmt=input_format, mapping=map_file,
+                                 batch_rows=batch_rows, progress=bar), None
     except IngestFailed as exc:
         report, failed = exc.report, exc
     for warning in report.warnings:
         note(f"warning: {warning}")
     if report.removed_orphans:
-        note(f"removed {report.removed_orphans} leftover file(s) of an interrupted ingest (or planted: "
+        note(f"removed {plural(report.removed_orphans, 'leftover file')} of an interrupted ingest (or planted: "
              f"files in the lake that no manifest entry committed)")
     for f in report.files:
         if f.error is None and f.seq is None and f.note:
@@ -53,8 +57,8 @@ def ingest(workspace, dataset, paths, input_format, map_file, fmt, batch_rows):
 
 def _print_summary(dataset: str, report) -> None:
     skipped = sum(f.skipped for f in report.files)
-    echo(f"{dataset}: {report.rows} rows loaded, {report.quarantined} quarantined, "
-         f"{report.committed} file(s) ingested, {skipped} already ingested")
+    echo(f"{dataset}: {plural(report.rows, 'row')} loaded, {report.quarantined:,} quarantined, "
+         f"{plural(report.committed, 'file')} ingested, {skipped:,} already ingested")
     for reason, count in report.reasons.items():
         echo(f"  {count:>10}  {reason}: {REASONS.get(reason, reason)}")
     if report.quarantined:
@@ -66,7 +70,7 @@ def _failure_lines(report) -> str:
     the command named more than one file, how many were committed."""
     lines = [f.error for f in report.failed]
     if len(report.files) > 1:
-        lines.append(f"{len(lines)} of {len(report.files)} file(s) failed and left nothing behind; "
+        lines.append(f"{len(lines)} of {plural(len(report.files), 'file')} failed and left nothing behind; "
                      f"{report.committed} committed")
     return "\n".join(lines)
 
@@ -84,20 +88,34 @@ def status(workspace, fmt):
         return
     if not result["datasets"]:
         echo("the workspace holds no data yet (custodes ingest DATASET PATH...)")
-    for name, d in result["datasets"].items():
-        span = f"  {d['first_time']} .. {d['last_time']}" if d["first_time"] else ""
-        echo(f"{name:<12} {d['rows']:>12} rows {d['quarantined']:>9} quarantined {d['files']:>6} files{span}")
+    else:
+        for line in _status_table(result["datasets"]):
+            echo(line)
     s = result["seals"]
     head = f"{s['head_seq']}:{s['head']}" if s["head"] else "-"
-    echo(f"seals: {s['entries']} entries, head {head} ({'signed' if s['signed'] else 'unsigned'}); "
+    echo(f"seals: {plural(s['entries'], 'entry')}, head {head} ({'signed' if s['signed'] else 'unsigned'}); "
                f"check with: custodes verify --expect-head {head if s['head'] else 'SEQ:SEAL'}")
     if s["anchor_pending"]:
-        echo(f"seals: {s['anchor_pending']} head(s) wait to be anchored (the anchor failed; retried by "
+        echo(f"seals: {plural(s['anchor_pending'], 'head')} waiting to be anchored (the anchor failed; retried by "
                    f"the next ingest or verify)")
 
 
-@click.command()
-@click.argument("dataset", required=False, type=click.Choice(contract.DATASET_NAMES))
+STATUS_COLUMNS = (("dataset", "<"), ("rows", ">"), ("quarantined", ">"), ("files", ">"),
+                  ("first event (UTC)", "<"), ("last event (UTC)", "<"))
+
+
+def _status_table(datasets: dict) -> list[str]:
+    """`status`'s text: one header line, then a row per dataset, counts with thousands separators
+    (the JSON keeps plain integers: CONTRACT.md)."""
+    rows = [[name, count(d["rows"]), count(d["quarantined"]), count(d["files"]),
+             d["first_time"] or MISSING, d["last_time"] or MISSING] for name, d in datasets.items()]
+    widths = [max(len(title), *(len(r[i]) for r in rows)) for i, (title, _) in enumerate(STATUS_COLUMNS)]
+    return ["  ".join(f"{cell:{align}{w}}" for cell, (_, align), w in zip(line, STATUS_COLUMNS, widths)).rstrip()
+            for line in [[title for title, _ in STATUS_COLUMNS], *rows]]
+
+
+@click.command(epilog=datasets_epilog())
+@dataset_argument(required=False)
 @click.option("--limit", type=click.IntRange(0), default=1000, show_default=True, help="at most this many rows (0: all)")
 @format_option()
 @workspace_option
@@ -153,9 +171,9 @@ def verify(workspace, verify_key, expect_heads, anchors, sign, fmt):
     if fmt == "json":
         emit_json(report.to_dict())
     else:
-        echo(f"checked {report.files} files ({report.bytes / 1e6:.1f} MB) in {report.entries} "
-                   f"sealed ingests in {report.seconds:.2f}s; signature: {report.signature}"
-                   + (f"; {report.anchored} anchored heads" if report.anchored else ""))
+        echo(f"checked {plural(report.files, 'file')} ({report.bytes / 1e6:.1f} MB) in "
+                   f"{plural(report.entries, 'sealed ingest')} in {report.seconds:.2f}s; signature: {report.signature}"
+                   + (f"; {plural(report.anchored, 'anchored head')}" if report.anchored else ""))
         for kind in ("altered", "deleted", "inserted"):
             for rel in getattr(report, kind):
                 echo(f"{kind.upper()}: {rel}")

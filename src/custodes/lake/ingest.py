@@ -37,6 +37,7 @@ from custodes.lake.timeparse import TimeWindow, rfc3339
 from custodes.lake.validate import (
     DEFAULTS, batch_sql, has_unnamed_nul, literal, name_nul_columns, nul_columns_sql, passes_through,
 )
+from custodes.progress import QUIET, Bar
 
 DEFAULT_BATCH_ROWS = 262_144
 #: Batches validated at once (each query on its own DuckDB cursor): one query on one Arrow batch
@@ -115,11 +116,11 @@ def _crash_point(name: str) -> None:
 
 
 def ingest(workspace, dataset: str, paths, fmt: str | None = None, mapping=None,
-           batch_rows: int | None = None, progress=None) -> IngestReport:
+           batch_rows: int | None = None, progress: Bar = QUIET) -> IngestReport:
     """Load ``paths`` (files, directories, globs) into ``dataset``; see the module docstring.
 
-    ``progress``, when given, is called with one line per source file (the CLI passes it when
-    stderr is a terminal)."""
+    ``progress`` is told each source file, the rows of each batch and each file done (the CLI
+    passes a bar when stderr is a terminal: custodes.progress)."""
     if dataset not in contract.DATASETS:
         raise UsageError(f"unknown dataset {dataset!r}; expected one of {', '.join(contract.DATASET_NAMES)}")
     if isinstance(paths, (str, Path)):
@@ -130,17 +131,19 @@ def ingest(workspace, dataset: str, paths, fmt: str | None = None, mapping=None,
     formats = [(f.path, format_of(f.path, fmt, f.named)) for f in files]
     window = TimeWindow.from_setting(workspace.setting("ingest.time_window"), dt.datetime.now(dt.timezone.utc))
     report = IngestReport(dataset)
+    progress.start(len(formats))
     with manifest.lock(workspace):
         done, keys = _open_chain(workspace, report)
         known = SourceIndex(dataset, done)
         last = done[-1] if done else None
         for path, file_fmt in formats:
             seq = (last["seq"] if last else 0) + 1
+            progress.item(Path(path).name)
             file_report, entry = _ingest_source(workspace, dataset, path, file_fmt, fields, seq, batch_rows,
-                                                known, window)
+                                                known, window, progress)
+            progress.done()
             if entry is None:  # already ingested, not read, or failed: nothing to commit
                 report.files.append(file_report)
-                _progress(progress, file_report)
                 continue
             try:
                 last = _commit(workspace, keys, entry, last, report)
@@ -149,19 +152,9 @@ def ingest(workspace, dataset: str, paths, fmt: str | None = None, mapping=None,
                 continue
             known.add(last)
             report.files.append(file_report)
-            _progress(progress, file_report)
     if report.failed:
         raise IngestFailed(report)
     return report
-
-
-def _progress(progress, f: FileReport) -> None:
-    if not progress:
-        return
-    if f.error or f.seq is None or f.skipped:
-        progress(f"{f.path}: {f.error or f.note or 'already ingested'}")
-    else:
-        progress(f"{f.path}: {f.rows} rows, {f.quarantined} quarantined (seq {f.seq})" + (f"; {f.note}" if f.note else ""))
 
 
 def _open_chain(ws, report: IngestReport) -> tuple[list[dict], seal.Keys]:
@@ -218,7 +211,7 @@ class _AlreadyIngested(Exception):
 
 
 def _ingest_source(ws, dataset, path: Path, fmt: str | None, fields, seq, batch_rows, known: SourceIndex,
-                   window: TimeWindow) -> tuple[FileReport, dict | None]:
+                   window: TimeWindow, progress: Bar = QUIET) -> tuple[FileReport, dict | None]:
     """One source file, up to its manifest entry (None when there is nothing to commit). Every
     failure of this one file is reported in its FileReport, and the others go on: a file that
     changed while it was read, bad input, a full disk (it leaves nothing behind)."""
@@ -238,7 +231,7 @@ def _ingest_source(ws, dataset, path: Path, fmt: str | None, fields, seq, batch_
             if prefix is not None and prefix.bytes == source.size:
                 return FileReport(str(path), fmt, prefix.seq, skipped=True), None
             report, entry = _ingest_file(ws, dataset, source, fmt, fields, seq, batch_rows, window,
-                                         lambda: _not_ingested(source, known))
+                                         lambda: _not_ingested(source, known), progress)
         except _AlreadyIngested as dup:
             return FileReport(str(path), fmt, dup.seq, skipped=True), None
         except CustodesError as exc:
@@ -295,7 +288,7 @@ def _plan(dataset, reader, fields, fmt, path):
 
 
 def _ingest_file(ws, dataset, source: SourceFile, fmt, fields, seq, batch_rows, window: TimeWindow | None = None,
-                 check_new=lambda: None):
+                 check_new=lambda: None, progress: Bar = QUIET):
     """Ingest one source file as ``seq`` up to its manifest entry (not committed). Before
     anything is renamed into place, the file must not have changed while it was read
     (``SourceFile.check_unchanged``), and ``check_new`` raises ``_AlreadyIngested`` when its
@@ -336,6 +329,7 @@ def _ingest_file(ws, dataset, source: SourceFile, fmt, fields, seq, batch_rows, 
                 bad = _quarantine_rows(bad, path, seq)
             report.rows += good.num_rows
             report.quarantined += bad.num_rows
+            progress.rows(good.num_rows + bad.num_rows)  # per batch, never per row
             if pending is not None:
                 pending.result()  # one batch written while the next is validated; no more
             pending = writer.submit(_write, store, quarantine, dataset, good, bad, times)

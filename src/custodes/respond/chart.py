@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 from html import escape
 
+from custodes.text import plural
+
 WIDTH, HEIGHT = 720, 260
 LEFT, RIGHT, TOP, BOTTOM = 64, 64, 34, 46
 BAR, LINE, AXIS, TEXT = "#b23a48", "#1d3557", "#888888", "#222222"
@@ -76,8 +78,8 @@ def timeline_svg(daily: list[dict], title: str = "Accounts touched per day") -> 
         h = plot_h * d["accounts"] / acc_max
         x = LEFT + n * slot
         parts.append(f'<rect x="{x + slot * 0.1:.1f}" y="{TOP + plot_h - h:.1f}" width="{max(slot * 0.8, 0.8):.1f}" '
-                     f'height="{h:.1f}" fill="{BAR}"><title>{d["date"]}: {d["accounts"]} accounts, '
-                     f'{d["requests"]} requests</title></rect>')
+                     f'height="{h:.1f}" fill="{BAR}"><title>{d["date"]}: {plural(d["accounts"], "account")}, '
+                     f'{plural(d["requests"], "request")}</title></rect>')
         points.append(f'{x + slot / 2:.1f},{TOP + plot_h - plot_h * d["requests"] / req_max:.1f}')
     if len(points) > 1:
         parts.append(f'<polyline points="{" ".join(points)}" fill="none" stroke="{LINE}" stroke-width="1.5"/>')

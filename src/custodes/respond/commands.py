@@ -11,6 +11,7 @@ from custodes.clikit import (echo, emit_json, format_option, iso, note, parse_ti
                              workspace_option)
 from custodes.errors import CustodesError, UsageError
 from custodes.respond.selector import KINDS, Selector
+from custodes.text import plural
 
 ENGINE_HELP = "query engine (default: `engine` in custodes.yaml, else duckdb)"
 FORCE_HELP = "replace the output file if it exists (never a symlink or anything but a regular file)"
@@ -70,7 +71,7 @@ def scope(workspace, selector, since, until, accounts_out, force, backend, fmt):
             rows = write_accounts_csv(engine, result, accounts_out, force=force)
             audit(workspace, "accounts_export", selector=selector.as_dict(), since=since, until=until, rows=rows,
                   path=str(accounts_out.resolve()))
-            note(f"wrote {rows} account(s) to {accounts_out}")
+            note(f"wrote {plural(rows, 'account')} to {accounts_out}")
     if fmt == "json":
         emit_json(result.to_json())
     else:
@@ -111,7 +112,7 @@ def notify(workspace, selector, since, until, out, force, by, backend, fmt):
     if fmt == "json":
         emit_json(entry)
     else:
-        echo(f"wrote {entry['rows']:,} people to notify to {out} (mode 0600); "
+        echo(f"wrote {plural(entry['rows'], 'person')} to notify to {out} (mode 0600); "
              f"{entry['without_contact']:,} without contact details; export recorded in the audit trail")
 
 
@@ -217,8 +218,8 @@ def offboard_text(plan, record) -> str:
     lines = [f"Offboarding {plan.employee_id}" + (f" ({plan.name})" if plan.name else "")
              + f": terminated {ended}; as of {iso(plan.as_of)} (data time)"]
     lines.append(f"  credentials to revoke: {len(plan.credentials)}")
-    lines += [f"    {c['credential_id']} ({c['credential_type']}): {c['requests']} requests, "
-              f"{c['requests_after_termination']} after termination, last used {iso(c['last_used']) or 'never'}"
+    lines += [f"    {c['credential_id']} ({c['credential_type']}): {plural(c['requests'], 'request')}, "
+              f"{c['requests_after_termination']:,} after termination, last used {iso(c['last_used']) or 'never'}"
               for c in plan.credentials]
     if plan.already_revoked:
         lines.append(f"  already revoked or expired: {', '.join(plan.already_revoked)}")
@@ -232,7 +233,7 @@ def offboard_text(plan, record) -> str:
         lines.append(f"    ... {len(plan.sessions) - 50} more (--format json lists them all)")
     lines += [f"  note: {n}" for n in plan.notes]
     if record is not None:
-        pushed = f"pushed {len(record['pushed'])} revocation(s) to the ledger" if record["pushed_to_ledger"] \
+        pushed = f"pushed {plural(len(record['pushed']), 'revocation')} to the ledger" if record["pushed_to_ledger"] \
             else "no ledger: nothing pushed"
         lines.append(f"Applied: recorded in {record['path']}; {pushed}")
     elif not plan.empty:

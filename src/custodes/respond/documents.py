@@ -26,6 +26,7 @@ import markupsafe
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from custodes import text
 from custodes.clikit import dumps, shell_command, terminal_safe
 from custodes.errors import CustodesError
 from custodes.respond import narrative
@@ -287,7 +288,8 @@ def environment(loader: jinja2.BaseLoader | None = None) -> jinja2.Environment:
         loader=loader or jinja2.PackageLoader("custodes.respond", "templates"), autoescape=True,
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, finalize=_plain,
     )
-    env.filters["num"] = lambda n: "—" if n is None else f"{n:,.0f}"
+    env.filters["num"] = text.count
+    env.filters["shown"] = text.shown  # evidence values: 82% for a share, yes/no, an em dash
     return env
 
 

@@ -23,6 +23,7 @@ from custodes.errors import CustodesError
 from custodes.respond import offboard, regulation, settings
 from custodes.respond.scope import Scope, account_columns, accounts_table, scope
 from custodes.respond.selector import Selector, optional_table
+from custodes.text import plural
 
 #: what must be set before a document is more than a draft (docs/respond.md, "Drafts"), and
 #: where: the custodes.yaml key or the option that sets it
@@ -128,8 +129,8 @@ def containment_plan(engine, workspace, incident: dict) -> tuple[list[dict], lis
     # built word by word with shell quoting, never by pasting text into a command line.
     for p in plans:
         actions.append({"action": "offboard", "target": p.employee_id,
-                        "detail": f"revoke {len(p.credentials)} credential(s), rotate {len(p.keys)} key(s), "
-                                  f"end {len(p.sessions)} session(s)",
+                        "detail": f"revoke {plural(len(p.credentials), 'credential')}, "
+                                  f"rotate {plural(len(p.keys), 'key')}, end {plural(len(p.sessions), 'session')}",
                         "command": shell_command("custodes", "offboard", p.employee_id, "--apply")})
     for kid in ent.get("kid") or []:
         if kid not in planned_keys:

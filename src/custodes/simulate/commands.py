@@ -10,6 +10,7 @@ from custodes import clikit
 from custodes.simulate.run import DEFAULT_CUSTOMERS, DEFAULT_DAYS, DEFAULT_SEED, simulate as run_simulation
 from custodes.simulate.scenarios import SCENARIOS
 from custodes.simulate.world import DEFAULT_START
+from custodes.text import plural
 
 
 def _start(ctx, param, value: str | None) -> dt.datetime:
@@ -50,13 +51,13 @@ def simulate(out_dir, scenarios, no_scenarios, customers, days, seed, start, loo
     if fmt == "json":
         clikit.emit_json(summary.to_dict())
         return
-    click.echo(f"wrote {summary.out_dir}: {summary.customers:,} customers, {summary.days} days "
+    click.echo(f"wrote {summary.out_dir}: {summary.customers:,} customers, {plural(summary.days, 'day')} "
                f"({summary.start} to {summary.end}), seed {summary.seed}, in {summary.seconds:.1f} s")
     for dataset, rows in summary.counts.items():
         click.echo(f"  {dataset:<12} {rows:>12,} rows")
     for name, info in summary.scenarios.items():
-        click.echo(f"  scenario {name}: {info['start']} to {info['end']}, {info['requests']:,} requests, "
-                   f"{info['account_count']:,} accounts ({info['accounts']})")
+        click.echo(f"  scenario {name}: {info['start']} to {info['end']}, {plural(info['requests'], 'request')}, "
+                   f"{plural(info['account_count'], 'account')} ({info['accounts']})")
     if summary.lookalikes:
         click.echo(f"  look-alikes: {', '.join(summary.lookalikes)}")
     click.echo(f"  ground truth: {summary.paths['ground_truth']}")

@@ -24,6 +24,7 @@ from custodes.simulate.clock import from_us, rfc3339
 from custodes.simulate.scenarios import SCENARIOS, Scenario
 from custodes.simulate.traffic import SOURCE_REQUEST, customer_day, request_ids
 from custodes.simulate.world import DEFAULT_START, World, build_world, rng_for
+from custodes.text import plural
 
 DEFAULT_CUSTOMERS = 50_000
 DEFAULT_DAYS = 60
@@ -54,8 +55,8 @@ class Summary:
     files: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
-        attacks = ", ".join(f"{name} ({info['account_count']:,} accounts)" for name, info in self.scenarios.items())
-        return (f"{self.customers:,} customers, {self.days} days ({self.start} to {self.end}): "
+        attacks = ", ".join(f"{name} ({plural(info['account_count'], 'account')})" for name, info in self.scenarios.items())
+        return (f"{self.customers:,} customers, {plural(self.days, 'day')} ({self.start} to {self.end}): "
                 f"{self.counts['access']:,} requests, {self.counts['issuance']:,} tokens; "
                 f"scenarios: {attacks or 'none'}; written to {self.out_dir}")
 

@@ -6,6 +6,7 @@ import click
 
 from custodes.clikit import emit_json, format_option, workspace_option
 from custodes.errors import CustodesError
+from custodes.text import plural
 
 
 def _address(ctx, param, value):
@@ -55,12 +56,12 @@ def _print(report) -> None:
     for s in report.sources:
         state = "ok" if s.ok else "FAILED: " + printable("; ".join(s.errors))
         click.echo(f"{s.name:<14} {s.dataset:<12} {s.rows:>10,} rows loaded, {s.quarantined:,} quarantined, "
-                   f"{s.files} file(s), {s.waiting} waiting  {state}")
+                   f"{plural(s.files, 'file')}, {s.waiting:,} waiting  {state}")
     d = report.detect
     if d.get("error"):
         click.echo(f"detect: FAILED: {printable(d['error'])}")
     elif d.get("ran"):
-        click.echo(f"detect: data time {d['now']}, {d['new_findings']} new findings, {d['incidents']} incidents")
+        click.echo(f"detect: data time {d['now']}, {plural(d['new_findings'], 'new finding')}, {plural(d['incidents'], 'incident')}")
     else:
         click.echo(f"detect: nothing new{' (' + d['note'] + ')' if d.get('note') else ''}")
     a = report.alerts

@@ -28,6 +28,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from custodes.detect.replay import day_files, delivered
+from custodes.progress import QUIET, Bar
 from custodes.simulate.reference import REFERENCE_FILES
 from custodes.workspace import private_dir
 
@@ -187,9 +188,11 @@ class Timeline:
 
 
 def replay(workspace, sim_dir: Path, feed_dir: Path, *, hours: int = 6,
-           cycle: Callable | None = None, on_step: Callable[[Step], None] | None = None) -> Timeline:
+           cycle: Callable | None = None, on_step: Callable[[Step], None] | None = None,
+           progress: Bar = QUIET) -> Timeline:
     """Feed the world through watch cycles (``cycle(workspace) -> CycleReport``, default
-    :func:`custodes.watch.run_cycle`); see the module docstring for the steps."""
+    :func:`custodes.watch.run_cycle`); see the module docstring for the steps. ``progress`` is
+    told the hours of data time fed, after each cycle."""
     import time
 
     from custodes.detect.truth import load_truth
@@ -207,7 +210,9 @@ def replay(workspace, sim_dir: Path, feed_dir: Path, *, hours: int = 6,
         timeline.steps.append(Step(iso(fed), "again", {d: 0 for d in EVENT_DATASETS}, report.detect.get("now"),
                                    report.seconds, report.ok))
         return timeline
+    progress.start(_hours(feed.end - feed.start))
     while fed < feed.end:
+        progress.to(_hours(fed - feed.start), f"cycle {len(timeline.steps) + 1}: data up to {iso(fed)}")
         fed, mode = next_step(fed, feed.end, scenarios, timeline.first, hours)
         mode = "history" if not timeline.steps and mode == "jump" else mode
         began = time.perf_counter()
@@ -217,9 +222,14 @@ def replay(workspace, sim_dir: Path, feed_dir: Path, *, hours: int = 6,
         step.alerts = _note_alerts(workspace, report, scenarios, timeline.first, step)
         timeline.steps.append(step)
         timeline.save(saved)
+        progress.to(_hours(fed - feed.start))
         if on_step:
             on_step(step)
     return timeline
+
+
+def _hours(span: dt.timedelta) -> float:
+    return span.total_seconds() / 3600
 
 
 def next_step(fed: dt.datetime, end: dt.datetime, scenarios: list[dict], first: dict, hours: int

@@ -18,6 +18,7 @@ from starlette.responses import RedirectResponse, Response
 from custodes.console import auth
 from custodes.console.forms import FormError, read_form
 from custodes.console.render import page
+from custodes.text import plural
 
 MAX_NAME = 64
 
@@ -59,7 +60,8 @@ async def submit(request: Request) -> Response:
     if wait:
         console.audit.record(user=name if known else None, role=None, action="login.blocked",
                              client=client, detail={"retry_after_s": wait})
-        response = _form_page(request, 429, f"Too many failed sign-ins. Try again in {wait // 60 + 1} minutes.")
+        response = _form_page(request, 429,
+                              f"Too many failed sign-ins. Try again in {plural(wait // 60 + 1, 'minute')}.")
         response.headers["Retry-After"] = str(wait)
         return response
     user = console.users.authenticate(name, password)

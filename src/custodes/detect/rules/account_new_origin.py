@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from custodes.detect.rule import Rule
 from custodes.detect.rules._origins import NOVELTY_DAYS, FromNewOrigins, new_origin_requests, origin_totals
+from custodes.text import plural
 
 #: Days whose returning accounts make a network's usual traffic.
 ESTABLISHED_DAYS = 7
@@ -64,5 +65,5 @@ class NewOrigin(FromNewOrigins, Rule):
         return "medium"
 
     def title_of(self, row):
-        return (f"{row['accounts']} accounts reached from AS{row['asn']}, new to every one of them, "
-                f"with no login from there (the network's usual returning accounts: {row['established']})")
+        return (f"{plural(row['accounts'], 'account')} reached from AS{row['asn']}, new to every one of them, "
+                f"with no login from there (the network's usual returning accounts: {row['established']:,})")

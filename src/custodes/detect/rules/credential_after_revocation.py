@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from custodes.detect.rule import SKEW, Rule, day_expr, successful
+from custodes.text import plural
 
 
 class AfterRevocation(Rule):
@@ -34,4 +35,4 @@ class AfterRevocation(Rule):
         return j.mutate(day=day_expr(j.time)).drop("revoked_id", "revoked_at", "owner_id")
 
     def title_of(self, row):
-        return f"Revoked credential {row['credential_id']} was accepted {row['requests']} times"
+        return f"Revoked credential {row['credential_id']} was accepted {plural(row['requests'], 'time')}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ibis
 
 from custodes.detect.rule import SKEW, Rule, account_key, day_expr, successful
+from custodes.text import plural
 
 
 class AfterTermination(Rule):
@@ -69,5 +70,5 @@ class AfterTermination(Rule):
 
     def title_of(self, row):
         what = f"credential {row['cred']}" if row["cred"] else "their account"
-        return (f"{row['employee_id']} left, yet {what} made {row['requests']} requests "
-                f"touching {row['accounts']} accounts ({row['records'] or 0} records)")
+        return (f"{row['employee_id']} left, yet {what} made {plural(row['requests'], 'request')} "
+                f"touching {plural(row['accounts'], 'account')} ({plural(row['records'] or 0, 'record')})")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ibis
 
 from custodes.detect.rule import Rule
+from custodes.text import plural
 
 
 class DepartedStillValid(Rule):
@@ -43,4 +44,4 @@ class DepartedStillValid(Rule):
 
     def title_of(self, row):
         return (f"{row['credential_type'] or 'credential'} {row['credential_id']} of "
-                f"{row['employee_id']} is still valid {row['days_since_departure']} days after they left")
+                f"{row['employee_id']} is still valid {plural(row['days_since_departure'], 'day')} after they left")

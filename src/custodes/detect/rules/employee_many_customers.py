@@ -8,6 +8,7 @@ import numpy as np
 from custodes.detect.daily import days_from
 from custodes.detect.rule import Rule, account_key, day_expr, successful
 from custodes.detect.timecols import hour_of_day_expr
+from custodes.text import plural
 
 #: Days of peers' reads a day is compared with, and days whose rhythm says which hours are quiet.
 PEER_DAYS = 14
@@ -127,8 +128,8 @@ class EmployeeManyCustomers(Rule):
         return "high" if very_many or many_at_night else "medium"
 
     def title_of(self, row):
-        night = f", {row['night_accounts']} of them in off hours" if row["night_accounts"] else ""
-        return (f"Employee {row['actor_id']} read {row['accounts']} customer accounts in a day "
+        night = f", {row['night_accounts']:,} of them in off hours" if row["night_accounts"] else ""
+        return (f"Employee {row['actor_id']} read {plural(row['accounts'], 'customer account')} in a day "
                 f"(a peer's day: {row['peer_median']:g}){night}")
 
 

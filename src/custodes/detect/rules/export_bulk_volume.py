@@ -6,6 +6,7 @@ import ibis
 
 from custodes.detect.daily import days_from
 from custodes.detect.rule import Rule, successful
+from custodes.text import plural
 
 
 class BulkVolume(Rule):
@@ -69,5 +70,5 @@ class BulkVolume(Rule):
         return "high" if row["records"] >= 10 * max(row["baseline"], self.min_records) else "medium"
 
     def title_of(self, row):
-        return (f"{row['principal']} exported {row['records']} customer records in a day "
-                f"(baseline {row['baseline']})")
+        return (f"{row['principal']} exported {plural(row['records'], 'customer record')} in a day "
+                f"(baseline {row['baseline']:,})")

@@ -8,6 +8,7 @@ import pyarrow as pa
 from custodes.detect.daily import days_from
 from custodes.detect.rule import Rule
 from custodes.detect.timecols import hour_number_expr
+from custodes.text import plural
 
 WEEK_HOURS = 168
 
@@ -62,7 +63,7 @@ class LogGap(Rule):
 
     def title_of(self, row):
         who = "the whole access log" if row["source"] == "*" else f"service {row['source']}"
-        return f"{row['gap_hours']} silent hours in {who} on one day"
+        return f"{plural(row['gap_hours'], 'silent hour')} in {who} on one day"
 
 
 def _hours_seen(a: ibis.Table) -> ibis.Table:

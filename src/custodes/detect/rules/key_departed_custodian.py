@@ -6,6 +6,7 @@ from __future__ import annotations
 import ibis
 
 from custodes.detect.rule import Rule
+from custodes.text import plural
 
 
 class DepartedCustodian(Rule):
@@ -49,7 +50,7 @@ class DepartedCustodian(Rule):
         return "medium" if row["rotation_started"] else "high"
 
     def title_of(self, row):
-        return (f"Signing key {row['kid']} is still trusted {row['days_since_departure']} days after "
+        return (f"Signing key {row['kid']} is still trusted {plural(row['days_since_departure'], 'day')} after "
                 f"its custodian {row['employee_id']} left, and was never rotated"
                 if not row["rotation_started"] else
                 f"Signing key {row['kid']} is still trusted after its custodian {row['employee_id']} "

@@ -7,6 +7,7 @@ import datetime as dt
 import ibis
 
 from custodes.detect.rule import Rule
+from custodes.text import plural
 
 
 class KeyPosture(Rule):
@@ -48,5 +49,5 @@ class KeyPosture(Rule):
         if row["in_file"]:
             why.append("stored as a file, not in an HSM/KMS")
         if row["age_days"] > row["max_age"]:
-            why.append(f"{row['age_days']} days old (policy: {row['max_age']})")
+            why.append(f"{plural(row['age_days'], 'day')} old (policy: {row['max_age']})")
         return f"Signing key {row['kid']} is " + " and ".join(why)

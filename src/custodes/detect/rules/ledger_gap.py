@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from custodes.detect.rule import Rule
 from custodes.detect.rules._tokens import CountsTokens, split_unissued
+from custodes.text import plural
 
 
 class LedgerGap(CountsTokens, Rule):
@@ -33,5 +34,5 @@ class LedgerGap(CountsTokens, Rule):
         return "low" if row["tokens"] >= 10 else "info"
 
     def title_of(self, row):
-        return (f"Issuance ledger gap: {row['tokens']} tokens (kid {row['kid']}) missing from the "
+        return (f"Issuance ledger gap: {plural(row['tokens'], 'token')} (kid {row['kid']}) missing from the "
                 f"ledger, each used by its own subject from a known device or address")

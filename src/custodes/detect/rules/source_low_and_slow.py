@@ -9,6 +9,7 @@ import ibis
 
 from custodes.detect.rule import Rule
 from custodes.detect.rules._origins import NOVELTY_DAYS, FromNewOrigins, new_origin_requests, origin_totals
+from custodes.text import percent, plural
 
 SPAN = 14  # days summed
 
@@ -78,5 +79,5 @@ class LowAndSlow(FromNewOrigins, Rule):
         return "high" if row["accounts"] >= 150 and row["active_days"] >= 5 else "medium"
 
     def title_of(self, row):
-        return (f"AS{row['asn']} reached {row['accounts']} accounts new to it over {SPAN} days "
-                f"({row['active_days']} active days, {row['share_new']:.0%} first visits)")
+        return (f"AS{row['asn']} reached {plural(row['accounts'], 'account')} new to it over {SPAN} days "
+                f"({plural(row['active_days'], 'active day')}, {percent(row['share_new'])} first visits)")

@@ -6,6 +6,7 @@ import ibis
 
 from custodes.detect.rule import Rule, day_start, keys_table, successful
 from custodes.detect.rules._origins import origin_totals
+from custodes.text import plural
 
 
 class SourceManyAccounts(Rule):
@@ -82,6 +83,6 @@ class SourceManyAccounts(Rule):
         return "medium"
 
     def title_of(self, row):
-        base = f"a baseline of {row['baseline']}" if row["baseline"] else "no history"
-        return (f"AS{row['asn']} reached {row['accounts']} customer accounts in a day "
-                f"({base}) from {row['sources']} addresses")
+        base = f"a baseline of {row['baseline']:,}" if row["baseline"] else "no history"
+        return (f"AS{row['asn']} reached {plural(row['accounts'], 'customer account')} in a day "
+                f"({base}) from {plural(row['sources'], 'address')}")

@@ -7,6 +7,7 @@ import ibis
 from custodes.detect.rule import SKEW_MICROS, Rule, day_expr
 from custodes.detect.rules._tokens import CountsTokens, token_requests
 from custodes.detect.timecols import unix_micros
+from custodes.text import plural
 
 
 class ClaimsMismatch(CountsTokens, Rule):
@@ -48,5 +49,5 @@ class ClaimsMismatch(CountsTokens, Rule):
         return "critical" if max(row["tokens"], row["accounts"]) >= 100 else "high"
 
     def title_of(self, row):
-        return (f"{row['tokens']} tokens presented with claims that contradict their issuance "
+        return (f"{plural(row['tokens'], 'token')} presented with claims that contradict their issuance "
                 f"(kid {row['kid']})")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from custodes.detect.rule import SKEW_MICROS, Rule, day_expr
 from custodes.detect.rules._tokens import CountsTokens, token_requests
 from custodes.detect.timecols import unix_micros
+from custodes.text import plural
 
 
 class ExpiredUse(CountsTokens, Rule):
@@ -34,4 +35,4 @@ class ExpiredUse(CountsTokens, Rule):
         return "high" if row["accounts"] >= 100 else "medium"
 
     def title_of(self, row):
-        return f"{row['tokens']} tokens (kid {row['kid']}) accepted after they expired"
+        return f"{plural(row['tokens'], 'token')} (kid {row['kid']}) accepted after expiry"

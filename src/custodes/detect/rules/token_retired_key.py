@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from custodes.detect.rule import SKEW, Rule, day_expr
 from custodes.detect.rules._tokens import CountsTokens, token_requests
+from custodes.text import plural
 
 
 class RetiredKey(CountsTokens, Rule):
@@ -37,4 +38,4 @@ class RetiredKey(CountsTokens, Rule):
         return "critical" if row["accounts"] >= 100 else "high"
 
     def title_of(self, row):
-        return f"{row['requests']} requests accepted with tokens signed by retired key {row['kid']}"
+        return f"{plural(row['requests'], 'request')} accepted with tokens signed by retired key {row['kid']}"

@@ -7,6 +7,7 @@ import ibis
 
 from custodes.detect.rule import Rule, keys_table, stable_id
 from custodes.detect.rules._tokens import split_unissued, uncorroborated_in_hindsight, unissued_rows
+from custodes.text import plural
 
 
 class UnissuedTokens(Rule):
@@ -71,6 +72,7 @@ class UnissuedTokens(Rule):
         return "medium" if volume >= 2 else "low"
 
     def title_of(self, row):
-        new = f" ({row['from_new_networks']} from networks new to their accounts)" if row["from_new_networks"] else ""
-        return (f"{row['tokens']} tokens signed with kid {row['kid']} that the authorization server "
-                f"never issued{new}, reading {row['accounts']} accounts from {row['sources']} addresses")
+        new = f" ({row['from_new_networks']:,} from networks new to their accounts)" if row["from_new_networks"] else ""
+        return (f"{plural(row['tokens'], 'token')} signed with kid {row['kid']} that the authorization server "
+                f"never issued{new}, reading {plural(row['accounts'], 'account')} from "
+                f"{plural(row['sources'], 'address')}")
