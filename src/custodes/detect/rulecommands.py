@@ -68,10 +68,12 @@ def _rich_table(rows: list[dict]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("id", "severity", "ATT&CK", "needs", "kind", "title")
+    table = Table()
+    for name in ("id", "severity", "ATT&CK", "needs", "kind"):  # titles: --format json|markdown
+        table.add_column(name, overflow="fold", no_wrap=name in ("id", "severity"))  # ids whole
     for r in rows:  # an operator's rule text goes through terminal_safe like every printed line
         table.add_row(*(terminal_safe(v) for v in (r["id"], r["severity"], ", ".join(r["attack"]),
-                                                   ruledocs.needs(r), r["kind"], r["title"])))
+                                                   ruledocs.needs(r), r["kind"])))
     Console(markup=False, highlight=False).print(table)
 
 

@@ -23,6 +23,7 @@ LAKE_COLUMNS = {
 
 #: What the lake does to a column before a rule sees it, beyond typing.
 NOTES = {
+    ("access", "asn"): "a finding's `asn` entity holds it as text (`\"14061\"`)",
     ("access", "account_id"): "defaults to actor_id for a customer actor",
     ("access", "record_count"): "defaults to 1 where account_id is set",
     ("access", "status"): "`successful(t)` keeps status < 400: refused attempts are not access",
@@ -30,6 +31,9 @@ NOTES = {
     ("catalog", "fields"): "`;`-separated; empty for a route that returns no personal data",
     ("credentials", "scopes"): "space-separated",
 }
+
+#: The datasets detection reads: customers' contacts are joined only when a list is exported.
+RULE_DATASETS = tuple(d for d in contract.DATASET_NAMES if d != "customers")
 
 TYPE_NAMES = {"timestamp": "timestamp (UTC)", "string": "string", "int": "int64", "bool": "boolean"}
 
@@ -72,7 +76,7 @@ def columns_seen(dataset: str) -> list[tuple[str, str, str]]:
 
 def columns_markdown() -> str:
     parts = []
-    for dataset in contract.DATASET_NAMES:
+    for dataset in RULE_DATASETS:
         lines = [f"**{dataset}**", "", "| column | type | note |", "|---|---|---|"]
         lines += [f"| `{name}` | {kind} | {_cell(note)} |" for name, kind, note in columns_seen(dataset)]
         parts.append("\n".join(lines))
