@@ -84,7 +84,7 @@ def _rich_table(rows: list[dict]) -> None:
               show_default=True, help="query engine the rules run on")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="output format: text for people, json for scripts (stdout holds nothing else)")
-def test_rules(rule_ids, workspace_dir, rules_dir, backend, fmt):
+def rules_test(rule_ids, workspace_dir, rules_dir, backend, fmt):
     """Run each rule's fixtures, each in a throwaway workspace through the real ingest, and
     compare its findings with the fixture's expect.yaml. Exit 1 on any failure."""
     suite = _suite(workspace_dir, rules_dir).select(rule_ids)

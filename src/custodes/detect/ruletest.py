@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from custodes import contract
 from custodes.detect.rule import Rule
 from custodes.errors import CustodesError
+from custodes.workspace import Workspace
 from custodes.yamlfile import load_yaml
 
 FIXTURES_DIR = "fixtures"
@@ -199,8 +200,6 @@ def run_fixture(rule: Rule, fixture: Fixture, backend: str = "duckdb") -> Outcom
     and compare its findings with the fixture's expectation."""
     outcome = Outcome(fixture.rule_id, fixture.name, str(fixture.path))
     with tempfile.TemporaryDirectory(prefix="custodes-ruletest-") as tmp:
-        from custodes.workspace import Workspace
-
         ws = Workspace.open(Path(tmp) / "ws")
         outcome.problems += _load(ws, fixture)
         if outcome.problems:
