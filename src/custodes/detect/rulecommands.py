@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from custodes.clikit import WORKSPACE_HELP, echo, emit_json, note, terminal_safe
+from custodes.clikit import WORKSPACE_HELP, echo, emit_json, format_option, note, terminal_safe
 from custodes.detect import ruledocs, ruletest
 from custodes.errors import CustodesError
 from custodes.workspace import Workspace, resolve_workspace_path
@@ -34,10 +34,11 @@ def _workspace(own: str | None) -> Workspace | None:
     return None
 
 
-def _suite(workspace_dir, rules_dir) -> ruletest.Suite:
+def _sources(workspace_dir, rules_dir) -> tuple[Path | None, Workspace | None]:
+    """(--rules-dir, the workspace): only DIR's rules when given, else the workspace's too."""
     if rules_dir is not None and not rules_dir.is_dir():
         raise CustodesError(f"--rules-dir {rules_dir} is not a directory")
-    return ruletest.load_suite(rules_dir, None if rules_dir is not None else _workspace(workspace_dir))
+    return rules_dir, None if rules_dir is not None else _workspace(workspace_dir)
 
 
 @click.group()
@@ -47,11 +48,10 @@ def rules():
 
 @rules.command("list")
 @_options
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
-              show_default=True, help="text for people (a table), json for scripts, markdown for docs")
+@format_option("text", "json", "markdown")
 def list_rules(workspace_dir, rules_dir, fmt):
     """The rules with their severity, ATT&CK techniques and the datasets they need."""
-    rows = [ruledocs.metadata(r) for r in _suite(workspace_dir, rules_dir).rules]
+    rows = [ruledocs.metadata(r) for r in ruletest.load_rules(*_sources(workspace_dir, rules_dir))[0]]
     if fmt == "json":
         emit_json(rows)
     elif fmt == "markdown":
@@ -82,12 +82,11 @@ def _rich_table(rows: list[dict]) -> None:
 @_options
 @click.option("--engine", "backend", type=click.Choice(["duckdb", "spark"]), default="duckdb",
               show_default=True, help="query engine the rules run on")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="output format: text for people, json for scripts (stdout holds nothing else)")
+@format_option()
 def rules_test(rule_ids, workspace_dir, rules_dir, backend, fmt):
     """Run each rule's fixtures, each in a throwaway workspace through the real ingest, and
     compare its findings with the fixture's expect.yaml. Exit 1 on any failure."""
-    suite = _suite(workspace_dir, rules_dir).select(rule_ids)
+    suite = ruletest.load_suite(*_sources(workspace_dir, rules_dir)).select(rule_ids)
     for rule_id in suite.untested():
         note(f"{rule_id}: no fixtures")
     if not suite.fixtures:

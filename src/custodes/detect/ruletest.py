@@ -141,18 +141,21 @@ class Suite:
         return outcomes
 
 
-def load_suite(rules_dir: Path | None = None, workspace=None) -> Suite:
+def load_rules(rules_dir: Path | None = None, workspace=None) -> tuple[list[Rule], list[Path]]:
     """The built-in rules and the workspace's own (``detect.rules_dir``), or, given
-    ``rules_dir``, only the rules of that folder, each with the fixtures beside it."""
+    ``rules_dir``, only the rules of that folder; with the folders their fixtures are in."""
     from custodes.detect.registry import all_rules, checked, operator_rules_dir, rules_from_folder
 
     if rules_dir is not None:
-        rules = checked([(cls, str(rules_dir)) for cls in rules_from_folder(Path(rules_dir))])
-        folders = [Path(rules_dir)]
-    else:
-        rules = all_rules(workspace)
-        folders = [builtin_folder(), operator_rules_dir(workspace)]
-    return Suite(rules, [f for folder in folders if folder is not None for f in fixtures_in(folder)])
+        return checked([(cls, str(rules_dir)) for cls in rules_from_folder(Path(rules_dir))]), [Path(rules_dir)]
+    folders = [builtin_folder(), operator_rules_dir(workspace)]
+    return all_rules(workspace), [f for f in folders if f is not None]
+
+
+def load_suite(rules_dir: Path | None = None, workspace=None) -> Suite:
+    """:func:`load_rules`, each with the fixtures beside it."""
+    rules, folders = load_rules(rules_dir, workspace)
+    return Suite(rules, [f for folder in folders for f in fixtures_in(folder)])
 
 
 # Reading fixtures -------------------------------------------------------------------------------
