@@ -66,13 +66,23 @@ def test_documented_command_and_options_exist(path, options):
 
 
 AREA_DOCS = {name: documented_commands((ROOT / "docs" / name).read_text())
-             for name in ("alerts.md", "respond.md", "watch.md")}
+             for name in ("alerts.md", "detect.md", "respond.md", "watch.md")}
 
 
 @pytest.mark.parametrize("path,options", [c for cmds in AREA_DOCS.values() for c in cmds],
                          ids=lambda v: " ".join(v) if isinstance(v, list) else "")
 def test_area_docs_commands_and_options_exist(path, options):
     test_documented_command_and_options_exist(path, options)
+
+
+def test_rules_commands_and_their_options_are_documented_and_exist():
+    """Issue 17 item 8: `custodes rules list|test` in docs/detect.md and the README's additions,
+    every option of theirs documented, and only real ones."""
+    for words in (["rules", "list"], ["rules", "test"]):
+        have = {o for p in resolve(words).params for o in p.opts if o.startswith("--")} - {"--help", "--workspace"}
+        in_detect = set().union(*(opts for path, opts in AREA_DOCS["detect.md"] if path == words))
+        in_readme = set().union(*(opts for path, opts in readme_additions() if path == words))
+        assert in_detect == have and in_readme == have, (words, have, in_detect, in_readme)
 
 
 def test_alerts_doc_lists_its_commands():

@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "detect": "custodes.detect.commands:detect",
     "findings": "custodes.detect.commands:findings",
     "incidents": "custodes.detect.commands:incidents",
+    "rules": "custodes.detect.rulecommands:rules",
     "suppress": "custodes.triage.commands:suppress",
     "watch": "custodes.watch.commands:watch",
     "alerts": "custodes.alerts.commands:alerts",

@@ -56,15 +56,26 @@ def _check(rule: type[Rule], origin: str) -> None:
         raise CustodesError(f"{origin}: rule {rule.id} has kind {rule.kind!r}; expected event or posture")
 
 
+def operator_rules_dir(workspace) -> Path | None:
+    """The folder of an operator's rules (``detect.rules_dir``, relative to the workspace)."""
+    folder = workspace.setting("detect.rules_dir") if workspace is not None else None
+    if not folder:
+        return None
+    path = Path(folder)
+    return path if path.is_absolute() else workspace.root / path
+
+
 def all_rules(workspace=None) -> list[Rule]:
     """Instances of every rule, built-in first, ids unique."""
     classes = [(r, "built-in") for r in builtin_rules()]
-    if workspace is not None:
-        folder = workspace.setting("detect.rules_dir")
-        if folder:
-            path = Path(folder)
-            path = path if path.is_absolute() else workspace.root / path
-            classes += [(r, str(path)) for r in rules_from_folder(path)]
+    folder = operator_rules_dir(workspace)
+    if folder is not None:
+        classes += [(r, str(folder)) for r in rules_from_folder(folder)]
+    return checked(classes)
+
+
+def checked(classes: list[tuple[type[Rule], str]]) -> list[Rule]:
+    """Instances of the rules (each with where it came from), their metadata checked, ids unique."""
     seen: dict[str, str] = {}
     rules = []
     for cls, origin in classes:
