@@ -11,6 +11,7 @@ from custodes.clikit import WORKSPACE_HELP, echo, emit_json, format_option, note
 from custodes.detect import ruledocs, ruletest
 from custodes.errors import CustodesError
 from custodes.workspace import Workspace, resolve_workspace_path
+from custodes.text import plural
 
 RULES_DIR_HELP = "a folder of rule modules (*.py) with their fixtures in DIR/fixtures/<rule id>/<name>/"
 
@@ -102,7 +103,7 @@ def rules_test(rule_ids, workspace_dir, rules_dir, backend, fmt):
 
 
 def _print_outcome(o: ruletest.Outcome) -> None:
-    echo(f"{'PASS' if o.ok else 'FAIL'}  {o.rule_id}/{o.fixture}  ({o.found} findings)")
+    echo(f"{'PASS' if o.ok else 'FAIL'}  {o.rule_id}/{o.fixture}  ({plural(o.found, 'finding')})")
     for problem in o.problems:
         echo(f"      {problem}")
     for f in o.missing:
