@@ -9,13 +9,12 @@ only speak for an incident when nothing more exact does (e.g. issuance withheld)
 
 from __future__ import annotations
 
-import datetime as dt
 
 import ibis
 
 from custodes.detect import store
 from custodes.detect.registry import all_rules
-from custodes.detect.rule import UTC, Context, day_start
+from custodes.detect.rule import Context, day_number, day_start
 from custodes.detect.run import available_datasets, data_bounds
 from custodes.errors import CustodesError
 
@@ -44,7 +43,7 @@ def findings_requests(engine, findings: list[dict], rules=None, workspace=None) 
             continue
         flagged = [{"day": f["_day"], **f["_group"]} for f in mine]
         ctx = Context(engine, now, day_start(min(f["day"] for f in flagged)), config, available,
-                      (first.astimezone(UTC) - dt.datetime(1970, 1, 1, tzinfo=UTC)).days)
+                      day_number(first))
         parts.append(rule.scope_rows(ctx, flagged).select(*access_columns))
     if not parts:
         return None

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 import ibis
 
 from custodes.detect.timecols import day_number_expr
+from custodes.timefmt import EPOCH
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 SEVERITY_RANK = {name: i for i, name in enumerate(SEVERITIES)}
@@ -124,14 +125,6 @@ class Context:
         if self.since is None:
             return t
         return t.filter(t.time >= self.lit_time(self.since))
-
-
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def parse_iso(text: str) -> dt.datetime:
-    """A time as findings and state store it (RFC 3339, ``Z`` for UTC)."""
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def lit_time(value: dt.datetime) -> ibis.Expr:

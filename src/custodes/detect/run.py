@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from custodes.clikit import iso, stderr_is_terminal
+from custodes.clikit import stderr_is_terminal
 from custodes.contract import DATASET_NAMES, EVENT_TIME_COLUMN
 from custodes.detect import incidents as incident_grouping
 from custodes.detect import lakefacts, store
@@ -24,10 +24,11 @@ from custodes.detect.daycache import DayCache
 from custodes.detect.registry import all_rules
 from custodes.detect.rule import (
     ENTITY_KEYS, SEVERITY_RANK, SKEW, UTC, Context, Rule, day_number, day_start, day_window, lit_time,
-    parse_iso, stable_id,
+    stable_id,
 )
 from custodes.detect.state import State, fingerprint
 from custodes.errors import CustodesError
+from custodes.timefmt import iso, parse_iso
 from custodes.workspace import private_dir
 
 

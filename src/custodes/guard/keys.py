@@ -10,7 +10,6 @@ A key may carry ``retired_at`` (RFC 3339): from then on nothing it signed is acc
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import hmac
 import json
@@ -25,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from custodes.errors import CustodesError
 from custodes.guard import b64
+from custodes.timefmt import parse_iso
 
 #: alg -> (kty, hash or curve). The table is the whole of what the guard accepts.
 ALGORITHMS: dict[str, tuple[str, str]] = {
@@ -169,13 +169,7 @@ def _parse_time(value, where: str) -> float | None:
         return None
     if not isinstance(value, str):
         raise CustodesError(f"{where}: retired_at must be an RFC 3339 string")
-    try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise CustodesError(f"{where}: retired_at {value!r} is not an RFC 3339 time") from None
-    if parsed.tzinfo is None:
-        raise CustodesError(f"{where}: retired_at {value!r} has no time zone")
-    return parsed.timestamp()
+    return parse_iso(value, f"{where}: retired_at").timestamp()
 
 
 def key_from_jwk(jwk: dict, where: str = "key") -> Key:

@@ -33,10 +33,11 @@ from custodes.lake.readers import format_of, line_based, open_reader
 from custodes.lake.readers.source import SourceFile
 from custodes.lake.sources import SourceIndex, expand
 from custodes.lake.store import QuarantineWriter, StagedWriter
-from custodes.lake.timeparse import TimeWindow, rfc3339
+from custodes.lake.timeparse import TimeWindow
 from custodes.lake.validate import (
     DEFAULTS, batch_sql, has_unnamed_nul, literal, name_nul_columns, nul_columns_sql, passes_through,
 )
+from custodes.timefmt import EPOCH, MICROS_PER_DAY, from_epoch_us, iso
 
 DEFAULT_BATCH_ROWS = 262_144
 #: Batches validated at once (each query on its own DuckDB cursor): one query on one Arrow batch
@@ -364,11 +365,11 @@ def _ingest_file(ws, dataset, source: SourceFile, fmt, fields, seq, batch_rows, 
     entry = {
         "seq": seq, "dataset": dataset, "rows": report.rows, "quarantined": report.quarantined,
         "reasons": report.reasons,
-        "first_time": _iso(min((t[0] for t in times), default=None)),
-        "last_time": _iso(max((t[1] for t in times), default=None)),
+        "first_time": iso(min((t[0] for t in times), default=None), digits=6),
+        "last_time": iso(max((t[1] for t in times), default=None), digits=6),
         "files": [asdict(f) for f in stored],
         "quarantine_file": asdict(qfile) if qfile else None,
-        "committed_at": _iso(dt.datetime.now(dt.timezone.utc)),
+        "committed_at": iso(dt.datetime.now(dt.timezone.utc), digits=6),
     }
     return report, entry
 
@@ -493,8 +494,8 @@ def _store(store: StagedWriter, dataset: str, good: pa.Table, times: list) -> No
         store.write(good)
         return
     micros = numbers(good.column(time_col))
-    times.append((_from_micros(int(micros.min())), _from_micros(int(micros.max()))))
-    days = micros // _MICROS_PER_DAY  # the UTC day, as numbers: no date text per row
+    times.append((from_epoch_us(int(micros.min())), from_epoch_us(int(micros.max()))))
+    days = micros // MICROS_PER_DAY  # the UTC day, as numbers: no date text per row
     if np.all(days[1:] >= days[:-1]):  # in time order (one day, or a log): day slices, no copy
         store.close_days_before(_day_name(int(days[0])))
         bounds = np.flatnonzero(days[1:] != days[:-1]) + 1
@@ -504,16 +505,8 @@ def _store(store: StagedWriter, dataset: str, good: pa.Table, times: list) -> No
     store.write_days([(_day_name(day), good.filter(bools(days == day))) for day in np.unique(days).tolist()])
 
 
-_MICROS_PER_DAY = 86_400_000_000
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-
-
-def _from_micros(us: int) -> dt.datetime:
-    return _EPOCH + dt.timedelta(microseconds=us)
-
-
 def _day_name(day: int) -> str:
-    return (_EPOCH + dt.timedelta(days=day)).date().isoformat()
+    return (EPOCH + dt.timedelta(days=day)).date().isoformat()
 
 
 def _reason_counts(bad: pa.Table) -> dict[str, int]:
@@ -571,7 +564,3 @@ def _require_paths(con, batch, plan, result: pa.Table, path: Path, dataset: str)
             raise CustodesError(f"{path}: the mapping takes {col} from {dotted!r}, which no row of the first "
                                 f"{batch.num_rows} has (a typo? if it may be absent, map it as "
                                 f"{col}: {{path: {dotted}, optional: true}})")
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else rfc3339(value, digits=6)

@@ -8,7 +8,8 @@ import datetime as dt
 import getpass
 import json
 
-from custodes.clikit import dumps, iso
+from custodes.clikit import dumps
+from custodes.timefmt import iso
 from custodes.workspace import private_dir, private_open
 
 

@@ -34,6 +34,7 @@ from custodes.respond.i18n import LANGUAGES, Catalogue
 from custodes.respond.report import REQUIRED, Report, default_path
 from custodes.respond.settings import Person, pick
 from custodes.safefile import write_output
+from custodes.timefmt import parse_iso
 
 DOCS = ("pipc", "gdpr33", "notice", "annex")
 FORMATS = ("html", "pdf", "md", "json")
@@ -101,7 +102,7 @@ def _measures(r: Report, t: Catalogue) -> dict:
     for action in r.containment:
         kind = action["action"]
         if kind == "offboard" and action["target"] in r.applied:
-            when = dt.datetime.fromisoformat(r.applied[action["target"]].replace("Z", "+00:00"))
+            when = parse_iso(r.applied[action["target"]], "respond audit: applied_at")
             taken.append(t("measures.offboard_done", employee=action["target"], when=t.time(when)))
         elif kind == "offboard":
             planned.append(t("measures.offboard", employee=action["target"]))
@@ -239,7 +240,7 @@ def merge_columns(r: Report, lang: str) -> list[pa.Array]:
     for value in encoded.dictionary.to_pylist():
         first, last, items = value.split("|", 2)
         codes = [i for i in items.split(";") if i]
-        noon = lambda d: dt.datetime.fromisoformat(d).replace(hour=12, tzinfo=t.zone)  # noqa: E731
+        noon = lambda d: parse_iso(d, date_ok=True).replace(hour=12, tzinfo=t.zone)  # noqa: E731
         sentences.append(narrative.for_subject(t, r.rule_ids, codes, noon(first), noon(last)))
         labels.append(t.items(codes))
     take = lambda values: pc.take(pa.array(values, pa.string()), encoded.indices)  # noqa: E731

@@ -14,10 +14,11 @@ from dataclasses import asdict, dataclass, field
 
 import ibis
 
-from custodes.clikit import dumps, iso
+from custodes.clikit import dumps
 from custodes.errors import CustodesError
 from custodes.ids import key_of
 from custodes.respond.selector import optional_table
+from custodes.timefmt import iso
 from custodes.workspace import atomic_write_bytes, private_dir
 
 #: how far back "recent" use of a key or a session is counted

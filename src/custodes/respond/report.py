@@ -23,6 +23,7 @@ from custodes.errors import CustodesError
 from custodes.respond import offboard, regulation, settings
 from custodes.respond.scope import Scope, account_columns, accounts_table, scope
 from custodes.respond.selector import Selector, optional_table
+from custodes.timefmt import parse_iso
 
 #: what must be set before a document is more than a draft (docs/respond.md, "Drafts"), and
 #: where: the custodes.yaml key or the option that sets it
@@ -112,7 +113,7 @@ def first_detection(incident: dict, findings: list[dict]) -> dt.datetime:
 def _parse(value) -> dt.datetime:
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.timezone.utc)
-    return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(dt.timezone.utc)
+    return parse_iso(value, "incidents.json")
 
 
 def containment_plan(engine, workspace, incident: dict) -> tuple[list[dict], list[offboard.OffboardPlan], list[str]]:

@@ -15,16 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import ibis
-import ibis.expr.datatypes as idt
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from custodes.clikit import iso
 from custodes.contract import PERSONAL_DATA_ITEMS
+from custodes.detect.timecols import unix_micros
 from custodes.errors import CustodesError
 from custodes.respond.selector import Selector, optional_table, select_requests
 from custodes.safefile import output_file
+from custodes.timefmt import EPOCH, MICROS_PER_DAY, iso
 
 #: header of ``--accounts-out`` (CONTRACT.md §3)
 ACCOUNTS_CSV_HEADER = ("account_id", "first_access", "last_access", "requests", "fields")
@@ -156,24 +156,15 @@ def duckdb_functions(engine) -> bool:
     return getattr(engine, "name", "") == "duckdb"
 
 
-@ibis.udf.scalar.builtin(name="epoch_us")
-def _epoch_us(time: idt.Timestamp(timezone="UTC")) -> idt.int64:
-    """DuckDB's microseconds since the epoch: integer arithmetic on the stored value."""
-
-
-MICROS_PER_DAY = 86_400_000_000
-EPOCH = dt.date(1970, 1, 1)
-
-
 def utc_day(time: ibis.TimestampValue, native: bool) -> ibis.Value:
     """The UTC day of ``time``: on DuckDB the day number since the epoch (a division), because
     casting a TIMESTAMPTZ to DATE goes through the ICU calendar, about as costly per row as
     reading the column; elsewhere the date. ``as_date`` reads either."""
-    return _epoch_us(time) // MICROS_PER_DAY if native else time.date()
+    return unix_micros(time) // MICROS_PER_DAY if native else time.date()
 
 
 def as_date(day) -> dt.date:
-    return EPOCH + dt.timedelta(days=int(day)) if isinstance(day, int) else day
+    return EPOCH.date() + dt.timedelta(days=int(day)) if isinstance(day, int) else day
 
 
 def account_days(p: ibis.Table, catalog: Catalog | None, native: bool = False) -> ibis.Table:

@@ -13,8 +13,8 @@ import datetime as dt
 import getpass
 import json
 
-from custodes.clikit import iso
 from custodes.sqlitedb import Store, transaction
+from custodes.timefmt import iso, parse_iso
 from custodes.triage.model import Record
 from custodes.triage.suppressions import Suppression
 
@@ -70,7 +70,7 @@ def os_user() -> str | None:
 
 
 def _time(text: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+    return parse_iso(text, "triage.db") if text else None
 
 
 def stamp(when: dt.datetime) -> str:

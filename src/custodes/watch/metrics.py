@@ -19,7 +19,6 @@ Measured by this process: ``custodes_watch_cycle_seconds``, ``custodes_watch_det
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import socket
 import threading
@@ -32,6 +31,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, make_wsgi_a
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from custodes.timefmt import parse_iso
 from custodes.watch.state import WatchState
 
 BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
@@ -98,7 +98,7 @@ class WatchCollector(Collector):
 
 
 def _epoch(text: str) -> float:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    return parse_iso(text, "watch state: last_time").timestamp()
 
 
 @dataclass

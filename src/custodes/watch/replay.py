@@ -29,19 +29,12 @@ import pyarrow as pa
 
 from custodes.detect.replay import day_files, delivered
 from custodes.simulate.reference import REFERENCE_FILES
+from custodes.timefmt import iso, parse_iso
 from custodes.workspace import private_dir
 
 UTC = dt.timezone.utc
 EVENT_DATASETS = ("access", "issuance")
 HIGH = ("high", "critical")
-
-
-def parse_time(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def iso(t: dt.datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Feed:
@@ -72,7 +65,7 @@ class Feed:
         if saved.get("world") != self.world:  # another world: start the feed over
             shutil.rmtree(self.feed_dir)
             return
-        self.steps, self.fed = saved["steps"], parse_time(saved["fed"])
+        self.steps, self.fed = saved["steps"], parse_iso(saved["fed"])
 
     def _save(self) -> None:
         from custodes.workspace import atomic_write_bytes
@@ -104,7 +97,7 @@ class Feed:
 
 
 def _day_of(f: Path) -> dt.datetime:
-    return dt.datetime.fromisoformat(f.stem).replace(tzinfo=UTC)
+    return parse_iso(f.stem, str(f), date_ok=True)
 
 
 def _write(table: pa.Table, path: Path) -> None:
@@ -146,7 +139,7 @@ class FirstAlert:
 
     @property
     def delay(self) -> dt.timedelta | None:
-        return parse_time(self.alert_at) - parse_time(self.start) if self.alert_at else None
+        return parse_iso(self.alert_at) - parse_iso(self.start) if self.alert_at else None
 
 
 @dataclass
@@ -227,13 +220,13 @@ def next_step(fed: dt.datetime, end: dt.datetime, scenarios: list[dict], first: 
     """Where the next slice ends, and why."""
     waiting = [s for s in scenarios if first[s["name"]].alert_at is None]  # posture warnings do not count
     for s in waiting:
-        start = _hour(parse_time(s["start"]))
-        if start <= fed < parse_time(s["start"]) + dt.timedelta(hours=hours):
+        start = _hour(parse_iso(s["start"]))
+        if start <= fed < parse_iso(s["start"]) + dt.timedelta(hours=hours):
             return min(fed + dt.timedelta(hours=1), end), "hour"
-    if any(parse_time(s["start"]) < fed for s in waiting):
+    if any(parse_iso(s["start"]) < fed for s in waiting):
         midnight = fed.replace(hour=0, minute=0, second=0, microsecond=0) + dt.timedelta(days=1)
         return min(midnight, end), "day"
-    upcoming = [_hour(parse_time(s["start"])) for s in waiting if _hour(parse_time(s["start"])) > fed]
+    upcoming = [_hour(parse_iso(s["start"])) for s in waiting if _hour(parse_iso(s["start"])) > fed]
     if upcoming:
         return min(upcoming), "jump"
     return end, "rest"
