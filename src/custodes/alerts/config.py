@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from custodes.detect.rule import SEVERITIES
 from custodes.errors import CustodesError
-from custodes.workspace import named
+from custodes.workspace import Workspace, named
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
 DEFAULT_MIN_SEVERITY = "high"
@@ -142,7 +142,7 @@ class AlertsConfig(BaseModel):
         return SEVERITIES[min(ranks)]
 
 
-def load(workspace) -> AlertsConfig | None:
+def load(workspace: Workspace) -> AlertsConfig | None:
     """The workspace's alert configuration; None when custodes.yaml has no ``alerts:``."""
     raw = workspace.setting("alerts", None)
     if raw is None:
@@ -172,7 +172,7 @@ def _where(loc: tuple) -> str:
     return out
 
 
-def console_url(workspace) -> str | None:
+def console_url(workspace: Workspace) -> str | None:
     url = workspace.setting("console.url", None)
     if url is None:
         return None

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from custodes.alerts.events import Memory
 from custodes.sqlitedb import Store, transaction
 from custodes.timefmt import UTC, iso
+from custodes.workspace import Workspace
 
 VERSION = 1
 SCHEMA = """
@@ -74,7 +75,7 @@ class Due:
     body: bytes
 
 
-def path_of(workspace):
+def path_of(workspace: Workspace):
     return workspace.root / "alerts" / "outbox.db"
 
 

@@ -211,6 +211,12 @@ class Rule:
     #: runner always fetches (time, day, actor_type, record_count, asn, the ``*_key`` columns,
     #: and the group and entity columns).
     counted_columns: ClassVar[tuple[str, ...]] = ()
+    #: False when ``query`` builds findings from something other than request rows (a ledger
+    #: gap): the runner then lists no top entities and scope takes no evidence rows from it.
+    has_rows: ClassVar[bool] = True
+    #: Raised when the rule's logic changes: the detect state's fingerprint holds every rule's
+    #: id and version, and a changed fingerprint makes the next run recompute every day.
+    version: ClassVar[int] = 1
 
     # Event rules ----------------------------------------------------------------------------
     def rows(self, ctx: Context) -> ibis.Table:

@@ -10,6 +10,7 @@ import pyarrow as pa
 from custodes.contract import DATASET_NAMES, PRIMARY_KEYS
 from custodes.errors import CustodesError
 from custodes.lake.manifest import committed_seqs, entry_path, read_entry
+from custodes.workspace import Workspace
 
 
 class Engine:
@@ -23,7 +24,7 @@ class Engine:
 
     name: str = "?"
 
-    def __init__(self, workspace=None):
+    def __init__(self, workspace: Workspace | None = None):
         self.workspace = workspace
         self.con = self._connect()
         self._tables: dict[str, ibis.Table] = {}
@@ -96,7 +97,7 @@ class Engine:
         self.close()
 
 
-def _sealed_by_dataset(workspace) -> dict[str, list[str]]:
+def _sealed_by_dataset(workspace: Workspace) -> dict[str, list[str]]:
     """dataset -> the relative paths of its sealed stored files. An entry that cannot be read is
     passed over (verify reports it): one damaged entry must not blind every query."""
     out: dict[str, list[str]] = {}

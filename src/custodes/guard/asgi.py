@@ -54,9 +54,9 @@ async def decide(verifier: Verifier, token: str | None) -> Verdict:
     """Verify on the loop; a network ledger's look-up is awaited (``check_async``), or, for a
     network ledger without one, the whole verification moves to a worker thread."""
     ledger = verifier.ledger
-    if ledger is not None and hasattr(ledger, "check_async"):
+    if ledger is not None and ledger.awaits_check:
         return await verifier.verify_async(token)
-    if token and ledger is not None and getattr(ledger, "remote", False):
+    if token and ledger is not None and ledger.remote:
         cache = verifier.cache
         if cache is None or cache.get(token, time.time()) is None:
             return await asyncio.to_thread(verifier.verify, token)

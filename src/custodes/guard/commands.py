@@ -16,6 +16,7 @@ import click
 from custodes.clikit import echo, format_option, note, parse_time_option, safe_dumps, workspace_option
 from custodes.errors import CustodesError, UsageError
 from custodes.guard.server import ROUTE_HEADERS
+from custodes.workspace import Workspace
 
 MAX_CACHE_TTL = 60.0
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
@@ -219,7 +220,7 @@ def revoke(jti, sub, kid, ledger_url, at, create, fmt):
 @workspace_option
 def serve(keys_path, issuer, audience, ledger_url, max_lifetime, ledger_failure, host, port,
           events_dir, actor_type, cache_ttl, anonymous_per_second, route_header, http_impl,
-          workers, workspace):
+          workers, workspace: Workspace):
     """Serve GET /auth for nginx auth_request or Envoy ext_authz: 200 with X-Custodes-Subject
     when the Bearer token is accepted, 401 otherwise; every decision is an access event."""
     import json

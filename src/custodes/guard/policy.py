@@ -71,9 +71,7 @@ class Verifier:
         self._headers: dict[str, tuple[str | None, Key | None]] = {}
         if ledger is not None and cache is not None:
             ledger.on_revoke(cache.clear)  # a revocation through this ledger empties the cache now
-            watch = getattr(ledger, "watch_revocations", None)
-            if watch is not None:  # and so does one made on any other node sharing the ledger
-                watch(cache.clear)
+            ledger.watch_revocations(cache.clear)  # and one made on any other node sharing it
 
     # The one entry point -------------------------------------------------------------------
     def verify(self, token: str | bytes | None, now: float | None = None) -> Verdict:
@@ -104,9 +102,10 @@ class Verifier:
 
     async def verify_async(self, token: str | bytes | None, now: float | None = None) -> Verdict:
         """``verify`` for an event loop: the same checks, with the ledger's look-up awaited when
-        the ledger offers ``check_async`` (Redis), so many requests wait on it at once."""
-        check_async = getattr(self.ledger, "check_async", None)
-        if check_async is None:
+        the ledger's ``check_async`` can wait without blocking (Redis), so many requests wait on
+        it at once."""
+        ledger = self.ledger
+        if ledger is None or not ledger.awaits_check:
             return self.verify(token, now)
         rejected = self._precheck(token)
         if rejected is not None:
@@ -124,8 +123,8 @@ class Verifier:
         verdict = self._verify(token, now, check_ledger=False)
         if verdict.ok and self._ledger_claims(verdict):
             try:
-                reason = await check_async(verdict.jti, verdict.sub, verdict.kid, verdict.iat,
-                                           verdict.exp)
+                reason = await ledger.check_async(verdict.jti, verdict.sub, verdict.kid, verdict.iat,
+                                                  verdict.exp)
             except LedgerUnavailable:
                 reason = self._ledger_down_reason()
             self._apply_ledger(verdict, reason)

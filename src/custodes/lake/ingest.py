@@ -38,6 +38,7 @@ from custodes.lake.validate import (
     DEFAULTS, batch_sql, has_unnamed_nul, literal, name_nul_columns, nul_columns_sql, passes_through,
 )
 from custodes.timefmt import EPOCH, MICROS_PER_DAY, from_epoch_us, iso
+from custodes.workspace import Workspace
 
 DEFAULT_BATCH_ROWS = 262_144
 #: Batches validated at once (each query on its own DuckDB cursor): one query on one Arrow batch
@@ -115,7 +116,7 @@ def _crash_point(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def ingest(workspace, dataset: str, paths, fmt: str | None = None, mapping=None,
+def ingest(workspace: Workspace, dataset: str, paths, fmt: str | None = None, mapping=None,
            batch_rows: int | None = None, progress=None) -> IngestReport:
     """Load ``paths`` (files, directories, globs) into ``dataset``; see the module docstring.
 
@@ -165,7 +166,7 @@ def _progress(progress, f: FileReport) -> None:
         progress(f"{f.path}: {f.rows} rows, {f.quarantined} quarantined (seq {f.seq})" + (f"; {f.note}" if f.note else ""))
 
 
-def _open_chain(ws, report: IngestReport) -> tuple[list[dict], seal.Keys]:
+def _open_chain(ws: Workspace, report: IngestReport) -> tuple[list[dict], seal.Keys]:
     """Refuse a chain that does not check out, before anything changes; then recover (see
     custodes.lake.chain.open_for_ingest). Returns the committed entries and the seal keys."""
     opened = chain.open_for_ingest(ws)
@@ -174,7 +175,7 @@ def _open_chain(ws, report: IngestReport) -> tuple[list[dict], seal.Keys]:
     return opened.chain.entries, opened.keys
 
 
-def _commit(ws, keys: seal.Keys, entry: dict, last: dict | None, report: IngestReport) -> dict:
+def _commit(ws: Workspace, keys: seal.Keys, entry: dict, last: dict | None, report: IngestReport) -> dict:
     """Commit one file's entry, then move the head. A commit that fails removes the files this
     ingest renamed into place; a head that cannot be written after the commit is a warning (the
     rows are committed; the next ingest moves the head over the signed entry)."""
@@ -193,7 +194,7 @@ def _commit(ws, keys: seal.Keys, entry: dict, last: dict | None, report: IngestR
     return _publish(ws, keys, committed, report)
 
 
-def _publish(ws, keys: seal.Keys, committed: dict, report: IngestReport) -> dict:
+def _publish(ws: Workspace, keys: seal.Keys, committed: dict, report: IngestReport) -> dict:
     try:
         report.warnings += manifest.publish_head(ws, committed, keys)
     except OSError as exc:
@@ -218,7 +219,7 @@ class _AlreadyIngested(Exception):
         self.seq = seq
 
 
-def _ingest_source(ws, dataset, path: Path, fmt: str | None, fields, seq, batch_rows, known: SourceIndex,
+def _ingest_source(ws: Workspace, dataset, path: Path, fmt: str | None, fields, seq, batch_rows, known: SourceIndex,
                    window: TimeWindow) -> tuple[FileReport, dict | None]:
     """One source file, up to its manifest entry (None when there is nothing to commit). Every
     failure of this one file is reported in its FileReport, and the others go on: a file that
@@ -295,7 +296,7 @@ def _plan(dataset, reader, fields, fmt, path):
     return mapping_mod.plan_json(dataset, fields, fmt)
 
 
-def _ingest_file(ws, dataset, source: SourceFile, fmt, fields, seq, batch_rows, window: TimeWindow | None = None,
+def _ingest_file(ws: Workspace, dataset, source: SourceFile, fmt, fields, seq, batch_rows, window: TimeWindow | None = None,
                  check_new=lambda: None):
     """Ingest one source file as ``seq`` up to its manifest entry (not committed). Before
     anything is renamed into place, the file must not have changed while it was read

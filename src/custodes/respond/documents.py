@@ -35,6 +35,7 @@ from custodes.respond.report import REQUIRED, Report, default_path
 from custodes.respond.settings import Person, pick
 from custodes.safefile import write_output
 from custodes.timefmt import parse_iso
+from custodes.workspace import Workspace
 
 DOCS = ("pipc", "gdpr33", "notice", "annex")
 FORMATS = ("html", "pdf", "md", "json")
@@ -248,7 +249,7 @@ def merge_columns(r: Report, lang: str) -> list[pa.Array]:
             take(labels), times[0], times[1], take(sentences)]
 
 
-def write_mail_merge(workspace, r: Report, lang: str, out: Path | None = None, force: bool = False) -> Path:
+def write_mail_merge(workspace: Workspace, r: Report, lang: str, out: Path | None = None, force: bool = False) -> Path:
     """The notice's mail-merge CSV (0600, through safefile, every cell formula-neutralised)."""
     from custodes.respond.audit import audit
     from custodes.respond.scope import write_csv_rows
@@ -317,7 +318,7 @@ def render(r: Report, doc: str, lang: str, fmt: str, env: jinja2.Environment | N
     return render_pdf(html)
 
 
-def write(workspace, r: Report, doc: str, lang: str | None, fmt: str, out: Path | None = None,
+def write(workspace: Workspace, r: Report, doc: str, lang: str | None, fmt: str, out: Path | None = None,
           force: bool = False) -> Path:
     """Write one document (mode 0600, as :func:`custodes.safefile.output_file` does: an existing
     ``out`` only with ``force``) and record the export in the audit trail. The default place,

@@ -17,6 +17,7 @@ from typing import Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from custodes.errors import CustodesError
+from custodes.workspace import Workspace
 
 LANGUAGES = ("ko", "en")
 
@@ -125,7 +126,7 @@ class RespondConfig(_Strict):
         return self.contact if self.contact is not None else self.privacy_officer
 
 
-def load(workspace) -> RespondConfig:
+def load(workspace: Workspace) -> RespondConfig:
     """The workspace's ``respond:`` section (an empty one when absent)."""
     raw = workspace.setting("respond", None)
     if raw is None:

@@ -17,6 +17,7 @@ from custodes.sqlitedb import Store, transaction
 from custodes.timefmt import iso, parse_iso
 from custodes.triage.model import Record
 from custodes.triage.suppressions import Suppression
+from custodes.workspace import Workspace
 
 VERSION = 1
 SCHEMA = """
@@ -58,7 +59,7 @@ CREATE TABLE suppressions (
 """
 
 
-def path_of(workspace):
+def path_of(workspace: Workspace):
     return workspace.root / "triage" / "triage.db"
 
 

@@ -33,12 +33,13 @@ from prometheus_client.registry import Collector
 
 from custodes.timefmt import parse_iso
 from custodes.watch.state import WatchState
+from custodes.workspace import Workspace
 
 BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 
 
 class WatchCollector(Collector):
-    def __init__(self, workspace, clock=time.time):
+    def __init__(self, workspace: Workspace, clock=time.time):
         self.workspace = workspace
         self.clock = clock
 
@@ -156,7 +157,7 @@ class Timings:
         self.cycles.labels("ok" if report.ok else "failed").inc()
 
 
-def registry_for(workspace) -> tuple[CollectorRegistry, Timings]:
+def registry_for(workspace: Workspace) -> tuple[CollectorRegistry, Timings]:
     from custodes.alerts import metrics as alert_metrics
 
     registry = CollectorRegistry()

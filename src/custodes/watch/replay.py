@@ -30,7 +30,7 @@ import pyarrow as pa
 from custodes.detect.replay import day_files, delivered
 from custodes.simulate.reference import REFERENCE_FILES
 from custodes.timefmt import iso, parse_iso
-from custodes.workspace import private_dir
+from custodes.workspace import Workspace, private_dir
 
 UTC = dt.timezone.utc
 EVENT_DATASETS = ("access", "issuance")
@@ -179,7 +179,7 @@ class Timeline:
         return cls(first)
 
 
-def replay(workspace, sim_dir: Path, feed_dir: Path, *, hours: int = 6,
+def replay(workspace: Workspace, sim_dir: Path, feed_dir: Path, *, hours: int = 6,
            cycle: Callable | None = None, on_step: Callable[[Step], None] | None = None) -> Timeline:
     """Feed the world through watch cycles (``cycle(workspace) -> CycleReport``, default
     :func:`custodes.watch.run_cycle`); see the module docstring for the steps."""
@@ -236,7 +236,7 @@ def _hour(t: dt.datetime) -> dt.datetime:
     return t.replace(minute=0, second=0, microsecond=0)
 
 
-def _note_alerts(workspace, report, scenarios: list[dict], first: dict, step: Step) -> list[dict]:
+def _note_alerts(workspace: Workspace, report, scenarios: list[dict], first: dict, step: Step) -> list[dict]:
     """The alerts this cycle enqueued, with the scenario each names. Per scenario, the first at
     high or critical whose incident holds evidence of the scenario's activity (an event finding
     naming it, seen after it began) is kept in ``first``, at the time of the slice; an alert

@@ -19,6 +19,7 @@ import os
 from dataclasses import dataclass
 
 from custodes.sqlitedb import Store, transaction
+from custodes.workspace import Workspace
 
 VERSION = 1
 SCHEMA = """
@@ -85,7 +86,7 @@ class Record:
     error: str | None
 
 
-def path_of(workspace):
+def path_of(workspace: Workspace):
     return workspace.root / "watch" / "state.db"
 
 

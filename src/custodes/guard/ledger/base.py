@@ -28,7 +28,7 @@ import time
 from math import floor
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 from custodes.errors import CustodesError
 
@@ -110,7 +110,11 @@ class Ledger(ABC):
     """What every backend offers. ``url`` is the URL it was opened with, for messages."""
 
     url: str = ""
-    remote = False  # True when a check costs a network round trip
+    #: True when a check costs a network round trip (ASGI code keeps it off the event loop).
+    remote: ClassVar[bool] = False
+    #: True when :meth:`check_async` awaits its look-up without blocking the event loop (Redis's
+    #: asyncio client); the verifier then takes its async path, else the blocking ``check``.
+    awaits_check: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self._revoke_listeners: list[Callable[[], None]] = []
@@ -166,6 +170,15 @@ class Ledger(ABC):
     def check(self, jti: str, sub: str, kid: str, iat: float, exp: float) -> str | None:
         """Was this token issued exactly as presented (``sub``, ``kid``, ``iat``, ``exp`` are the
         token's claims) and is it not revoked? None if so, else a reason."""
+
+    async def check_async(self, jti: str, sub: str, kid: str, iat: float, exp: float) -> str | None:
+        """``check`` for an event loop. This default answers at once, blocking the loop for the
+        look-up; a backend that can wait without blocking overrides it and sets ``awaits_check``."""
+        return self.check(jti, sub, kid, iat, exp)
+
+    def watch_revocations(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` whenever another process sharing this ledger revokes anything. A
+        ledger no other process writes has nothing to watch (``on_revoke`` covers this one)."""
 
     def check_many(self, items: list[tuple[str, str, str, float, float]]) -> list[str | None]:
         """``check`` for many ``(jti, sub, kid, iat, exp)``; network backends batch it."""

@@ -59,6 +59,7 @@ def _decode(value: str) -> tuple[str, str, float, float]:
 
 class RedisLedger(Ledger):
     remote = True  # a network round trip per check: ASGI code offloads it from the event loop
+    awaits_check = True  # check_async on redis.asyncio
 
     def __init__(self, url: str, timeout: float = 0.5) -> None:
         super().__init__()
