@@ -31,7 +31,7 @@ class State:
     runs: int = 0
 
     @classmethod
-    def load(cls, workspace: Workspace) -> "State":
+    def load(cls, workspace: Workspace) -> State:
         path = workspace.detect / "state.json"
         if not path.exists():
             return cls()

@@ -264,7 +264,7 @@ def serve(keys_path, issuer, audience, ledger_url, max_lifetime, ledger_failure,
             uvicorn.run(app, **options)
     except SystemExit as exc:  # uvicorn exits 3 when it cannot start; the CLI promises 1
         if exc.code:
-            raise CustodesError(f"custodes guard serve stopped: could not serve on {host}:{port}")
+            raise CustodesError(f"custodes guard serve stopped: could not serve on {host}:{port}") from None
         raise
 
 

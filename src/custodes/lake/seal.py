@@ -99,7 +99,7 @@ class Keys:
         self.verifier_source = verifier_source  # which setting or option it came from, for messages
 
     @classmethod
-    def of(cls, ws: Workspace, public_key: str | None = None, signing: bool = True) -> "Keys":
+    def of(cls, ws: Workspace, public_key: str | None = None, signing: bool = True) -> Keys:
         """``public_key`` (an option) if given, else ``seal.verify_key``, else the public half of
         ``seal.signing_key``, verifies; ``seal.signing_key`` signs. With ``signing=False`` (a
         verify that signs nothing) the private key is read only when no public key is named:

@@ -116,7 +116,7 @@ class TimeWindow:
     latest: dt.datetime | None = None
 
     @classmethod
-    def from_setting(cls, setting, now: dt.datetime) -> "TimeWindow":
+    def from_setting(cls, setting, now: dt.datetime) -> TimeWindow:
         where = "custodes.yaml: ingest.time_window"
         if setting is None:
             setting = {}

@@ -45,7 +45,7 @@ class Catalog:
     route_masks: dict[str, int]       # route -> OR of its items' bits
 
     @classmethod
-    def load(cls, engine: Engine) -> "Catalog | None":
+    def load(cls, engine: Engine) -> Catalog | None:
         table = optional_table(engine, "catalog")
         if table is None:
             return None
@@ -53,7 +53,7 @@ class Catalog:
         return cls.from_rows(rows)
 
     @classmethod
-    def from_rows(cls, rows: list[dict]) -> "Catalog":
+    def from_rows(cls, rows: list[dict]) -> Catalog:
         per_route = {r["route"]: _split_items(r["fields"]) for r in rows}
         named = {i for items in per_route.values() for i in items}
         # contract items first, in contract order, then the operator's own, alphabetically

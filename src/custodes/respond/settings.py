@@ -12,8 +12,6 @@ Names and titles may be given once (the same in every language) or per language:
 
 from __future__ import annotations
 
-from typing import Union
-
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from custodes.errors import CustodesError
@@ -38,7 +36,7 @@ class Localized(BaseModel):
         return (self.ko if lang == "ko" else self.en) or self.en or self.ko
 
 
-Text = Union[str, Localized]
+Text = str | Localized
 
 
 def pick(text: Text | None, lang: str) -> str | None:

@@ -169,7 +169,7 @@ class Timeline:
         atomic_write_bytes(path, json.dumps(self.to_dict(), indent=1).encode())
 
     @classmethod
-    def load(cls, path: Path, scenarios: list[dict]) -> "Timeline":
+    def load(cls, path: Path, scenarios: list[dict]) -> Timeline:
         first = {s["name"]: FirstAlert(s["name"], s["start"]) for s in scenarios}
         if path.exists():
             for name, saved in json.loads(path.read_text())["first"].items():

@@ -65,7 +65,7 @@ class Seen:
     mtime_ns: int
 
     @classmethod
-    def of(cls, st: os.stat_result) -> "Seen":
+    def of(cls, st: os.stat_result) -> Seen:
         return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
     @property

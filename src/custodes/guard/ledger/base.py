@@ -176,7 +176,7 @@ class Ledger(ABC):
         look-up; a backend that can wait without blocking overrides it and sets ``awaits_check``."""
         return self.check(jti, sub, kid, iat, exp)
 
-    def watch_revocations(self, listener: Callable[[], None]) -> None:
+    def watch_revocations(self, listener: Callable[[], None]) -> None:  # noqa: B027 - a default
         """Call ``listener`` whenever another process sharing this ledger revokes anything. A
         ledger no other process writes has nothing to watch (``on_revoke`` covers this one)."""
 
@@ -188,7 +188,7 @@ class Ledger(ABC):
         """The issuance record of a jti, or None."""
         raise NotImplementedError
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - nothing to release by default
         pass
 
     def __enter__(self):

@@ -170,7 +170,7 @@ class RedisLedger(Ledger):
         for start in range(0, len(items), _BATCH):
             chunk = items[start:start + _BATCH]
             keys = [key for jti, sub, kid, _, _ in chunk for key in self._keys(jti, sub, kid)]
-            values = self._call(lambda r: r.mget(keys)) if keys else []
+            values = self._call(lambda r, keys=keys: r.mget(keys)) if keys else []
             out.extend(self._decide(values[4 * i: 4 * i + 4], sub, kid, iat, exp)
                        for i, (_, sub, kid, iat, exp) in enumerate(chunk))
         return out
