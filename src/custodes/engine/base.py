@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Self
 
 import ibis
 import pyarrow as pa
@@ -31,7 +32,7 @@ class Engine:
         self._sealed: dict[str, list[str]] | None = None  # dataset -> sealed files, read once
 
     # To implement -------------------------------------------------------------------------
-    def _connect(self):
+    def _connect(self) -> Any:
         raise NotImplementedError
 
     def _open_parquet(self, name: str, files: list[Path]) -> ibis.Table:
@@ -90,10 +91,10 @@ class Engine:
     def close(self) -> None:
         pass
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 

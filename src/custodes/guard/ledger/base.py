@@ -27,8 +27,8 @@ import math
 import time
 from math import floor
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
-from typing import ClassVar, NamedTuple
+from collections.abc import Callable, Iterable, Iterator
+from typing import ClassVar, NamedTuple, Self
 
 from custodes.errors import CustodesError
 
@@ -37,12 +37,16 @@ from custodes.errors import CustodesError
 RETAIN = 60
 
 
+#: an issued token as (jti, sub, kid, iat, exp): an :class:`Issued`, or a plain tuple
+IssuedRow = tuple[str, str, str, float, float]
+
+
 def alive(exp: float, now: float) -> bool:
     """Whether an issuance record expiring at ``exp`` is still kept at ``now``."""
     return now < exp + RETAIN
 
 
-def live_records(tokens: Iterable[Issued], now: float):
+def live_records(tokens: Iterable[IssuedRow], now: float) -> Iterator[IssuedRow]:
     """The records of ``tokens`` worth keeping at ``now``, as plain tuples: expired ones are
     dropped, and a time that is not a finite number is refused (it would never expire)."""
     for jti, sub, kid, iat, exp in tokens:
@@ -65,12 +69,16 @@ class Issued(NamedTuple):  # a tuple: millions are built by `ledger load`, cheap
     exp: float
 
 
-def epoch(value, name: str = "time") -> float:
+#: a time as callers give it: epoch seconds or a datetime
+Moment = float | dt.datetime
+
+
+def epoch(value: object, name: str = "time") -> float:
     """Epoch seconds from a number or an aware datetime (a naive one is taken as UTC)."""
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.timezone.utc)
-        return value.timestamp()
+        return float(value.timestamp())
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     raise TypeError(f"{name} must be epoch seconds or a datetime, not {type(value).__name__}")
@@ -120,21 +128,21 @@ class Ledger(ABC):
         self._revoke_listeners: list[Callable[[], None]] = []
 
     # Recording what the authorization server minted ----------------------------------------
-    def record(self, jti: str, sub: str, kid: str, exp, iat=None) -> None:
+    def record(self, jti: str, sub: str, kid: str, exp: Moment, iat: Moment | None = None) -> None:
         """Record one minted token (``exp``/``iat``: epoch seconds or datetimes; ``iat`` defaults
         to now)."""
         self.record_many([Issued(jti, sub, kid, time.time() if iat is None else epoch(iat, "iat"),
                                  epoch(exp, "exp"))])
 
     @abstractmethod
-    def record_many(self, tokens: Iterable[Issued]) -> int:
+    def record_many(self, tokens: Iterable[IssuedRow]) -> int:
         """Record many minted tokens at once: ``Issued`` records or plain ``(jti, sub, kid, iat,
         exp)`` tuples. Returns how many were recorded: a token already past its ``exp`` plus
         :data:`RETAIN` is not."""
 
     # Revocation --------------------------------------------------------------------------
     def revoke(self, jti: str | None = None, sub: str | None = None, kid: str | None = None,
-               at=None) -> None:
+               at: Moment | None = None) -> None:
         """Revoke a token, a subject's tokens or a key's tokens (any combination, at least one)."""
         if jti is None and sub is None and kid is None:
             raise ValueError("revoke needs a jti, a sub or a kid")
@@ -151,7 +159,7 @@ class Ledger(ABC):
         self._revoke_listeners.append(listener)
 
     def is_revoked(self, jti: str | None = None, sub: str | None = None, kid: str | None = None,
-                   iat=None) -> bool:
+                   iat: Moment | None = None) -> bool:
         """True when the jti or kid was revoked, or the sub was revoked at or after ``iat``
         (any revocation of the sub when ``iat`` is None)."""
         jti_revoked, sub_revoked_at, kid_revoked = self._revocations(jti, sub, kid)
@@ -162,7 +170,7 @@ class Ledger(ABC):
         return iat is None or epoch(iat, "iat") <= sub_revoked_at
 
     @abstractmethod
-    def _revocations(self, jti, sub, kid) -> tuple[bool, float | None, bool]:
+    def _revocations(self, jti: str | None, sub: str | None, kid: str | None) -> tuple[bool, float | None, bool]:
         """(jti revoked, sub revoked at, kid revoked); None arguments give False/None."""
 
     # The verifier's question -------------------------------------------------------------
@@ -191,8 +199,8 @@ class Ledger(ABC):
     def close(self) -> None:  # noqa: B027 - nothing to release by default
         pass
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
