@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import overload
 
 from custodes.errors import CustodesError
 
@@ -41,6 +42,14 @@ def epoch_us(value: dt.datetime) -> int:
 
 def from_epoch_us(value: int) -> dt.datetime:
     return EPOCH + dt.timedelta(microseconds=int(value))
+
+
+@overload
+def iso(value: dt.datetime, digits: int = 0) -> str: ...
+@overload
+def iso(value: None, digits: int = 0) -> None: ...
+@overload
+def iso(value: dt.datetime | None, digits: int = 0) -> str | None: ...
 
 
 def iso(value: dt.datetime | None, digits: int = 0) -> str | None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 
+from typing import overload
+
 import numpy as np
 import pyarrow as pa
 
@@ -23,6 +25,12 @@ DIURNAL_LOCAL = np.array([
 ])
 #: The same curve indexed by UTC hour.
 DIURNAL_UTC = np.roll(DIURNAL_LOCAL, -LOCAL_OFFSET_HOURS)
+
+
+@overload
+def rfc3339(value: int) -> str: ...
+@overload
+def rfc3339(value: None) -> None: ...
 
 
 def rfc3339(value: int | None) -> str | None:
