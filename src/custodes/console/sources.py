@@ -13,7 +13,7 @@ import os
 import time
 import threading
 from dataclasses import dataclass
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from custodes.clikit import note
 from custodes.errors import CustodesError
