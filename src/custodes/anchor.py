@@ -47,6 +47,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from custodes.errors import CustodesError
+from custodes.workspace import Workspace
 
 VERSION = 1
 KINDS = ("lake", "audit")
@@ -58,17 +59,17 @@ SYSLOG_PRI = 13 * 8 + 5
 SD_ID = "custodes-anchor@32473"
 
 
-def workspace_id(ws) -> str:
+def workspace_id(ws: Workspace) -> str:
     return str(ws.root.resolve())
 
 
-def pending_path(ws) -> Path:
+def pending_path(ws: Workspace) -> Path:
     return ws.root / "seals" / "anchor-pending.jsonl"
 
 
 # Configuration ------------------------------------------------------------------------------
 
-def sinks(ws) -> dict[str, str]:
+def sinks(ws: Workspace) -> dict[str, str]:
     """``seal.anchor`` as {sink: target}, checked strictly: an unknown sink, a malformed URL, or
     an anchor file inside the workspace (which whoever rewrites the workspace rewrites too) is
     an error."""
@@ -92,7 +93,7 @@ def sinks(ws) -> dict[str, str]:
     return out
 
 
-def anchor_file(ws, given: str) -> Path:
+def anchor_file(ws: Workspace, given: str) -> Path:
     path = Path(given).expanduser()
     if not path.is_absolute():
         raise CustodesError(f"{ws.config_path}: seal.anchor file {given!r} must be an absolute path")
@@ -103,7 +104,7 @@ def anchor_file(ws, given: str) -> Path:
     return resolved
 
 
-def _syslog_target(ws, url: str) -> tuple[str, str, int]:
+def _syslog_target(ws: Workspace, url: str) -> tuple[str, str, int]:
     parts = urlsplit(url)
     try:
         port = parts.port
@@ -116,7 +117,7 @@ def _syslog_target(ws, url: str) -> tuple[str, str, int]:
 
 # Writing -----------------------------------------------------------------------------------
 
-def record(ws, kind: str, seq: int, head_hex: str, key_fingerprint: str | None = None) -> list[str]:
+def record(ws: Workspace, kind: str, seq: int, head_hex: str, key_fingerprint: str | None = None) -> list[str]:
     """Send one new head to every configured sink; a sink that fails gets it queued for the
     next call. Returns warnings (one line each), [] when every sink took it (or none is set)."""
     if kind not in KINDS:
@@ -138,7 +139,7 @@ def record(ws, kind: str, seq: int, head_hex: str, key_fingerprint: str | None =
     return warnings
 
 
-def flush(ws, targets: dict[str, str] | None = None) -> list[str]:
+def flush(ws: Workspace, targets: dict[str, str] | None = None) -> list[str]:
     """Send queued records again; those that still fail stay queued. Returns warnings."""
     path = pending_path(ws)
     if not path.exists():
@@ -182,7 +183,7 @@ def _queued(data: bytes, path: Path) -> tuple[list[dict], list[str]]:
     return items, warnings
 
 
-def pending(ws) -> int:
+def pending(ws: Workspace) -> int:
     """How many records wait to be anchored."""
     try:
         return sum(1 for line in pending_path(ws).read_text().splitlines() if line.strip())
@@ -190,7 +191,7 @@ def pending(ws) -> int:
         return 0
 
 
-def _queue(ws, items: list[dict]) -> list[str]:
+def _queue(ws: Workspace, items: list[dict]) -> list[str]:
     path = pending_path(ws)
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -212,7 +213,7 @@ def _locked(path: Path):
         yield fh
 
 
-def _send(ws, sink: str, target: str, rec: dict) -> str | None:
+def _send(ws: Workspace, sink: str, target: str, rec: dict) -> str | None:
     """None when the sink took the record, else why not (one line)."""
     try:
         if sink == "file":
@@ -266,7 +267,7 @@ def _sd_escape(value) -> str:
     return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("]", "\\]")
 
 
-def _syslog(ws, url: str, rec: dict) -> None:
+def _syslog(ws: Workspace, url: str, rec: dict) -> None:
     scheme, host, port = _syslog_target(ws, url)
     message = syslog_message(rec)
     if scheme == "udp":

@@ -25,6 +25,7 @@ from typing import Any
 import click
 import click._textwrap
 
+from custodes.timefmt import BadTime, iso, parse_iso  # commands may take iso from here; the library, from timefmt
 from custodes.workspace import Workspace
 
 WORKSPACE_HELP = "workspace directory (default: $CUSTODES_WORKSPACE, else ./custodes-data)"
@@ -130,16 +131,6 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
-def iso(value: dt.datetime | None) -> str | None:
-    """RFC 3339 in UTC with a Z, to the second: the form every JSON output uses."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    # isoformat, not strftime: %Y drops the leading zeros of years below 1000 on glibc
-    return value.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
-
-
 def dumps(obj: Any, indent: int | None = 2) -> str:
     return json.dumps(obj, default=_json_default, indent=indent, ensure_ascii=False)
 
@@ -206,17 +197,15 @@ def parse_time_option(value: str | None, option: str) -> dt.datetime | None:
     if value is None:
         return None
     text = value.strip()
-    try:
-        if text.lstrip("-").isdigit():
+    if text.lstrip("-").isdigit():
+        try:
             return dt.datetime.fromtimestamp(int(text), tz=dt.timezone.utc)
-        if len(text) == 10:
-            return dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc)
-        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not an RFC 3339 time or epoch seconds", param_hint=option)
-    if parsed.tzinfo is None:
-        raise click.BadParameter(f"{value!r} has no time zone; add Z or an offset", param_hint=option)
-    return parsed.astimezone(dt.timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            raise click.BadParameter(f"{value!r} is out of range as epoch seconds", param_hint=option) from None
+    try:
+        return parse_iso(text, date_ok=True)
+    except BadTime as e:
+        raise click.BadParameter(f"{e}, nor epoch seconds", param_hint=option) from None
 
 
 def given_workspace(ctx: click.Context, own: str | None) -> Workspace:

@@ -23,7 +23,7 @@ import yaml
 from custodes import progress
 from custodes.clikit import iso, workspace_option
 from custodes.text import plural
-from custodes.workspace import atomic_write_bytes
+from custodes.workspace import Workspace, atomic_write_bytes
 
 #: One-hour slices for this many hours from each attack's start (until it alerts), then days.
 HOUR_SLICES = 6
@@ -55,7 +55,7 @@ def simulate_world(out: Path, customers: int | None, days: int | None, seed: int
     return simulate(out, **kwargs)
 
 
-def watch_world(workspace, sim_dir: Path):
+def watch_world(workspace: Workspace, sim_dir: Path):
     """The simulated days through `custodes watch` cycles (custodes.watch.replay); alerts go to
     a file sink in the workspace. Returns the replay's timeline."""
     from custodes.watch import run_cycle
@@ -72,7 +72,7 @@ def watch_world(workspace, sim_dir: Path):
                f"reference files; alerts to {alerts_file}")
     totals: dict[str, list[int]] = {}
 
-    def cycle(ws):
+    def cycle(ws: Workspace):
         report = run_cycle(ws)
         for s in report.sources:
             t = totals.setdefault(s.dataset, [0, 0, 0])
@@ -94,7 +94,7 @@ def watch_world(workspace, sim_dir: Path):
     return timeline
 
 
-def first_alerts(timeline, workspace) -> None:
+def first_alerts(timeline, workspace: Workspace) -> None:
     """The headline: when each attack's first alert would have reached a person."""
     for name, f in timeline.first.items():
         began = f.start[:16].replace("T", " ")
@@ -120,7 +120,7 @@ def _span(delta: dt.timedelta) -> str:
     return f"{hours} h" if hours < 48 else f"{plural(hours // 24, 'day')} {hours % 24} h"
 
 
-def verify_lake(workspace) -> None:
+def verify_lake(workspace: Workspace) -> None:
     from custodes.lake import verify
 
     report = verify(workspace)
@@ -129,7 +129,7 @@ def verify_lake(workspace) -> None:
                f"{report.entries} chained ingest entries, head {report.signature}")
 
 
-def detect_and_compare(workspace, sim_dir: Path) -> list[dict]:
+def detect_and_compare(workspace: Workspace, sim_dir: Path) -> list[dict]:
     from custodes.detect.state import State
     from custodes.detect.store import load_findings, load_incidents
     from custodes.detect.truth import compare, load_truth, render
@@ -150,7 +150,7 @@ def detect_and_compare(workspace, sim_dir: Path) -> list[dict]:
     return incidents
 
 
-def respond(workspace) -> list[dict]:
+def respond(workspace: Workspace) -> list[dict]:
     from custodes.engine import connect
     from custodes.respond.pipeline import respond_all
 
@@ -175,7 +175,7 @@ def respond(workspace) -> list[dict]:
     return done
 
 
-def offboard_custodian(workspace, sim_dir: Path) -> None:
+def offboard_custodian(workspace: Workspace, sim_dir: Path) -> None:
     from custodes.engine import connect
     from custodes.respond.offboard import plan
     from custodes.simulate import load_truth
@@ -218,7 +218,7 @@ def guard_forged_token() -> None:
     click.echo(f"   issued token after revoking its subject: {'accept' if after.ok else 'REJECT'} ({after.reason})")
 
 
-def console_login(workspace) -> None:
+def console_login(workspace: Workspace) -> None:
     from custodes.console.users import UserStore
 
     password = UserStore.of(workspace).add_generated("demo", "admin")
@@ -231,7 +231,7 @@ def console_login(workspace) -> None:
 @click.option("--customers", type=click.IntRange(min=100), default=None, help="customers to simulate (default: the demo world)")
 @click.option("--days", type=click.IntRange(min=14), default=None, help="days to simulate (default: the demo world)")
 @click.option("--seed", type=int, default=7, show_default=True)
-def demo(workspace, customers, days, seed):
+def demo(workspace: Workspace, customers, days, seed):
     """Simulate a platform with the signing-key forgery and run custodes over it, end to end."""
     step = Steps()
     sim_dir = workspace.root / "demo-world"

@@ -89,7 +89,10 @@ class _Rich(Bar):
         self.progress.advance(self.task, n)
 
     def to(self, completed: float, name: str | None = None) -> None:
-        self.progress.update(self.task, completed=completed, **({"name": _plain(name)} if name else {}))
+        if name:
+            self.progress.update(self.task, completed=completed, name=_plain(name))
+        else:
+            self.progress.update(self.task, completed=completed)
 
 
 def _plain(text: str) -> str:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from custodes.errors import CustodesError
-from custodes.workspace import private_dir, private_open
+from custodes.workspace import Workspace, private_dir, private_open
 
 BUSY_TIMEOUT_MS = 15_000
 
@@ -96,15 +96,15 @@ class Store:
         self.db = db
 
     @staticmethod
-    def path_of(workspace) -> Path:
+    def path_of(workspace: Workspace) -> Path:
         raise NotImplementedError
 
     @classmethod
-    def open(cls, workspace):
+    def open(cls, workspace: Workspace):
         return cls(connect(cls.path_of(workspace), cls.SCHEMA, cls.VERSION, cls.POWER_SAFE))
 
     @classmethod
-    def open_existing(cls, workspace):
+    def open_existing(cls, workspace: Workspace):
         """The store, or None when it was never created (reading creates nothing)."""
         return cls.open(workspace) if cls.path_of(workspace).exists() else None
 

@@ -63,7 +63,7 @@ def count(n) -> str:
 
 def is_share(name: str | None) -> bool:
     """Whether a value named ``name`` is a fraction in [0, 1] (shown as a percentage)."""
-    return bool(name) and _SHARE.search(name) is not None
+    return name is not None and _SHARE.search(name) is not None
 
 
 def shown(value, name: str | None = None) -> str:

@@ -102,7 +102,7 @@ class Workspace:
     root: Path
 
     @classmethod
-    def open(cls, given: str | os.PathLike | None = None, create: bool = True) -> "Workspace":
+    def open(cls, given: str | os.PathLike | None = None, create: bool = True) -> Workspace:
         root = resolve_workspace_path(given)
         if root.exists() and not root.is_dir():
             raise CustodesError(f"workspace {root} is not a directory")

@@ -58,7 +58,7 @@ from tests.guard.conftest import redis_url  # noqa: E402,F401
 
 
 @pytest.fixture
-def console_redis(redis_url, ws):
+def console_redis(redis_url, ws):  # noqa: F811 - the imported fixture
     """An emptied Redis, named as the console's in the workspace's custodes.yaml."""
     import redis
 

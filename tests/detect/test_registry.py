@@ -72,3 +72,30 @@ def test_duplicate_rule_id_is_refused(workspace):
     workspace.config_path.write_text("detect:\n  rules_dir: myrules\n")
     with pytest.raises(CustodesError, match="token.unissued"):
         all_rules(workspace)
+
+
+@pytest.mark.parametrize("line, message", [
+    ("    has_rows = 'False'", "has_rows 'False'; expected True or False"),  # a true string
+    ("    version = '2'", "version '2'; expected a whole number"),
+    ("    version = 0", "version 0; expected a whole number"),
+    ("    version = True", "version True; expected a whole number"),
+])
+def test_an_operator_rule_cannot_mistype_what_the_runner_reads(workspace, line, message):
+    # has_rows 'False' would be read as true: the runner would list evidence rows a rule without
+    # rows does not have; a version '2' would never match, or change, the state's fingerprint.
+    folder = workspace.root / "myrules"
+    folder.mkdir()
+    (folder / "typo.py").write_text(USER_RULE.replace('    severity = "low"\n', f'    severity = "low"\n{line}\n'))
+    workspace.config_path.write_text("detect:\n  rules_dir: myrules\n")
+    with pytest.raises(CustodesError, match=f"custom.admin_export_any has {message}"):
+        all_rules(workspace)
+
+
+def test_every_rule_declares_what_the_runner_reads_and_its_version_moves_the_fingerprint():
+    from custodes.detect.state import fingerprint
+
+    rules = [r() for r in builtin_rules()]
+    assert all(isinstance(r.has_rows, bool) and isinstance(r.version, int) for r in rules)
+    assert [r.id for r in rules if not r.has_rows] == ["integrity.log_gap"]
+    bumped = type("Bumped", (type(rules[0]),), {"version": rules[0].version + 1})()
+    assert fingerprint([bumped, *rules[1:]]) != fingerprint(rules)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from custodes.detect.rule import parse_iso
+from custodes.timefmt import parse_iso
 from custodes.workspace import Workspace
 
 REFERENCE = ("workforce", "credentials", "keys", "key_custody", "catalog")

@@ -169,7 +169,7 @@ def test_missing_kid_is_refused(verifier, signing_keys):
 def test_duplicate_header_members_are_refused(verifier, signing_keys):
     """{"alg":"ES256",...,"alg":"none"}: parsers that keep the first and the last disagree."""
     key = signing_keys["HS256"]
-    raw_header = ('{"alg":"HS256","kid":"k-HS256","alg":"none"}').encode()
+    raw_header = (b'{"alg":"HS256","kid":"k-HS256","alg":"none"}')
     signing_input = b64.encode(raw_header) + "." + b64.encode(json.dumps(claims()).encode())
     token = signing_input + "." + b64.encode(mint.sign_bytes(key.private, "HS256",
                                                              signing_input.encode()))

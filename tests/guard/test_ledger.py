@@ -95,6 +95,22 @@ def test_check_many_matches_check(ledger):
     assert ledger.check_many(items)[55] == "not_issued"
 
 
+def test_check_async_matches_check_on_every_backend(ledger):
+    # check_async is declared on the base ledger: every backend answers it, and the same way as
+    # check; only a backend that waits without blocking the loop says so (awaits_check).
+    import asyncio
+
+    ledger.record_many([Issued(f"j{i}", f"u{i}", "k1", NOW, NOW + 3600) for i in range(5)])
+    ledger.revoke(sub="u2", at=NOW + 1)
+    items = [(f"j{i}", f"u{i}", "k1", *LIFE) for i in range(6)] + [("j1", "u1", "k9", *LIFE)]
+
+    async def ask() -> list[str | None]:
+        return [await ledger.check_async(*item) for item in items]
+
+    assert asyncio.run(ask()) == [ledger.check(*item) for item in items]
+    assert ledger.awaits_check == ledger.remote == ledger.url.startswith("redis")
+
+
 def test_hostile_identifiers_are_just_strings(ledger):
     weird = ["a:b", "t:x", "rj:j1", "x|3|abc", "' OR 1=1 --", "é\u2028\x00", "*", ""]
     for i, value in enumerate(weird):

@@ -59,6 +59,10 @@ def jwk(alg="ES256", **extra):
     (lambda j: j.update(x=b64.encode(b"\x01" * 32)), "invalid EC key"),
     (lambda j: j.update(retired_at="yesterday"), "not an RFC 3339 time"),
     (lambda j: j.update(retired_at="2025-01-01T00:00:00"), "no time zone"),
+    # forms Python's fromisoformat reads but RFC 3339 (and the lake's reader) do not: one text, one time
+    (lambda j: j.update(retired_at="2025-W01-3T00:00:00Z"), "not an RFC 3339 time"),
+    (lambda j: j.update(retired_at="20250101T000000Z"), "not an RFC 3339 time"),
+    (lambda j: j.update(retired_at="2025-01-01T00:00:00+14:60"), "not an RFC 3339 time"),
 ])
 def test_bad_keys_are_refused_with_a_clear_message(mutate, message):
     key = jwk()

@@ -96,7 +96,7 @@ def test_the_window_is_configurable(workspace, files):
 
 def test_a_bad_window_setting_is_one_clear_error(workspace, files):
     workspace.config_path.write_text("ingest:\n  time_window:\n    earliest: someday\n")
-    with pytest.raises(Exception, match=r"ingest\.time_window\.earliest: expected a date"):
+    with pytest.raises(Exception, match=r"ingest\.time_window\.earliest: 'someday' is not an RFC 3339 time or a date"):
         ingest(workspace, "access", [write_csv(files / "a.csv", [access_row(1)])])
 
 

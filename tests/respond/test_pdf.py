@@ -64,8 +64,8 @@ def test_the_demo_installs_what_the_pdfs_need():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2] / "scripts"
-    listed = lambda name: {l.strip() for l in (root / name).read_text().splitlines()  # noqa: E731
-                           if l.strip() and not l.startswith("#")}
+    listed = lambda name: {line.strip() for line in (root / name).read_text().splitlines()  # noqa: E731
+                           if line.strip() and not line.startswith("#")}
     assert {"libpango-1.0-0", "libpangoft2-1.0-0", "fonts-nanum"} <= listed("demo-packages.txt")
     assert listed("demo-packages.txt") <= listed("system-packages.txt")
     assert "scripts/demo-packages.txt" in (root / "demo.sh").read_text()

@@ -35,7 +35,7 @@ def _until(predicate, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_watch_end_to_end_webhook_down_then_up_and_email(workspace, small_world, smtp, tmp_path):
+def test_watch_end_to_end_webhook_down_then_up_and_email(workspace, small_world, smtp, tmp_path):  # noqa: F811 - the imported fixture
     inbox, smtp_port, ca_file = smtp
     secret = tmp_path / "hook.secret"
     secret.write_bytes(b"e2e-hook-key\n")

@@ -11,6 +11,7 @@ from custodes.alerts.text import printable
 from custodes.clikit import WORKSPACE_HELP, emit_json, format_option, given_workspace, note, subcommand_workspace_option
 from custodes.errors import CustodesError
 from custodes.text import plural
+from custodes.workspace import Workspace
 
 
 @click.group(invoke_without_command=True)
@@ -54,7 +55,7 @@ def _delivery_words(d: dict) -> str:
 @alerts.command("send")
 @subcommand_workspace_option
 @format_option()
-def send(workspace, fmt):
+def send(workspace: Workspace, fmt):
     """Run one alerting step now: enqueue what the incidents call for, deliver what is due."""
     from custodes.alerts import process
 
@@ -81,7 +82,7 @@ def send(workspace, fmt):
 @subcommand_workspace_option
 @click.option("--sink", "only", default=None, metavar="NAME", help="only this sink")
 @format_option()
-def test(workspace, only, fmt):
+def test(workspace: Workspace, only, fmt):
     """Send a test alert through each sink now (outside the outbox); exit 1 if any failed."""
     from custodes.alerts.cycle import send_test
 

@@ -8,13 +8,13 @@ Secrets stay out of custodes.yaml where the sink allows it (``secret_file``, ``p
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from custodes.detect.rule import SEVERITIES
 from custodes.errors import CustodesError
-from custodes.workspace import named
+from custodes.workspace import Workspace, named
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
 DEFAULT_MIN_SEVERITY = "high"
@@ -113,7 +113,7 @@ class FileSink(_Sink):
     path: Path
 
 
-SinkConfig = Annotated[Union[WebhookSink, SlackSink, EmailSink, SyslogSink, FileSink],
+SinkConfig = Annotated[WebhookSink | SlackSink | EmailSink | SyslogSink | FileSink,
                        Field(discriminator="type")]
 
 
@@ -142,7 +142,7 @@ class AlertsConfig(BaseModel):
         return SEVERITIES[min(ranks)]
 
 
-def load(workspace) -> AlertsConfig | None:
+def load(workspace: Workspace) -> AlertsConfig | None:
     """The workspace's alert configuration; None when custodes.yaml has no ``alerts:``."""
     raw = workspace.setting("alerts", None)
     if raw is None:
@@ -172,7 +172,7 @@ def _where(loc: tuple) -> str:
     return out
 
 
-def console_url(workspace) -> str | None:
+def console_url(workspace: Workspace) -> str | None:
     url = workspace.setting("console.url", None)
     if url is None:
         return None

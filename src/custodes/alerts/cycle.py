@@ -16,6 +16,7 @@ from custodes.alerts.events import body_of, plan
 from custodes.alerts.outbox import Outbox
 from custodes.detect.rule import SEVERITY_RANK
 from custodes.errors import CustodesError
+from custodes.workspace import Workspace
 
 
 @dataclass
@@ -36,7 +37,7 @@ class AlertReport:
         return not self.failed
 
 
-def process(workspace, now: dt.datetime | None = None, *, rng: random.Random | None = None) -> AlertReport:
+def process(workspace: Workspace, now: dt.datetime | None = None, *, rng: random.Random | None = None) -> AlertReport:
     """Compare the incidents with what was alerted, enqueue new alerts in the outbox (one
     transaction), then attempt every delivery that is due. ``now`` is the wall clock (UTC)."""
     from custodes import triage
@@ -78,7 +79,7 @@ def _sinks_for(alert: dict, sinks: dict, config) -> list[str]:
     return [name for name, s in sinks.items() if rank >= SEVERITY_RANK[config.threshold(s)]]
 
 
-def send_test(workspace, only: str | None = None, now: dt.datetime | None = None) -> list[dict]:
+def send_test(workspace: Workspace, only: str | None = None, now: dt.datetime | None = None) -> list[dict]:
     """Send one test alert straight through each sink (or the one named ``only``), outside the
     outbox: ``[{"sink", "type", "ok", "error"}]``. The alert's ``event`` is ``test``."""
     config = alerts_config.load(workspace)

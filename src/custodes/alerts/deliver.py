@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from custodes.alerts import sinks as sink_modules
 from custodes.alerts.outbox import Outbox
-from custodes.workspace import private_open
+from custodes.workspace import Workspace, private_open
 
 
 @dataclass
@@ -34,7 +34,7 @@ def backoff(attempts: int, base: float, cap: float, rng: random.Random) -> float
 
 
 @contextmanager
-def exclusive(workspace):
+def exclusive(workspace: Workspace):
     """Yield True while this process holds the delivery lock, False when another does."""
     with private_open(workspace.root / "alerts" / "deliver.lock", "ab") as fh:
         try:
@@ -48,7 +48,7 @@ def exclusive(workspace):
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
-def deliver(workspace, box: Outbox, config, now: float, rng: random.Random | None = None) -> Outcome:
+def deliver(workspace: Workspace, box: Outbox, config, now: float, rng: random.Random | None = None) -> Outcome:
     rng = rng or random.Random()
     out = Outcome()
     with exclusive(workspace) as mine:

@@ -21,10 +21,11 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from custodes.detect.rule import SEVERITIES
 from custodes.triage.model import STATES
+from custodes.workspace import Workspace
 
 
 class AlertCollector(Collector):
-    def __init__(self, workspace, clock=time.time):
+    def __init__(self, workspace: Workspace, clock=time.time):
         self.workspace = workspace
         self.clock = clock
 
@@ -76,7 +77,7 @@ class AlertCollector(Collector):
                                 value=oldest)
 
 
-def register(registry: CollectorRegistry, workspace) -> AlertCollector:
+def register(registry: CollectorRegistry, workspace: Workspace) -> AlertCollector:
     collector = AlertCollector(workspace)
     registry.register(collector)
     return collector

@@ -20,12 +20,14 @@ fsync per delivery (measured in BENCHMARKS.md).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-import time
 from dataclasses import dataclass
 
 from custodes.alerts.events import Memory
 from custodes.sqlitedb import Store, transaction
+from custodes.timefmt import UTC, iso
+from custodes.workspace import Workspace
 
 VERSION = 1
 SCHEMA = """
@@ -73,7 +75,7 @@ class Due:
     body: bytes
 
 
-def path_of(workspace):
+def path_of(workspace: Workspace):
     return workspace.root / "alerts" / "outbox.db"
 
 
@@ -160,11 +162,11 @@ class Outbox(Store):
                 "WHERE alert_id = ? ORDER BY sink", (a["alert_id"],)).fetchall()
             out.append({
                 "alert_id": a["alert_id"], "event": a["event"], "incident_id": a["incident_id"],
-                "severity": a["severity"], "title": body.get("title"), "enqueued_at": _iso(a["created_at"]),
+                "severity": a["severity"], "title": body.get("title"), "enqueued_at": _when(a["created_at"]),
                 "deliveries": [{
                     "sink": d["sink"], "state": d["state"], "attempts": d["attempts"],
-                    "last_attempt_at": _iso(d["last_at"]), "delivered_at": _iso(d["delivered_at"]),
-                    "next_attempt_at": _iso(d["next_at"]) if d["state"] == "pending" else None,
+                    "last_attempt_at": _when(d["last_at"]), "delivered_at": _when(d["delivered_at"]),
+                    "next_attempt_at": _when(d["next_at"]) if d["state"] == "pending" else None,
                     "last_error": d["last_error"],
                 } for d in deliveries],
             })
@@ -187,7 +189,5 @@ class Outbox(Store):
         return {r["event"]: r["n"] for r in self.db.execute("SELECT event, COUNT(*) AS n FROM alerts GROUP BY event")}
 
 
-def _iso(epoch: float | None) -> str | None:
-    if epoch is None:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+def _when(epoch: float | None) -> str | None:
+    return None if epoch is None else iso(dt.datetime.fromtimestamp(epoch, UTC))

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from custodes.errors import CustodesError
 from custodes.text import plural
-from custodes.workspace import atomic_write_bytes, private_open
+from custodes.workspace import Workspace, atomic_write_bytes, private_open
 
 GENESIS = "0" * 64
 _log = logging.getLogger("custodes.console")
@@ -84,7 +84,7 @@ def tail_problem(last: dict | None, entries: int | None, head: dict | None) -> t
     return f"the trail's last entry ({last['seq']}) is not the one its head records", last["seq"]
 
 
-def write_head(path: Path, entry: dict, workspace=None) -> list[str]:
+def write_head(path: Path, entry: dict, workspace: Workspace | None = None) -> list[str]:
     """Record ``entry`` as the trail's head, and, with the ``workspace``'s ``seal.anchor``, send it
     to the same anchor as the lake's seal head (kind ``audit``): a trail cut and re-headed inside
     the workspace then no longer matches what was recorded outside it. Returns the anchor's
@@ -100,7 +100,7 @@ def write_head(path: Path, entry: dict, workspace=None) -> list[str]:
     return warnings
 
 
-def anchored_last(workspace) -> dict | None:
+def anchored_last(workspace: Workspace) -> dict | None:
     """The newest audit head recorded in the workspace's anchor file, or None (no file anchor)."""
     if workspace is None:
         return None
@@ -129,7 +129,7 @@ class AuditTrail:
     """``workspace``, when given, anchors every new head (``seal.anchor``) and refuses to append
     to a trail that ends before the newest anchored head."""
 
-    def __init__(self, path: Path, workspace=None):
+    def __init__(self, path: Path, workspace: Workspace | None = None):
         self.path = path
         self.workspace = workspace
         self._lock = threading.Lock()
@@ -228,7 +228,7 @@ def _read_head(path: Path) -> dict | None:
         return {"seq": -1, "hash": ""}
 
 
-def verify(path: Path, workspace=None, anchors: tuple[str, ...] = ()) -> AuditCheck:
+def verify(path: Path, workspace: Workspace | None = None, anchors: tuple[str, ...] = ()) -> AuditCheck:
     """Walk the chain from the first line; report the first line that does not follow, or a
     trail that does not end where its head says (entries cut off, the head deleted). Then every
     audit head recorded in ``anchors`` (files; by default the ``workspace``'s ``seal.anchor``
@@ -246,7 +246,7 @@ def verify(path: Path, workspace=None, anchors: tuple[str, ...] = ()) -> AuditCh
     return AuditCheck(True, check.entries)
 
 
-def _anchor_problems(hashes: list[str], workspace, anchors: tuple[str, ...]) -> list[str]:
+def _anchor_problems(hashes: list[str], workspace: Workspace, anchors: tuple[str, ...]) -> list[str]:
     from custodes import anchor
 
     files = list(anchors)
@@ -282,7 +282,7 @@ def _walk(path: Path, hashes: list[str]) -> tuple[AuditCheck, dict | None]:
     return AuditCheck(True, count), last
 
 
-def restart(path: Path, by: str, workspace=None) -> dict:
+def restart(path: Path, by: str, workspace: Workspace | None = None) -> dict:
     """Start a new trail after a broken one: the broken trail and its head are moved aside, kept
     as evidence, and the new chain's first entry (``audit.restarted``) records why, by whom, and
     the SHA-256 of the trail moved aside. Refused while the trail verifies."""

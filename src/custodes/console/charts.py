@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from custodes.timefmt import parse_iso
+
 
 def _nice_max(value: int) -> int:
     """The smallest 1/2/5 x 10^k at or above ``value`` (a readable axis top)."""
@@ -75,7 +77,7 @@ def _parse(value) -> dt.datetime | None:
     if isinstance(value, dt.datetime):
         return value
     try:
-        return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return parse_iso(str(value))
     except ValueError:
         return None
 

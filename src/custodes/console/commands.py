@@ -27,6 +27,7 @@ from custodes.clikit import echo, emit_json, format_option, note, workspace_opti
 from custodes.console.roles import ROLES
 from custodes.errors import CustodesError, UsageError
 from custodes.text import plural
+from custodes.workspace import Workspace
 
 DEFAULT_PORT = 8700
 
@@ -49,7 +50,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _manage_users(workspace, add_user, role, remove_user, list_users, password_stdin, replace, fmt):
+def _manage_users(workspace: Workspace, add_user, role, remove_user, list_users, password_stdin, replace, fmt):
     from custodes.console.users import UserStore
 
     store = UserStore.of(workspace)
@@ -71,7 +72,7 @@ def _manage_users(workspace, add_user, role, remove_user, list_users, password_s
                 echo(f"{u['name']}\t{u['role']}")
 
 
-def _verify_audit(workspace, fmt, anchors: tuple[str, ...] = ()) -> None:
+def _verify_audit(workspace: Workspace, fmt, anchors: tuple[str, ...] = ()) -> None:
     from custodes.console.audit import verify
     from custodes.console.users import console_dir
 
@@ -86,7 +87,7 @@ def _verify_audit(workspace, fmt, anchors: tuple[str, ...] = ()) -> None:
         raise CustodesError("the console audit trail is broken" + (f" at line {check.line}" if check.line else ""))
 
 
-def _restart_audit(workspace, fmt) -> None:
+def _restart_audit(workspace: Workspace, fmt) -> None:
     from custodes.console.audit import restart
     from custodes.console.users import console_dir
 
@@ -125,7 +126,7 @@ def _restart_audit(workspace, fmt) -> None:
 @click.option("--restart-audit", is_flag=True,
               help="move a broken audit trail aside (kept) and start a new one that records the break")
 @format_option()
-def serve(workspace, host, port, allowed_hosts, tls_cert, tls_key, secure_cookies, trusted_proxies, workers,
+def serve(workspace: Workspace, host, port, allowed_hosts, tls_cert, tls_key, secure_cookies, trusted_proxies, workers,
           add_user, role, password_stdin, replace, remove_user, list_users, verify_audit, anchors, restart_audit, fmt):
     """Run the web console for analysts (incidents, blast radius, findings, credential posture,
     lake state), with its own users, roles and audit trail."""
@@ -171,7 +172,7 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _run(workspace, host, port, allowed_hosts, tls_cert, tls_key, secure_cookies, trusted_proxies, workers) -> None:
+def _run(workspace: Workspace, host, port, allowed_hosts, tls_cert, tls_key, secure_cookies, trusted_proxies, workers) -> None:
     from custodes.console.shared import SETTING as REDIS_SETTING
     from custodes.console.users import UserStore
 

@@ -14,15 +14,19 @@ Three questions, each one Ibis expression over the lake so it runs on DuckDB and
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import ibis
 
 from custodes.ids import key_of
 
+if TYPE_CHECKING:
+    from custodes.engine import Engine
+
 DEFAULT_KEY_MAX_AGE_DAYS = 365
 
 
-def data_now(engine) -> dt.datetime | None:
+def data_now(engine: Engine) -> dt.datetime | None:
     """The latest event time the workspace holds (access, else issuance); None when it holds none."""
     for dataset in ("access", "issuance"):
         if engine.has(dataset):
@@ -38,7 +42,7 @@ def _live_at(expr_time, now):
     return expr_time.isnull() | (expr_time > now)
 
 
-def _contract(engine, dataset: str) -> ibis.Table:
+def _contract(engine: Engine, dataset: str) -> ibis.Table:
     """The dataset's contract columns only (the lake's own columns would collide in joins)."""
     from custodes.contract import columns
 
@@ -51,7 +55,7 @@ def departed(workforce: ibis.Table, now: dt.datetime) -> ibis.Table:
     return gone.select("employee_id", "terminated_at")
 
 
-def keys_with_departed_custodians(engine, now: dt.datetime) -> ibis.Table:
+def keys_with_departed_custodians(engine: Engine, now: dt.datetime) -> ibis.Table:
     keys, custody = _contract(engine, "keys"), _contract(engine, "key_custody")
     gone = departed(_contract(engine, "workforce"), now)
     live_keys = keys.filter(_live_at(keys.retired_at, now))
@@ -67,7 +71,7 @@ def keys_with_departed_custodians(engine, now: dt.datetime) -> ibis.Table:
     ).order_by(["terminated_at", "kid", "employee_id"])
 
 
-def departed_live_credentials(engine, now: dt.datetime) -> list[dict]:
+def departed_live_credentials(engine: Engine, now: dt.datetime) -> list[dict]:
     """Departed owners' live credentials, with their use after the owner left.
 
     Two steps: the (few) live credentials of departed staff first, then one pass over access
@@ -102,7 +106,7 @@ def departed_live_credentials(engine, now: dt.datetime) -> list[dict]:
     return sorted(rows, key=lambda r: (-r["uses_after_leaving"], r["credential_id"]))
 
 
-def stale_keys(engine, now: dt.datetime, max_age_days: int) -> ibis.Table:
+def stale_keys(engine: Engine, now: dt.datetime, max_age_days: int) -> ibis.Table:
     keys = _contract(engine, "keys")
     cutoff = now - dt.timedelta(days=max_age_days)
     live = keys.filter(_live_at(keys.retired_at, now) & (keys.created_at <= now))
@@ -110,7 +114,7 @@ def stale_keys(engine, now: dt.datetime, max_age_days: int) -> ibis.Table:
     return flagged.select("kid", "alg", "purpose", "storage", "created_at").order_by(["created_at", "kid"])
 
 
-def posture(engine, max_age_days: int = DEFAULT_KEY_MAX_AGE_DAYS) -> dict:
+def posture(engine: Engine, max_age_days: int = DEFAULT_KEY_MAX_AGE_DAYS) -> dict:
     """All three lists as Python rows, plus ``now`` and notes about data that is not there."""
     now = data_now(engine)
     result: dict = {"now": now, "notes": [], "departed_custodians": None,

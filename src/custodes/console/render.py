@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from custodes import __version__, text
+from custodes.timefmt import parse_iso
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -29,7 +30,7 @@ def when(value) -> str:
         return "—"
     if isinstance(value, str):
         try:
-            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            value = parse_iso(value)
         except ValueError:
             return value
     if isinstance(value, dt.datetime):

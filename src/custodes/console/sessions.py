@@ -114,7 +114,7 @@ class RedisSessionStore:
         self.idle_timeout, self.absolute_timeout, self.clock = idle_timeout, absolute_timeout, clock
 
     @classmethod
-    def from_url(cls, url: str, **kwargs) -> "RedisSessionStore":
+    def from_url(cls, url: str, **kwargs) -> RedisSessionStore:
         return cls(redis_client(url), **kwargs)
 
     def _ttl(self, session: Session, now: float) -> int:

@@ -13,11 +13,14 @@ import os
 import time
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from custodes.clikit import note
 from custodes.errors import CustodesError
 from custodes.workspace import Workspace
+
+if TYPE_CHECKING:
+    from custodes.engine import Engine
 
 #: how long a scope result is reused (scope scans the lake; pages are reloaded often)
 SCOPE_TTL_S = 60.0
@@ -109,7 +112,7 @@ class Sources:
             self._scope_cache[key] = (time.monotonic(), outcome)
         return outcome
 
-    def _run_scope(self, scope_mod, engine, kind: str, value: str):
+    def _run_scope(self, scope_mod, engine: Engine, kind: str, value: str):
         # Selector by scope's own name for it, wherever respond defines it.
         return scope_mod.scope(engine, self.workspace, scope_mod.Selector(kind, value))
 

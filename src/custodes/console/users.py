@@ -60,7 +60,7 @@ class UserStore:
         self._stamp: tuple[int, int] | None = None
 
     @classmethod
-    def of(cls, workspace: Workspace, **kwargs) -> "UserStore":
+    def of(cls, workspace: Workspace, **kwargs) -> UserStore:
         return cls(console_dir(workspace) / "users.json", **kwargs)
 
     # Reading ------------------------------------------------------------------------------

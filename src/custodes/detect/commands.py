@@ -15,6 +15,7 @@ from custodes.detect.rule import SEVERITIES, SEVERITY_RANK
 from custodes.errors import CustodesError
 from custodes.text import plural
 from custodes.triage import commands as triage_commands
+from custodes.workspace import Workspace
 
 
 @click.command()
@@ -23,7 +24,7 @@ from custodes.triage import commands as triage_commands
 @click.option("--engine", "backend", type=click.Choice(["duckdb", "spark"]), default=None,
               help="query engine (default: custodes.yaml engine, else duckdb)")
 @format_option()
-def detect(workspace, full, backend, fmt):
+def detect(workspace: Workspace, full, backend, fmt):
     """Run every detection over what was ingested since the last run; group into incidents."""
     from custodes.detect.run import detect as run_detect
 
@@ -44,7 +45,7 @@ def detect(workspace, full, backend, fmt):
         echo(f"  {inc['severity']:<8} {inc['incident_id']}  {inc['title']}")
 
 
-def _keep_triage_in_step(workspace) -> None:
+def _keep_triage_in_step(workspace: Workspace) -> None:
     """Triage follows incidents whose id changed, and reopens closed ones with new evidence,
     recorded with the time of this run (``custodes watch`` does the same through alerts)."""
     from custodes import triage
@@ -67,7 +68,7 @@ def _severity_filter(value):
 @click.option("--severity", default=None, metavar="S", help="minimum severity: info, low, medium, high, critical")
 @click.option("--rule", "rule_id", default=None, help="only this rule's findings")
 @format_option("text", "json", "ocsf")
-def findings(workspace, since, severity, rule_id, fmt):
+def findings(workspace: Workspace, since, severity, rule_id, fmt):
     """List findings (newest first in text; as CONTRACT.md in json; OCSF 2004 in ocsf)."""
     from custodes.clikit import iso
     from custodes.detect.store import load_findings
@@ -128,7 +129,7 @@ for _command in triage_commands.INCIDENT_COMMANDS:
     incidents.add_command(_command)
 
 
-def _require(workspace, items):
+def _require(workspace: Workspace, items):
     if not (workspace.detect / "findings.json").exists():
         raise CustodesError(f"no detection results in {workspace.root}: run custodes detect first")
     return items

@@ -9,18 +9,23 @@ only speak for an incident when nothing more exact does (e.g. issuance withheld)
 
 from __future__ import annotations
 
-import datetime as dt
+from typing import TYPE_CHECKING
+
 
 import ibis
 
 from custodes.detect import store
 from custodes.detect.registry import all_rules
-from custodes.detect.rule import UTC, Context, day_start
+from custodes.detect.rule import Context, day_number, day_start
 from custodes.detect.run import available_datasets, data_bounds
 from custodes.errors import CustodesError
+from custodes.workspace import Workspace
+
+if TYPE_CHECKING:
+    from custodes.engine import Engine
 
 
-def _findings_of(workspace, incident_id: str) -> list[dict]:
+def _findings_of(workspace: Workspace, incident_id: str) -> list[dict]:
     incidents = {i["incident_id"]: i for i in store.load_incidents(workspace)}
     if incident_id not in incidents:
         raise CustodesError(f"no incident {incident_id!r} in {workspace.detect}; run custodes detect, "
@@ -29,7 +34,7 @@ def _findings_of(workspace, incident_id: str) -> list[dict]:
     return [f for f in store.load_findings_raw(workspace) if f["finding_id"] in wanted]
 
 
-def findings_requests(engine, findings: list[dict], rules=None, workspace=None) -> ibis.Table | None:
+def findings_requests(engine: Engine, findings: list[dict], rules=None, workspace: Workspace | None = None) -> ibis.Table | None:
     """Access rows behind the given stored findings (event findings only), distinct."""
     by_id = {r.id: r for r in (rules or all_rules(workspace))}
     first, now = data_bounds(engine)
@@ -40,11 +45,11 @@ def findings_requests(engine, findings: list[dict], rules=None, workspace=None) 
     for rule_id in sorted({f["rule_id"] for f in findings}):
         rule = by_id.get(rule_id)
         mine = [f for f in findings if f["rule_id"] == rule_id and f.get("_day") is not None]
-        if rule is None or not mine or not getattr(rule, "has_rows", True) or rule.kind != "event":
+        if rule is None or not mine or not rule.has_rows or rule.kind != "event":
             continue
         flagged = [{"day": f["_day"], **f["_group"]} for f in mine]
         ctx = Context(engine, now, day_start(min(f["day"] for f in flagged)), config, available,
-                      (first.astimezone(UTC) - dt.datetime(1970, 1, 1, tzinfo=UTC)).days)
+                      day_number(first))
         parts.append(rule.scope_rows(ctx, flagged).select(*access_columns))
     if not parts:
         return None
@@ -54,7 +59,7 @@ def findings_requests(engine, findings: list[dict], rules=None, workspace=None) 
     return out.distinct()
 
 
-def incident_requests(engine, workspace, incident_id: str) -> ibis.Table:
+def incident_requests(engine: Engine, workspace: Workspace, incident_id: str) -> ibis.Table:
     """The access rows that are the incident's malicious requests (see the module docstring)."""
     findings = _findings_of(workspace, incident_id)
     rules = all_rules(workspace)

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from custodes.detect.rule import SEVERITIES, SEVERITY_RANK, parse_iso, stable_id
+from custodes.detect.rule import SEVERITIES, SEVERITY_RANK, stable_id
 from custodes.text import plural
+from custodes.timefmt import parse_iso
 
 GAP = dt.timedelta(days=3)
 LINK_KEYS = ("kid", "src_ip", "credential_id", "actor_id", "employee_id", "asn")

@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import ibis
 
 from custodes.contract import EVENT_TIME_COLUMN
+
+if TYPE_CHECKING:
+    from custodes.engine import Engine
 
 UTC = dt.timezone.utc
 
@@ -28,7 +32,7 @@ class LakeFacts:
     last_new: dict[str, dt.datetime | None]   # latest one
 
 
-def read(engine, available, known: dict[str, int]) -> LakeFacts:
+def read(engine: Engine, available, known: dict[str, int]) -> LakeFacts:
     """The facts of every available dataset; ``known``: per dataset, the seq already read."""
     parts = []
     for dataset in sorted(available):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from custodes import __version__
-from custodes.detect.rule import parse_iso
+from custodes.timefmt import parse_iso
 
 SEVERITY_ID = {"info": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
 OBSERVABLE_TYPE = {"src_ip": (2, "IP Address"), "actor_id": (4, "User Name"),

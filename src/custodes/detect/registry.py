@@ -12,6 +12,7 @@ from pathlib import Path
 
 from custodes.detect.rule import SEVERITIES, Rule
 from custodes.errors import CustodesError
+from custodes.workspace import Workspace
 
 
 def _rules_in(module) -> list[type[Rule]]:
@@ -54,9 +55,14 @@ def _check(rule: type[Rule], origin: str) -> None:
                             f"expected one of {', '.join(SEVERITIES)}")
     if rule.kind not in ("event", "posture"):
         raise CustodesError(f"{origin}: rule {rule.id} has kind {rule.kind!r}; expected event or posture")
+    # Read as typed by the runner: a string "False" would be true, a version "2" never equal to 2.
+    if not isinstance(rule.has_rows, bool):
+        raise CustodesError(f"{origin}: rule {rule.id} has has_rows {rule.has_rows!r}; expected True or False")
+    if not isinstance(rule.version, int) or isinstance(rule.version, bool) or rule.version < 1:
+        raise CustodesError(f"{origin}: rule {rule.id} has version {rule.version!r}; expected a whole number from 1")
 
 
-def operator_rules_dir(workspace) -> Path | None:
+def operator_rules_dir(workspace: Workspace | None) -> Path | None:
     """The folder of an operator's rules (``detect.rules_dir``, relative to the workspace)."""
     folder = workspace.setting("detect.rules_dir") if workspace is not None else None
     if not folder:
@@ -65,7 +71,7 @@ def operator_rules_dir(workspace) -> Path | None:
     return path if path.is_absolute() else workspace.root / path
 
 
-def all_rules(workspace=None) -> list[Rule]:
+def all_rules(workspace: Workspace | None = None) -> list[Rule]:
     """Instances of every rule, built-in first, ids unique."""
     classes = [(r, "built-in") for r in builtin_rules()]
     folder = operator_rules_dir(workspace)

@@ -16,6 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from custodes.timefmt import epoch_us, parse_iso
+
 UTC = dt.timezone.utc
 
 
@@ -23,12 +25,8 @@ def day_files(sim_dir: Path, dataset: str) -> list[Path]:
     return sorted((Path(sim_dir) / dataset).glob("*.parquet"))
 
 
-def _micros(value: dt.datetime) -> int:
-    return (value - dt.datetime(1970, 1, 1, tzinfo=UTC)) // dt.timedelta(microseconds=1)
-
-
 def _file_day(path: Path) -> dt.datetime:
-    return dt.datetime.fromisoformat(path.stem).replace(tzinfo=UTC)
+    return parse_iso(path.stem, str(path), date_ok=True)
 
 
 def delivered(path: Path, start: dt.datetime, end: dt.datetime) -> pa.Table | None:
@@ -38,8 +36,8 @@ def delivered(path: Path, start: dt.datetime, end: dt.datetime) -> pa.Table | No
         return None
     table = pq.read_table(path)
     micros = table["time"].cast(pa.timestamp("us", "UTC")).cast(pa.int64()).to_numpy()
-    at = np.clip(micros, _micros(day), _micros(day + dt.timedelta(days=1)) - 1)
-    table = table.filter(pa.array((at >= _micros(start)) & (at < _micros(end))))
+    at = np.clip(micros, epoch_us(day), epoch_us(day + dt.timedelta(days=1)) - 1)
+    table = table.filter(pa.array((at >= epoch_us(start)) & (at < epoch_us(end))))
     return table if table.num_rows else None
 
 

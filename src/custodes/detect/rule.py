@@ -18,11 +18,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import ibis
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 from custodes.detect.timecols import day_number_expr
+from custodes.timefmt import EPOCH
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 SEVERITY_RANK = {name: i for i, name in enumerate(SEVERITIES)}
@@ -66,8 +70,8 @@ class Context:
     engine: Any
     now: dt.datetime
     since: dt.datetime | None = None
-    config: dict = field(default_factory=dict)
-    available: frozenset = frozenset()
+    config: dict[str, Any] = field(default_factory=dict)
+    available: frozenset[str] = frozenset()
     first_day: int | None = None  # the first day of access data in the lake (warm-up of baselines)
     pending: tuple[dt.datetime, dt.datetime] | None = None
     cache: Any = None
@@ -126,14 +130,6 @@ class Context:
         return t.filter(t.time >= self.lit_time(self.since))
 
 
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def parse_iso(text: str) -> dt.datetime:
-    """A time as findings and state store it (RFC 3339, ``Z`` for UTC)."""
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def lit_time(value: dt.datetime) -> ibis.Expr:
     return ibis.literal(value.astimezone(UTC))
 
@@ -167,7 +163,7 @@ def successful(t: ibis.Table) -> ibis.Table:
     return t.filter(t.status < 400)
 
 
-def keys_table(flagged: list[dict], columns: tuple[str, ...], schema):
+def keys_table(flagged: list[dict[str, Any]], columns: tuple[str, ...], schema: Any) -> pa.Table:
     """An Arrow table of group keys, typed like the rows they select."""
     import pyarrow as pa
 
@@ -218,6 +214,12 @@ class Rule:
     #: runner always fetches (time, day, actor_type, record_count, asn, the ``*_key`` columns,
     #: and the group and entity columns).
     counted_columns: ClassVar[tuple[str, ...]] = ()
+    #: False when ``query`` builds findings from something other than request rows (a ledger
+    #: gap): the runner then lists no top entities and scope takes no evidence rows from it.
+    has_rows: ClassVar[bool] = True
+    #: Raised when the rule's logic changes: the detect state's fingerprint holds every rule's
+    #: id and version, and a changed fingerprint makes the next run recompute every day.
+    version: ClassVar[int] = 1
 
     # Event rules ----------------------------------------------------------------------------
     def rows(self, ctx: Context) -> ibis.Table:
@@ -232,30 +234,30 @@ class Rule:
             accounts=account_key(rows).nunique(), **self.extra_counts(rows),
         )
 
-    def extra_counts(self, rows: ibis.Table) -> dict:
+    def extra_counts(self, rows: ibis.Table) -> dict[str, Any]:
         return {}
 
-    def judge(self, ctx: Context, found: list[dict]) -> list[dict]:
+    def judge(self, ctx: Context, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """A last look at the aggregated rows (peer comparisons); the default keeps them all."""
         return found
 
-    def evidence_rows(self, ctx: Context, flagged: list[dict]) -> ibis.Table:
+    def evidence_rows(self, ctx: Context, flagged: list[dict[str, Any]]) -> ibis.Table:
         """The rows of the given findings' groups on their days (``flagged``: day + group values)."""
         rows = self.rows(ctx)
         keys = ibis.memtable(keys_table(flagged, ("day", *self.group_by), rows.schema()))
         return rows.semi_join(keys, ["day", *self.group_by])
 
-    def scope_rows(self, ctx: Context, flagged: list[dict]) -> ibis.Table:
+    def scope_rows(self, ctx: Context, flagged: list[dict[str, Any]]) -> ibis.Table:
         """The findings' malicious requests for scope: their evidence rows, judged again with
         everything known now (a rule whose verdict must ignore later data to stay incremental,
         such as token.unissued, drops here what later data explains). Default: the evidence."""
         return self.evidence_rows(ctx, flagged)
 
     # Judgement of one aggregated row (a few per run: plain Python is fine) -------------------
-    def severity_of(self, row: dict) -> str:
+    def severity_of(self, row: dict[str, Any]) -> str:
         return self.severity
 
-    def title_of(self, row: dict) -> str:
+    def title_of(self, row: dict[str, Any]) -> str:
         return self.title
 
     # Helpers --------------------------------------------------------------------------------
@@ -264,7 +266,7 @@ class Rule:
         return t.mutate(day=day_expr(t.time))
 
     @classmethod
-    def describe(cls) -> dict:
+    def describe(cls) -> dict[str, Any]:
         return {
             "id": cls.id, "title": cls.title, "severity": cls.severity, "attack": list(cls.attack),
             "description": cls.description, "false_positives": list(cls.false_positives),

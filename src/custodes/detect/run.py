@@ -15,8 +15,8 @@ import fcntl
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from custodes.clikit import iso
 from custodes.contract import DATASET_NAMES, EVENT_TIME_COLUMN
 from custodes.detect import incidents as incident_grouping
 from custodes.detect import lakefacts, store
@@ -24,13 +24,17 @@ from custodes.detect.daycache import DayCache
 from custodes.detect.registry import all_rules
 from custodes.detect.rule import (
     ENTITY_KEYS, SEVERITY_RANK, SKEW, UTC, Context, Rule, day_number, day_start, day_window, lit_time,
-    parse_iso, stable_id,
+    stable_id,
 )
 from custodes.detect.state import State, fingerprint
 from custodes.errors import CustodesError
 from custodes.progress import QUIET, Bar
 from custodes.text import noun
-from custodes.workspace import private_dir
+from custodes.workspace import Workspace, private_dir
+from custodes.timefmt import iso, parse_iso
+
+if TYPE_CHECKING:
+    from custodes.engine import Engine
 
 
 def _quiet(message: str) -> None:
@@ -38,7 +42,7 @@ def _quiet(message: str) -> None:
 
 
 # The core ---------------------------------------------------------------------------------------
-def data_bounds(engine) -> tuple[dt.datetime, dt.datetime]:
+def data_bounds(engine: Engine) -> tuple[dt.datetime, dt.datetime]:
     """(first, last) access time: the run's data-time now is the last."""
     t = engine.table("access")
     row = engine.to_arrow(t.aggregate(first=t.time.min(), last=t.time.max())).to_pylist()[0]
@@ -75,7 +79,7 @@ def issuance_pending(issuance_last: dt.datetime | None, now: dt.datetime,
     return (start, end) if start < end else None
 
 
-def ledger_pending(engine, now: dt.datetime, available, config: dict) -> tuple[dt.datetime, dt.datetime] | None:
+def ledger_pending(engine: Engine, now: dt.datetime, available, config: dict) -> tuple[dt.datetime, dt.datetime] | None:
     """:func:`issuance_pending` for an engine's issuance table (no workspace state)."""
     if "issuance" not in available:
         return None
@@ -88,7 +92,7 @@ def ledger_pending(engine, now: dt.datetime, available, config: dict) -> tuple[d
 CACHE_DAYS = 49
 
 
-def available_datasets(engine) -> frozenset:
+def available_datasets(engine: Engine) -> frozenset:
     return frozenset(d for d in DATASET_NAMES if engine.has(d))
 
 
@@ -104,7 +108,7 @@ def run_rule(rule: Rule, ctx: Context) -> list[dict]:
     found = rule.judge(ctx, found)
     if not found:
         return []
-    tops = top_entities(rule, ctx, found) if rule.top_entities and getattr(rule, "has_rows", True) else {}
+    tops = top_entities(rule, ctx, found) if rule.top_entities and rule.has_rows else {}
     return [build_finding(rule, row, tops.get(_group_key(rule, row), {}), ctx.now) for row in found]
 
 
@@ -205,7 +209,7 @@ def build_finding(rule: Rule, row: dict, tops: dict[str, list[str]], now: dt.dat
     }
 
 
-def evaluate(engine, rules: list[Rule] | None = None, *, since: dt.datetime | None = None,
+def evaluate(engine: Engine, rules: list[Rule] | None = None, *, since: dt.datetime | None = None,
              config: dict | None = None, notify: Callable[[str], None] = _quiet,
              bounds: tuple[dt.datetime, dt.datetime] | None = None,
              pending=(), cache=None, recent=None) -> list[dict]:
@@ -249,7 +253,7 @@ class RunSummary:
     top_incidents: list[dict] = field(default_factory=list)
 
 
-def detect(workspace, *, engine=None, backend: str | None = None, full: bool = False,
+def detect(workspace: Workspace, *, engine: Engine | None = None, backend: str | None = None, full: bool = False,
            notify: Callable[[str], None] = _quiet, progress: Bar = QUIET) -> RunSummary:
     """Detect over what arrived since the last run (everything with ``full``), store the results.
     ``progress`` is told each rule as it runs (the CLI's bar: custodes.progress)."""
@@ -267,7 +271,7 @@ def detect(workspace, *, engine=None, backend: str | None = None, full: bool = F
 
 
 @contextlib.contextmanager
-def _one_run_at_a_time(workspace):
+def _one_run_at_a_time(workspace: Workspace):
     """Runs of one workspace take turns (watch's cycle and a person's `custodes detect`): each
     reads the state, the day cache and the findings another would be rewriting."""
     folder = private_dir(workspace.detect)
@@ -280,7 +284,7 @@ def _one_run_at_a_time(workspace):
         os.close(fd)
 
 
-def _detect(workspace, engine, full: bool, notify: Callable[[str], None], progress: Bar) -> RunSummary:
+def _detect(workspace: Workspace, engine: Engine, full: bool, notify: Callable[[str], None], progress: Bar) -> RunSummary:
     rules = all_rules(workspace)
     config = workspace.setting("detect", {}) or {}
     available = available_datasets(engine)
@@ -364,7 +368,7 @@ def _bounds(state: State | None, facts: lakefacts.LakeFacts) -> tuple[tuple[dt.d
 RECENT_DAYS = 1
 
 
-def _recent_access(engine, since_by_rule: dict, now: dt.datetime):
+def _recent_access(engine: Engine, since_by_rule: dict, now: dt.datetime):
     """(first day, table): the access rows of the days an incremental run recomputes, copied
     once into DuckDB's memory so that every rule reads them from there (most rules read only
     those days; a small run's time goes into opening the lake's files again and again).

@@ -25,7 +25,7 @@ class RunCache:
     def __init__(self, datasets: tuple[str, ...], margin_days: int = 0):
         self.datasets = datasets  # the inputs: a re-registered table makes the result stale
         self.margin_days = margin_days
-        self._by_engine: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+        self._by_engine: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def get(self, ctx, build: Callable[[], Any], needed_from: int | None = None) -> Any:
         """The shared result for ``ctx``, serving days from ``needed_from`` (default: the

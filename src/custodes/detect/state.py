@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
-from custodes.workspace import atomic_write_bytes, private_dir
+from custodes.detect.rule import Rule
+from custodes.workspace import Workspace, atomic_write_bytes, private_dir
 
 STATE_VERSION = 1
 
@@ -29,7 +31,7 @@ class State:
     runs: int = 0
 
     @classmethod
-    def load(cls, workspace) -> "State":
+    def load(cls, workspace: Workspace) -> State:
         path = workspace.detect / "state.json"
         if not path.exists():
             return cls()
@@ -39,11 +41,11 @@ class State:
         return cls(**{k: data[k] for k in ("version", "rules", "seq", "first", "now", "issuance_last", "horizon", "runs")
                         if k in data})
 
-    def save(self, workspace) -> None:
+    def save(self, workspace: Workspace) -> None:
         private_dir(workspace.detect)
         atomic_write_bytes(workspace.detect / "state.json", json.dumps(asdict(self), indent=2).encode())
 
 
-def fingerprint(rules) -> str:
-    text = ";".join(f"{r.id}:{getattr(r, 'version', 1)}" for r in sorted(rules, key=lambda r: r.id))
+def fingerprint(rules: Iterable[Rule]) -> str:
+    text = ";".join(f"{r.id}:{r.version}" for r in sorted(rules, key=lambda r: r.id))
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -10,7 +10,7 @@ the signature's types.)
 import ibis
 import ibis.expr.datatypes as dt
 
-MICROS_PER_DAY = 86_400_000_000
+from custodes.timefmt import MICROS_PER_DAY, MICROS_PER_HOUR
 
 
 @ibis.udf.scalar.builtin
@@ -21,9 +21,6 @@ def unix_micros(ts: dt.Timestamp(timezone="UTC")) -> dt.int64:
 def day_number_expr(time: ibis.Expr) -> ibis.Expr:
     """The UTC day number (days since 1970-01-01) of a timestamp column."""
     return (unix_micros(time) // MICROS_PER_DAY).cast("int64")
-
-
-MICROS_PER_HOUR = 3_600_000_000
 
 
 def hour_number_expr(time: ibis.Expr) -> ibis.Expr:

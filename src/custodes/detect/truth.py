@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from custodes.detect.incidents import history_of
-from custodes.detect.rule import parse_iso
+from custodes.timefmt import parse_iso
 
 HIGH = ("high", "critical")
 ENTITY_KEYS = ("kid", "src_ip", "credential_id", "actor_id", "employee_id")

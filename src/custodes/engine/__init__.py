@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from custodes.engine.base import Engine
 from custodes.errors import UsageError
+from custodes.workspace import Workspace
 
 BACKENDS = ("duckdb", "spark")
 
 
-def connect(workspace=None, backend: str | None = None) -> Engine:
+def connect(workspace: Workspace | None = None, backend: str | None = None) -> Engine:
     """An engine over ``workspace``'s lake (or over no lake, for in-memory tables only)."""
     if backend is None and workspace is not None:
         backend = workspace.setting("engine", "duckdb")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Self
 
 import ibis
 import pyarrow as pa
@@ -10,6 +11,7 @@ import pyarrow as pa
 from custodes.contract import DATASET_NAMES, PRIMARY_KEYS
 from custodes.errors import CustodesError
 from custodes.lake.manifest import committed_seqs, entry_path, read_entry
+from custodes.workspace import Workspace
 
 
 class Engine:
@@ -23,14 +25,14 @@ class Engine:
 
     name: str = "?"
 
-    def __init__(self, workspace=None):
+    def __init__(self, workspace: Workspace | None = None):
         self.workspace = workspace
         self.con = self._connect()
         self._tables: dict[str, ibis.Table] = {}
         self._sealed: dict[str, list[str]] | None = None  # dataset -> sealed files, read once
 
     # To implement -------------------------------------------------------------------------
-    def _connect(self):
+    def _connect(self) -> Any:
         raise NotImplementedError
 
     def _open_parquet(self, name: str, files: list[Path]) -> ibis.Table:
@@ -89,14 +91,14 @@ class Engine:
     def close(self) -> None:
         pass
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-def _sealed_by_dataset(workspace) -> dict[str, list[str]]:
+def _sealed_by_dataset(workspace: Workspace) -> dict[str, list[str]]:
     """dataset -> the relative paths of its sealed stored files. An entry that cannot be read is
     passed over (verify reports it): one damaged entry must not blind every query."""
     out: dict[str, list[str]] = {}

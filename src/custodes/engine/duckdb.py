@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import ibis
 import pyarrow as pa
@@ -13,7 +14,7 @@ from custodes.engine.base import Engine
 class DuckDBEngine(Engine):
     name = "duckdb"
 
-    def _connect(self):
+    def _connect(self) -> Any:
         con = ibis.duckdb.connect()
         con.raw_sql("SET TimeZone = 'UTC'")
         return con

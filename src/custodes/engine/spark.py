@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import ibis
 import pyarrow as pa
@@ -12,7 +13,7 @@ from custodes.engine.base import Engine
 from custodes.errors import CustodesError
 
 
-def spark_session(master: str | None = None):
+def spark_session(master: str | None = None) -> Any:
     """A Spark session with UTC as its zone (so timestamps mean what they mean in DuckDB)."""
     try:
         from pyspark.sql import SparkSession
@@ -40,7 +41,7 @@ def spark_session(master: str | None = None):
 class SparkEngine(Engine):
     name = "spark"
 
-    def _connect(self):
+    def _connect(self) -> Any:
         self.session = spark_session()
         return ibis.pyspark.connect(self.session)
 

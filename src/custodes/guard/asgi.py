@@ -19,6 +19,8 @@ import asyncio
 import time
 from collections.abc import Iterable
 
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 from custodes.guard.events import AccessLog
 from custodes.guard.policy import Verdict, Verifier
 
@@ -43,10 +45,10 @@ def bearer_token(authorization: bytes | str | None) -> str | None:
     return token.strip() or None
 
 
-def header(scope: dict, name: bytes) -> bytes | None:
+def header(scope: Scope, name: bytes) -> bytes | None:
     for key, value in scope.get("headers", ()):
         if key == name:
-            return value
+            return bytes(value)
     return None
 
 
@@ -54,29 +56,29 @@ async def decide(verifier: Verifier, token: str | None) -> Verdict:
     """Verify on the loop; a network ledger's look-up is awaited (``check_async``), or, for a
     network ledger without one, the whole verification moves to a worker thread."""
     ledger = verifier.ledger
-    if ledger is not None and hasattr(ledger, "check_async"):
+    if ledger is not None and ledger.awaits_check:
         return await verifier.verify_async(token)
-    if token and ledger is not None and getattr(ledger, "remote", False):
+    if token and ledger is not None and ledger.remote:
         cache = verifier.cache
         if cache is None or cache.get(token, time.time()) is None:
             return await asyncio.to_thread(verifier.verify, token)
     return verifier.verify(token)
 
 
-async def send_unauthorized(send, extra_headers: Iterable = ()) -> None:
+async def send_unauthorized(send: Send, extra_headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
     await send({"type": "http.response.start", "status": 401,
                 "headers": _UNAUTHORIZED_HEADERS + list(extra_headers)})
     await send({"type": "http.response.body", "body": _UNAUTHORIZED_BODY})
 
 
 class GuardMiddleware:
-    def __init__(self, app, verifier: Verifier, access_log: AccessLog | None = None,
-                 exempt_paths: Iterable[str] = (), actor_type: str = "customer"):
+    def __init__(self, app: ASGIApp, verifier: Verifier, access_log: AccessLog | None = None,
+                 exempt_paths: Iterable[str] = (), actor_type: str = "customer") -> None:
         self.app, self.verifier, self.access_log = app, verifier, access_log
         self.exempt_paths = frozenset(exempt_paths)
         self.actor_type = actor_type
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind not in ("http", "websocket") or scope.get("path") in self.exempt_paths:
             return await self.app(scope, receive, send)
@@ -92,7 +94,7 @@ class GuardMiddleware:
         scope["state"] = {**scope.get("state", {}), "guard": verdict}
         outcome = {"status": 500, "bytes": 0}
 
-        async def watching_send(message):
+        async def watching_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 outcome["status"] = message["status"]
             elif message["type"] == "http.response.body":
@@ -104,7 +106,8 @@ class GuardMiddleware:
         finally:
             self._log(scope, verdict, outcome["status"], outcome["bytes"], True)
 
-    async def _websocket(self, scope, receive, send, verdict: Verdict, presented: bool):
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send, verdict: Verdict,
+                         presented: bool) -> None:
         """A WebSocket handshake is guarded like a request: refused before it is accepted
         (the server answers the handshake with 403)."""
         if not verdict.ok:
@@ -117,7 +120,7 @@ class GuardMiddleware:
         self._log(scope, verdict, 101, 0, presented)
         await self.app(scope, receive, send)
 
-    def _log(self, scope, verdict: Verdict, status: int, bytes_out: int, presented: bool) -> None:
+    def _log(self, scope: Scope, verdict: Verdict, status: int, bytes_out: int, presented: bool) -> None:
         """One event per decision; never raises (AccessLog.decision does not)."""
         if self.access_log is None:
             return

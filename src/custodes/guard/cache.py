@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import math
 import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from custodes.guard.policy import Verdict
 
 
 class VerdictCache:
@@ -20,12 +24,12 @@ class VerdictCache:
         if max_entries <= 0 or not (math.isfinite(ttl) and ttl > 0):
             raise ValueError("max_entries and ttl must be positive (and ttl a finite number)")
         self.max_entries, self.ttl, self.leeway = max_entries, ttl, leeway
-        self._entries: dict[str, tuple[float, object]] = {}
+        self._entries: dict[str, tuple[float, Verdict]] = {}
         #: bumped by every clear(): a verdict reached before a revocation is never stored after it
         self.generation = 0
         self._lock = threading.Lock()  # writers only; a read is one dict look-up under the GIL
 
-    def get(self, token: str, now: float):
+    def get(self, token: str, now: float) -> Verdict | None:
         entry = self._entries.get(token)
         if entry is None:
             return None
@@ -34,7 +38,7 @@ class VerdictCache:
             return None
         return entry[1]
 
-    def put(self, token: str, verdict, now: float, generation: int | None = None) -> None:
+    def put(self, token: str, verdict: Verdict, now: float, generation: int | None = None) -> None:
         """Store an accepted verdict; pass the ``generation`` read before verifying, so that a
         revocation that cleared the cache meanwhile makes this a no-op. Anything but a plain
         ``ok`` is not stored."""
@@ -54,7 +58,7 @@ class VerdictCache:
                     pass
             entries[token] = (until, verdict)
 
-    def clear(self, *_args, **_kwargs) -> None:
+    def clear(self, *_args: object, **_kwargs: object) -> None:
         with self._lock:
             self.generation += 1
             self._entries.clear()

@@ -9,7 +9,9 @@ from __future__ import annotations
 import math
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
@@ -17,6 +19,14 @@ from custodes.clikit import echo, format_option, note, parse_time_option, safe_d
 from custodes.errors import CustodesError, UsageError
 from custodes.guard.server import ROUTE_HEADERS
 from custodes.text import plural
+from custodes.workspace import Workspace
+
+if TYPE_CHECKING:
+    from custodes.guard.cache import VerdictCache
+    from custodes.guard.ledger.base import Ledger
+    from custodes.guard.policy import Verifier
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 MAX_CACHE_TTL = 60.0
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
@@ -32,7 +42,7 @@ def parse_duration(value: str | int) -> int:
     return int(m.group(1)) * _UNIT[m.group(2)]
 
 
-def _policy_options(fn):
+def _policy_options(fn: F) -> F:
     for decorator in reversed([
         click.option("--keys", "keys_path", required=True, type=click.Path(dir_okay=False),
                      help="JWKS file of the verification keys (public keys, or oct secrets)"),
@@ -50,7 +60,8 @@ def _policy_options(fn):
     return fn
 
 
-def _verifier(keys_path, issuer, audience, ledger_url, max_lifetime, ledger_failure, cache=None):
+def _verifier(keys_path: str, issuer: str | None, audience: str | None, ledger_url: str | None,
+              max_lifetime: str, ledger_failure: str, cache: VerdictCache | None = None) -> Verifier:
     from custodes.guard.keys import load_jwks_file
     from custodes.guard.policy import Verifier
 
@@ -61,7 +72,7 @@ def _verifier(keys_path, issuer, audience, ledger_url, max_lifetime, ledger_fail
                     ledger_failure=ledger_failure)
 
 
-def _open(url: str, persistent: bool = False, create: bool = False):
+def _open(url: str, persistent: bool = False, create: bool = False) -> Ledger:
     """The ledger at ``url``; a SQLite file is created only with ``create`` (``ledger load``,
     ``revoke --create``): a mistyped path is an error, never a new, empty ledger."""
     from custodes.guard.ledger import open_ledger
@@ -72,7 +83,7 @@ def _open(url: str, persistent: bool = False, create: bool = False):
     return open_ledger(url, create=create)
 
 
-def _cache_ttl(_ctx, _param, value: float) -> float:
+def _cache_ttl(_ctx: click.Context, _param: click.Parameter, value: float) -> float:
     """A finite number of seconds, 0 to MAX_CACHE_TTL: the ttl bounds how late a revocation
     made elsewhere takes effect here, so ``inf`` or ``nan`` would mean never."""
     if not (math.isfinite(value) and 0 <= value <= MAX_CACHE_TTL):
@@ -90,7 +101,8 @@ def guard() -> None:
 @click.option("--tokens", "tokens_file", type=click.File("r", encoding="utf-8", errors="replace"),
               default=None, help="file of tokens, one a line ('-' for stdin)")
 @click.argument("token", required=False)
-def verify(keys_path, issuer, audience, ledger_url, max_lifetime, ledger_failure, tokens_file, token):
+def verify(keys_path: str, issuer: str | None, audience: str | None, ledger_url: str | None, max_lifetime: str,
+           ledger_failure: str, tokens_file: TextIO | None, token: str | None) -> None:
     """Verify TOKEN (or every line of --tokens FILE): one JSON verdict line each, in order.
     Exit 0 when every token is accepted, 1 otherwise."""
     if (token is None) == (tokens_file is None):
@@ -98,10 +110,10 @@ def verify(keys_path, issuer, audience, ledger_url, max_lifetime, ledger_failure
     verifier = _verifier(keys_path, issuer, audience, ledger_url, max_lifetime, ledger_failure)
     all_ok, refused, total = True, 0, 0
     out = sys.stdout
-    lines = [token] if token is not None else (line.rstrip("\r\n").strip() for line in tokens_file)
+    lines = [token] if token is not None else (line.rstrip("\r\n").strip() for line in tokens_file or ())
     batch: list[str] = []
 
-    def flush():
+    def flush() -> None:
         nonlocal all_ok, refused, total
         for verdict in verifier.verify_many(batch):
             all_ok &= verdict.ok
@@ -132,7 +144,7 @@ def ledger() -> None:
 @click.option("--input-format", type=click.Choice(["parquet", "csv", "jsonl"]), default=None,
               help="format of ISSUANCE_FILE (default: from its extension)")
 @format_option()
-def ledger_load(issuance_file, ledger_url, input_format, fmt):
+def ledger_load(issuance_file: str, ledger_url: str, input_format: str | None, fmt: str) -> None:
     """Load the issued tokens of an issuance file (Parquet, CSV or JSONL) into a ledger.
     Bad rows are reported on stderr (file, row, column) and skipped; exit 1 if there were any."""
     from custodes.guard.issuance import read_issuance
@@ -148,18 +160,18 @@ def ledger_load(issuance_file, ledger_url, input_format, fmt):
         note(f"{issuance_file}: row {b.row}, column {b.column}: {b.reason}")
     if len(bad) > 20:
         note(f"{issuance_file}: ... and {len(bad) - 20} more bad rows")
-    summary = {"file": str(issuance_file), "rows": len(tokens) + len({b.row for b in bad}),
-               "recorded": recorded, "skipped_expired": len(tokens) - recorded,
-               "bad_rows": len({b.row for b in bad})}
+    bad_rows = len({b.row for b in bad})
+    summary = {"file": str(issuance_file), "rows": len(tokens) + bad_rows,
+               "recorded": recorded, "skipped_expired": len(tokens) - recorded, "bad_rows": bad_rows}
     if fmt == "json":
         click.echo(safe_dumps(summary))
     else:
         echo(f"recorded {recorded} issued tokens from {issuance_file}"
                    + (f" ({summary['skipped_expired']} long expired, skipped)"
                       if summary["skipped_expired"] else "")
-                   + (f"; {plural(summary['bad_rows'], 'bad row')} skipped" if bad else ""))
+                   + (f"; {plural(bad_rows, 'bad row')} skipped" if bad else ""))
     if bad:
-        raise CustodesError(f"{issuance_file}: {plural(summary['bad_rows'], 'bad row')} skipped")
+        raise CustodesError(f"{issuance_file}: {plural(bad_rows, 'bad row')} skipped")
 
 
 @guard.command()
@@ -172,7 +184,8 @@ def ledger_load(issuance_file, ledger_url, input_format, fmt):
 @click.option("--create", is_flag=True, default=False,
               help="create the SQLite ledger if it does not exist (otherwise that is an error)")
 @format_option()
-def revoke(jti, sub, kid, ledger_url, at, create, fmt):
+def revoke(jti: str | None, sub: str | None, kid: str | None, ledger_url: str, at: str | None, create: bool,
+           fmt: str) -> None:
     """Revoke a token (--jti), a subject's tokens (--sub) or a key's tokens (--kid)."""
     from custodes.guard.ledger.base import LedgerUnavailable
 
@@ -218,9 +231,10 @@ def revoke(jti, sub, kid, ledger_url, at, create, fmt):
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="worker processes (each with its own cache and event files)")
 @workspace_option
-def serve(keys_path, issuer, audience, ledger_url, max_lifetime, ledger_failure, host, port,
-          events_dir, actor_type, cache_ttl, anonymous_per_second, route_header, http_impl,
-          workers, workspace):
+def serve(keys_path: str, issuer: str | None, audience: str | None, ledger_url: str | None, max_lifetime: str,
+          ledger_failure: str, host: str, port: int, events_dir: str | None, actor_type: str, cache_ttl: float,
+          anonymous_per_second: int, route_header: str, http_impl: str, workers: int,
+          workspace: Workspace) -> None:
     """Serve GET /auth for nginx auth_request or Envoy ext_authz: 200 with X-Custodes-Subject
     when the Bearer token is accepted, 401 otherwise; every decision is an access event."""
     import json
@@ -247,16 +261,19 @@ def serve(keys_path, issuer, audience, ledger_url, max_lifetime, ledger_failure,
     try:
         _check_can_listen(host, port)
     except CustodesError:
-        app.access_log.close()
+        if app.access_log is not None:
+            app.access_log.close()
         raise
     note(f"custodes guard: GET http://{host}:{port}/auth ({plural(workers, 'worker')}); "
          f"access events in {events}")
-    options = dict(host=host, port=port, log_level="warning", access_log=False, lifespan="on",
+    options: dict[str, Any] = dict(host=host, port=port, log_level="warning", access_log=False, lifespan="on",
                    http=http_impl, server_header=False, date_header=False)
     try:
         if workers > 1:  # each worker process builds its own app from the same configuration
-            app.verifier.ledger.close()
-            app.access_log.close()
+            if app.verifier.ledger is not None:
+                app.verifier.ledger.close()
+            if app.access_log is not None:
+                app.access_log.close()
             os.environ[CONFIG_ENV] = json.dumps(config)
             uvicorn.run("custodes.guard.server:app_from_environment", factory=True,
                         workers=workers, **options)
@@ -264,7 +281,7 @@ def serve(keys_path, issuer, audience, ledger_url, max_lifetime, ledger_failure,
             uvicorn.run(app, **options)
     except SystemExit as exc:  # uvicorn exits 3 when it cannot start; the CLI promises 1
         if exc.code:
-            raise CustodesError(f"custodes guard serve stopped: could not serve on {host}:{port}")
+            raise CustodesError(f"custodes guard serve stopped: could not serve on {host}:{port}") from None
         raise
 
 

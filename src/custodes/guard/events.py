@@ -34,9 +34,13 @@ import secrets
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from custodes.guard.eventfiles import PartFile, recover_parts
 from custodes.guard.private import private_directory
+
+if TYPE_CHECKING:
+    from custodes.guard.policy import Verdict
 
 log = logging.getLogger("custodes.guard")
 
@@ -73,15 +77,15 @@ def rfc3339(epoch: float | None) -> str | None:
         return None
 
 
-def signature_verified(verdict) -> bool:
+def signature_verified(verdict: Verdict) -> bool:
     """Whether the token's signature verified, so that its claims are logged as the evidence."""
     return verdict.reason in _SIGNATURE_CHECKED
 
 
-def access_event(verdict, *, method: str, route: str, src_ip: str, status: int,
+def access_event(verdict: Verdict, *, method: str, route: str, src_ip: str, status: int,
                  user_agent: str | None = None, request_id: str | None = None,
                  bytes_out: int | None = None, actor_type: str = "customer",
-                 presented: bool = True, now: float | None = None) -> dict:
+                 presented: bool = True, now: float | None = None) -> dict[str, Any]:
     """The access row for one decision (see the module's docstring for what is filled when)."""
     event = {  # every contract column, in contract order, then the guard's own
         "time": rfc3339(time.time() if now is None else now),
@@ -106,10 +110,10 @@ def access_event(verdict, *, method: str, route: str, src_ip: str, status: int,
     return event
 
 
-def fallback_event(reason: str, error: BaseException, request: dict) -> dict:
+def fallback_event(reason: object, error: BaseException, request: dict[str, Any]) -> dict[str, Any]:
     """What is logged when building the real event failed: the request's own fields only,
     each kept only if it is what it should be, so this cannot fail in turn."""
-    def text(name):
+    def text(name: str) -> str | None:
         value = request.get(name)
         return value[:_MAX[name]] if isinstance(value, str) else None
 
@@ -124,11 +128,11 @@ def fallback_event(reason: str, error: BaseException, request: dict) -> dict:
             "guard_event_error": type(error).__name__}
 
 
-def _line(event: dict) -> bytes:
+def _line(event: dict[str, Any]) -> bytes:
     return (json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
-def event_line(verdict, request: dict) -> bytes:
+def event_line(verdict: Verdict, request: dict[str, Any]) -> bytes:
     """One JSON line for one decision, whatever the verdict's claims hold: the access event, or
     the fallback event when building that one fails."""
     try:
@@ -141,9 +145,10 @@ class _Dropped:
     """The anonymous requests of one reason left out in one second."""
 
     def __init__(self, first: bytes):
-        self.first, self.count, self.sources = first, 0, {}
+        self.first, self.count = first, 0
+        self.sources: dict[str | None, int] = {}
 
-    def add(self, src_ip) -> None:
+    def add(self, src_ip: str | None) -> None:
         self.count += 1
         if src_ip in self.sources or len(self.sources) < _MAX_SOURCES:
             self.sources[src_ip] = self.sources.get(src_ip, 0) + 1
@@ -151,7 +156,7 @@ class _Dropped:
     def summary(self) -> bytes:
         event = json.loads(self.first)
         event.update(guard_dropped=self.count - 1, guard_dropped_sources=len(self.sources),
-                     guard_dropped_top_src_ip=max(self.sources, key=self.sources.get))
+                     guard_dropped_top_src_ip=max(self.sources, key=lambda ip: self.sources[ip]))
         return _line(event)
 
 
@@ -167,7 +172,7 @@ class AnonymousBudget:
         self._used = 0
         self._dropped: dict[str, _Dropped] = {}
 
-    def admit(self, line: bytes, reason: str, src_ip, now: float) -> tuple[bool, list[bytes]]:
+    def admit(self, line: bytes, reason: str, src_ip: str | None, now: float) -> tuple[bool, list[bytes]]:
         """Whether to write ``line``, and the summaries of a second that just ended."""
         summaries = self.due(now)
         if self._used < self.per_second:
@@ -220,7 +225,7 @@ class AccessLog:
         self._flusher.start()
 
     # Writing ------------------------------------------------------------------------------
-    def decision(self, verdict, **request) -> None:
+    def decision(self, verdict: Verdict, **request: Any) -> None:
         """Log one decision (the keyword arguments of :func:`access_event`): its own row, or,
         for an anonymous decision past the per-second budget, a count in that second's summary."""
         request.setdefault("now", time.time())
@@ -236,7 +241,7 @@ class AccessLog:
         except Exception as exc:  # noqa: BLE001 - logging must never break a request
             self._failed(exc)
 
-    def write(self, event: dict) -> None:
+    def write(self, event: dict[str, Any]) -> None:
         """Append one event as it is (no budget)."""
         try:
             line = _line(event)
@@ -250,16 +255,16 @@ class AccessLog:
             if self._file is not None and (self._file.size >= self.max_bytes
                                            or now - self._opened >= self.max_age):
                 self._finish()
-            if self._file is None:
-                self._open(now)
-            self._file.write(line)
+            file = self._file if self._file is not None else self._open(now)
+            file.write(line)
 
-    def _open(self, now: float) -> None:
+    def _open(self, now: float) -> PartFile:
         stamp = dt.datetime.fromtimestamp(now, dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
         self._count += 1
         self._file = PartFile(self.directory,
                               f"access-{stamp}-{os.getpid()}-{self._instance}-{self._count}.jsonl")
         self._opened = now
+        return self._file
 
     def _finish(self) -> Path | None:
         part, self._file = self._file, None

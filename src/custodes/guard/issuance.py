@@ -99,7 +99,7 @@ def _epoch_seconds(col: pa.ChunkedArray, name: str, bad: list[BadRow]) -> pa.Arr
     raise CustodesError(f"column {name!r} has type {t}, expected times")
 
 
-def read_issuance(path: str | Path, fmt: str | None = None) -> tuple[list[tuple], list[BadRow]]:
+def read_issuance(path: str | Path, fmt: str | None = None) -> tuple[list[tuple[str, str, str, float, float]], list[BadRow]]:
     """The issued tokens of one file as ``(jti, sub, kid, iat, exp)`` tuples (the fields of
     :class:`~custodes.guard.ledger.base.Issued`), and the rows that could not be read."""
     path = Path(path)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any, NoReturn, cast
 
 from custodes.guard import b64
 
@@ -18,26 +19,26 @@ class JWSError(Exception):
         self.reason = reason
 
 
-def _object_without_duplicates(pairs: list) -> dict:
+def object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out = dict(pairs)
     if len(out) != len(pairs):
         raise ValueError("duplicate member")  # RFC 7515 §4: MUST reject (or use the last): we reject
     return out
 
 
-def _refuse_constant(name: str):
+def _refuse_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")  # NaN, Infinity, -Infinity
 
 
-_decoder = json.JSONDecoder(object_pairs_hook=_object_without_duplicates,
+_decoder = json.JSONDecoder(object_pairs_hook=object_without_duplicates,
                             parse_constant=_refuse_constant)
 
 
-_scan = _decoder.scan_once  # the C scanner: json.loads minus two layers of Python wrappers
+_scan = _decoder.scan_once  # type: ignore[attr-defined]  # the C scanner: json.loads minus two layers of Python wrappers
 _JSON_SPACE = " \t\n\r"
 
 
-def json_object(raw: bytes, reason: str) -> dict:
+def json_object(raw: bytes, reason: str) -> dict[str, Any]:
     """Decode a segment's bytes as one UTF-8 JSON object, or raise JWSError(reason)."""
     try:
         text = raw.decode("utf-8")  # never UTF-16/32 guessing
@@ -49,7 +50,7 @@ def json_object(raw: bytes, reason: str) -> dict:
             raise ValueError("trailing data")
     except (ValueError, RecursionError, StopIteration):  # UnicodeDecodeError is a ValueError
         raise JWSError(reason) from None
-    return value
+    return cast(dict[str, Any], value)  # "{" opened it: an object
 
 
 def split(token: str) -> tuple[str, str, str]:
@@ -68,7 +69,7 @@ def segment(text: str) -> bytes:
         raise JWSError("bad_base64") from None
 
 
-def is_number(value) -> bool:
+def is_number(value: object) -> bool:
     """A NumericDate: an int or a finite float, never a bool (which Python counts as an int)."""
     if isinstance(value, bool):
         return False

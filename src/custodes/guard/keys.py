@@ -10,13 +10,13 @@ A key may carry ``retired_at`` (RFC 3339): from then on nothing it signed is acc
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import hmac
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -24,7 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, paddin
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from custodes.errors import CustodesError
-from custodes.guard import b64
+from custodes.guard import b64, jws
+from custodes.timefmt import parse_iso
 
 #: alg -> (kty, hash or curve). The table is the whole of what the guard accepts.
 ALGORITHMS: dict[str, tuple[str, str]] = {
@@ -35,8 +36,8 @@ ALGORITHMS: dict[str, tuple[str, str]] = {
     "EdDSA": ("OKP", "Ed25519|Ed448"), "Ed25519": ("OKP", "Ed25519"),
 }
 
-_HASHES = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
-_EC = {  # curve name -> (cryptography curve, coordinate bytes, hash)
+_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+_EC: dict[str, tuple[Callable[[], ec.EllipticCurve], int, Callable[[], hashes.HashAlgorithm]]] = {  # curve name -> (cryptography curve, coordinate bytes, hash)
     "P-256": (ec.SECP256R1, 32, hashes.SHA256),
     "P-384": (ec.SECP384R1, 48, hashes.SHA384),
     "P-521": (ec.SECP521R1, 66, hashes.SHA512),
@@ -78,7 +79,7 @@ class KeySet:
     def __len__(self) -> int:
         return len(self._by_kid)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Key]:
         return iter(self._by_kid.values())
 
 
@@ -132,7 +133,7 @@ def _ec_verifier(public: ec.EllipticCurvePublicKey, crv: str) -> Verify:
     return verify
 
 
-def _eddsa_verifier(public) -> Verify:
+def _eddsa_verifier(public: ed25519.Ed25519PublicKey | ed448.Ed448PublicKey) -> Verify:
     size = 64 if isinstance(public, ed25519.Ed25519PublicKey) else 114
     check = public.verify
 
@@ -149,14 +150,14 @@ def _eddsa_verifier(public) -> Verify:
 
 # Loading ---------------------------------------------------------------------------------------
 
-def _member(jwk: dict, name: str, where: str) -> str:
+def _member(jwk: dict[str, Any], name: str, where: str) -> str:
     value = jwk.get(name)
     if not isinstance(value, str) or not value:
         raise CustodesError(f"{where}: member {name!r} is required and must be a non-empty string")
     return value
 
 
-def _b64_int(jwk: dict, name: str, where: str) -> int:
+def _b64_int(jwk: dict[str, Any], name: str, where: str) -> int:
     try:
         raw = b64.decode(_member(jwk, name, where))
     except b64.Base64Error:
@@ -164,21 +165,15 @@ def _b64_int(jwk: dict, name: str, where: str) -> int:
     return int.from_bytes(raw, "big")
 
 
-def _parse_time(value, where: str) -> float | None:
+def _parse_time(value: object, where: str) -> float | None:
     if value is None:
         return None
     if not isinstance(value, str):
         raise CustodesError(f"{where}: retired_at must be an RFC 3339 string")
-    try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise CustodesError(f"{where}: retired_at {value!r} is not an RFC 3339 time") from None
-    if parsed.tzinfo is None:
-        raise CustodesError(f"{where}: retired_at {value!r} has no time zone")
-    return parsed.timestamp()
+    return parse_iso(value, f"{where}: retired_at").timestamp()
 
 
-def key_from_jwk(jwk: dict, where: str = "key") -> Key:
+def key_from_jwk(jwk: dict[str, Any], where: str = "key") -> Key:
     """One JWK -> a pinned :class:`Key`, or a :class:`CustodesError` naming what is wrong."""
     if not isinstance(jwk, dict):
         raise CustodesError(f"{where}: a key must be a JSON object")
@@ -201,7 +196,7 @@ def key_from_jwk(jwk: dict, where: str = "key") -> Key:
     return Key(kid, alg, kty, _verifier(jwk, alg, kty, param, where), retired_at)
 
 
-def _verifier(jwk: dict, alg: str, kty: str, param: str, where: str) -> Verify:
+def _verifier(jwk: dict[str, Any], alg: str, kty: str, param: str, where: str) -> Verify:
     if kty == "oct":
         try:
             secret = b64.decode(_member(jwk, "k", where))
@@ -226,11 +221,11 @@ def _verifier(jwk: dict, alg: str, kty: str, param: str, where: str) -> Verify:
             raise CustodesError(f"{where}: alg {alg} needs crv {param!r}, the key says {crv!r}")
         curve = _EC[crv][0]()
         try:
-            key = ec.EllipticCurvePublicNumbers(_b64_int(jwk, "x", where), _b64_int(jwk, "y", where),
-                                                curve).public_key()
+            ec_key = ec.EllipticCurvePublicNumbers(_b64_int(jwk, "x", where), _b64_int(jwk, "y", where),
+                                                   curve).public_key()
         except ValueError as exc:  # not on the curve
             raise CustodesError(f"{where}: invalid EC key: {exc}") from None
-        return _ec_verifier(key, crv)
+        return _ec_verifier(ec_key, crv)
     crv = jwk.get("crv")
     if crv not in param.split("|"):
         raise CustodesError(f"{where}: alg {alg} needs crv {param.replace('|', ' or ')}, got {crv!r}")
@@ -242,18 +237,11 @@ def _verifier(jwk: dict, alg: str, kty: str, param: str, where: str) -> Verify:
         raise CustodesError(f"{where}: invalid {crv} public key") from None
 
 
-def _no_duplicates(pairs):
-    out = dict(pairs)
-    if len(out) != len(pairs):
-        raise ValueError("duplicate member")
-    return out
-
-
-def load_jwks(data: bytes | str | dict, source: str = "JWKS") -> KeySet:
+def load_jwks(data: bytes | str | dict[str, Any], source: str = "JWKS") -> KeySet:
     """Parse a JWKS document (``{"keys": [...]}``) strictly."""
     if not isinstance(data, dict):
         try:
-            data = json.loads(data, object_pairs_hook=_no_duplicates)
+            data = json.loads(data, object_pairs_hook=jws.object_without_duplicates)
         except (ValueError, RecursionError) as exc:
             raise CustodesError(f"{source}: not valid JSON: {exc}") from None
     keys = data.get("keys") if isinstance(data, dict) else None

@@ -8,7 +8,9 @@ client can send; the only exception it lets through is a bug.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from custodes.guard import jws
 from custodes.guard.cache import VerdictCache
@@ -32,14 +34,14 @@ class Verdict:
     sid: str | None = None
     iat: float | None = None
     exp: float | None = None
-    claims: dict = field(default_factory=dict, repr=False)
+    claims: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         """The verdict line of ``custodes guard verify``."""
         return {"ok": self.ok, "reason": self.reason, "kid": self.kid, "sub": self.sub, "jti": self.jti}
 
 
-def _reject(reason: str, **known) -> Verdict:
+def _reject(reason: str, **known: Any) -> Verdict:
     return Verdict(False, reason, **known)
 
 
@@ -71,9 +73,7 @@ class Verifier:
         self._headers: dict[str, tuple[str | None, Key | None]] = {}
         if ledger is not None and cache is not None:
             ledger.on_revoke(cache.clear)  # a revocation through this ledger empties the cache now
-            watch = getattr(ledger, "watch_revocations", None)
-            if watch is not None:  # and so does one made on any other node sharing the ledger
-                watch(cache.clear)
+            ledger.watch_revocations(cache.clear)  # and one made on any other node sharing it
 
     # The one entry point -------------------------------------------------------------------
     def verify(self, token: str | bytes | None, now: float | None = None) -> Verdict:
@@ -104,13 +104,14 @@ class Verifier:
 
     async def verify_async(self, token: str | bytes | None, now: float | None = None) -> Verdict:
         """``verify`` for an event loop: the same checks, with the ledger's look-up awaited when
-        the ledger offers ``check_async`` (Redis), so many requests wait on it at once."""
-        check_async = getattr(self.ledger, "check_async", None)
-        if check_async is None:
+        the ledger's ``check_async`` can wait without blocking (Redis), so many requests wait on
+        it at once."""
+        ledger = self.ledger
+        if ledger is None or not ledger.awaits_check:
             return self.verify(token, now)
         rejected = self._precheck(token)
-        if rejected is not None:
-            return rejected
+        if rejected is not None or not token:
+            return rejected or _reject("missing_token")
         if isinstance(token, bytes):
             token = token.decode("ascii")
         now = time.time() if now is None else now
@@ -124,8 +125,7 @@ class Verifier:
         verdict = self._verify(token, now, check_ledger=False)
         if verdict.ok and self._ledger_claims(verdict):
             try:
-                reason = await check_async(verdict.jti, verdict.sub, verdict.kid, verdict.iat,
-                                           verdict.exp)
+                reason = await ledger.check_async(*_ledger_question(verdict))
             except LedgerUnavailable:
                 reason = self._ledger_down_reason()
             self._apply_ledger(verdict, reason)
@@ -133,10 +133,11 @@ class Verifier:
                 cache.put(token, verdict, now, generation)
         return verdict
 
-    def verify_many(self, tokens: list, now: float | None = None) -> list[Verdict]:
+    def verify_many(self, tokens: Sequence[str | bytes | None], now: float | None = None) -> list[Verdict]:
         """Verify a batch; with a ledger, its look-ups go in one round trip (Redis pipeline)."""
         now = time.time() if now is None else now
-        verdicts = [self._precheck(t) or self._verify(t, now, check_ledger=False) for t in tokens]
+        verdicts = [self._precheck(t) or self._verify(t or "", now, check_ledger=False)  # t: precheck passed it
+                    for t in tokens]
         if self.ledger is None:
             return verdicts
         todo = [i for i, v in enumerate(verdicts) if v.ok and self._ledger_claims(v)]
@@ -148,7 +149,7 @@ class Verifier:
             self._apply_ledger(verdicts[i], reason)
         return verdicts
 
-    def _precheck(self, token) -> Verdict | None:
+    def _precheck(self, token: str | bytes | None) -> Verdict | None:
         """The checks before any parsing; the token, decoded to text, is left for ``_verify``."""
         if not token:
             return _reject("missing_token")
@@ -182,8 +183,8 @@ class Verifier:
         try:
             header_seg, payload_seg, signature_seg = jws.split(token)
             reason, key = self._header(header_seg)
-            if reason is not None:
-                return _reject(reason)
+            if reason is not None or key is None:  # a reason, or else a key
+                return _reject(reason or "bad_header")
             if key.retired_at is not None and now >= key.retired_at:
                 return _reject("key_retired", kid=key.kid)
             signature = jws.segment(signature_seg)
@@ -209,7 +210,7 @@ class Verifier:
             self._headers[header_seg] = known
         return known
 
-    def _check_header(self, header: dict) -> tuple[str | None, Key | None]:
+    def _check_header(self, header: dict[str, Any]) -> tuple[str | None, Key | None]:
         alg = header.get("alg")
         if not isinstance(alg, str):
             return "bad_header", None
@@ -240,7 +241,7 @@ class Verifier:
             return "alg_mismatch", None
         return None, key
 
-    def _claims(self, claims: dict, key: Key, now: float, check_ledger: bool) -> Verdict:
+    def _claims(self, claims: dict[str, Any], key: Key, now: float, check_ledger: bool) -> Verdict:
         kid = key.kid
         for name in _STRING_CLAIMS:
             value = claims.get(name)
@@ -287,20 +288,23 @@ class Verifier:
         return verdict.ok
 
     def _ledger_check(self, verdict: Verdict) -> None:
+        if self.ledger is None:
+            return
         try:
-            reason = self.ledger.check(verdict.jti, verdict.sub, verdict.kid, verdict.iat,
-                                       verdict.exp)
+            reason = self.ledger.check(*_ledger_question(verdict))
         except LedgerUnavailable:
             reason = self._ledger_down_reason()
         self._apply_ledger(verdict, reason)
 
 
-def _ledger_question(verdict: Verdict) -> tuple:
-    """What the ledger compares: (jti, sub, kid, iat, exp) as the token carries them."""
-    return verdict.jti, verdict.sub, verdict.kid, verdict.iat, verdict.exp
+def _ledger_question(verdict: Verdict) -> tuple[str, str, str, float, float]:
+    """What the ledger compares: (jti, sub, kid, iat, exp) as the token carries them (all set
+    once the signature and ``_ledger_claims`` passed)."""
+    return cast(tuple[str, str, str, float, float],
+                (verdict.jti, verdict.sub, verdict.kid, verdict.iat, verdict.exp))
 
 
-def _audience_matches(aud, expected: str) -> bool:
+def _audience_matches(aud: object, expected: str) -> bool:
     if isinstance(aud, str):
         return aud == expected
     if isinstance(aud, list):

@@ -24,8 +24,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.types import Receive, Scope, Send
 
 from custodes.guard.asgi import bearer_token, decide, header
 from custodes.guard.events import AccessLog
@@ -38,7 +40,7 @@ def _text(value: bytes | None) -> str | None:
     return value.decode("latin-1") if value else None
 
 
-def _src_ip(scope) -> str:
+def _src_ip(scope: Scope) -> str:
     real = header(scope, b"x-real-ip")
     if real:
         return real.decode("latin-1").strip()
@@ -46,7 +48,7 @@ def _src_ip(scope) -> str:
     if forwarded:
         return forwarded.decode("latin-1").split(",")[0].strip()
     client = scope.get("client")
-    return client[0] if client else "0.0.0.0"
+    return str(client[0]) if client else "0.0.0.0"
 
 
 #: --route-header -> the (URI, method) headers read, in order
@@ -56,7 +58,7 @@ ROUTE_HEADERS = {"auto": ((b"x-original-uri", b"x-original-method"),
                  "x-forwarded-uri": ((b"x-forwarded-uri", b"x-forwarded-method"),)}
 
 
-def _original_request(scope, route_header: str) -> tuple[str, str]:
+def _original_request(scope: Scope, route_header: str) -> tuple[str, str]:
     """The original request's (method, route). nginx names it in X-Original-URI, Traefik and
     Caddy in X-Forwarded-Uri; Envoy's ext_authz (HTTP service, with ``path_prefix: /auth``)
     sends the original path after the prefix, with the original method."""
@@ -77,7 +79,7 @@ class AuthServer:
     an accepted token that does not carry an ``actor_type`` claim."""
 
     def __init__(self, verifier: Verifier, access_log: AccessLog | None = None,
-                 actor_type: str = "customer", route_header: str = "auto"):
+                 actor_type: str = "customer", route_header: str = "auto") -> None:
         if route_header not in ROUTE_HEADERS:
             raise ValueError(f"route_header is one of {', '.join(ROUTE_HEADERS)}")
         self.verifier, self.access_log, self.actor_type = verifier, access_log, actor_type
@@ -85,12 +87,12 @@ class AuthServer:
         self.metrics = GuardMetrics()
         verifier.ledger = self.metrics.timed(verifier.ledger)
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             return await self._lifespan(receive, send)
         if scope["type"] != "http":
             return
-        path = scope.get("path")
+        path = str(scope.get("path", ""))
         if path == "/auth" or path.startswith("/auth/"):
             return await self._auth(scope, send)
         if path == "/healthz":
@@ -100,7 +102,7 @@ class AuthServer:
                                   self.metrics.text())
         await _respond(send, 404, [], b"not found")
 
-    async def _auth(self, scope, send):
+    async def _auth(self, scope: Scope, send: Send) -> None:
         token = bearer_token(header(scope, b"authorization"))
         verdict = await decide(self.verifier, token)
         self.metrics.decisions.labels(verdict.reason).inc()
@@ -122,7 +124,7 @@ class AuthServer:
                 actor_type=self.actor_type, presented=token is not None)
         await _respond(send, status, headers, b"")
 
-    async def _health(self, send):
+    async def _health(self, send: Send) -> None:
         ledger = self.verifier.ledger
         try:
             if ledger is not None and hasattr(ledger, "ping"):
@@ -133,7 +135,7 @@ class AuthServer:
             return await _respond(send, 503, [], b"access events cannot be written")
         await _respond(send, 200, [], b"ok")
 
-    async def _lifespan(self, receive, send):
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
@@ -145,7 +147,7 @@ class AuthServer:
                 return
 
 
-async def _respond(send, status: int, headers: list, body: bytes) -> None:
+async def _respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
     await send({"type": "http.response.start", "status": status,
                 "headers": headers + [(b"content-length", str(len(body)).encode()),
                                       (b"cache-control", b"no-store")]})
@@ -156,7 +158,7 @@ async def _respond(send, status: int, headers: list, body: bytes) -> None:
 CONFIG_ENV = "CUSTODES_GUARD_SERVE"
 
 
-def build_app(config: dict) -> AuthServer:
+def build_app(config: dict[str, Any]) -> AuthServer:
     """An :class:`AuthServer` from ``serve``'s configuration (keys, issuer, audience, ledger,
     max_lifetime, ledger_failure, events, actor_type, cache_ttl, anonymous_per_second,
     route_header). The ledger must exist: serving from a new, empty one would refuse every

@@ -16,6 +16,7 @@ from functools import cached_property
 from custodes import anchor
 from custodes.errors import CustodesError
 from custodes.lake import manifest, seal
+from custodes.workspace import Workspace
 
 
 @dataclass
@@ -52,7 +53,7 @@ class Chain:
         return at is not None and seal.same_digest(str(at.get("seal", "")), str(head_hex))
 
 
-def read(ws) -> Chain:
+def read(ws: Workspace) -> Chain:
     chain = Chain()
     _read_entries(ws, chain)
     chain.head = manifest.read_head(ws)
@@ -60,7 +61,7 @@ def read(ws) -> Chain:
     return chain
 
 
-def _read_entries(ws, chain: Chain) -> None:
+def _read_entries(ws: Workspace, chain: Chain) -> None:
     prev = seal.GENESIS
     expected = 1
     folder = manifest.manifest_dir(ws)
@@ -152,7 +153,7 @@ class Opened:
     warnings: list[str]
 
 
-def open_for_ingest(ws) -> Opened:
+def open_for_ingest(ws: Workspace) -> Opened:
     """Under the ingest lock, before anything changes: refuse (CustodesError, one line ending
     "run custodes verify") a chain that does not check out; then remove a crashed ingest's
     leftovers above the head, move a lagging head over signed trailing entries, and send what

@@ -11,6 +11,7 @@ from custodes.clikit import (
 from custodes.lake.readers import FORMATS
 from custodes.lake.validate import REASONS
 from custodes.text import MISSING, count, plural
+from custodes.workspace import Workspace
 
 
 @click.command(epilog=datasets_epilog())
@@ -25,7 +26,7 @@ from custodes.text import MISSING, count, plural
 @click.option("--batch-rows", type=click.IntRange(1_000, 10_000_000), default=None,
               help="rows per batch in memory (default 262144)")
 @workspace_option
-def ingest(workspace, dataset, paths, input_format, map_file, fmt, batch_rows):
+def ingest(workspace: Workspace, dataset, paths, input_format, map_file, fmt, batch_rows):
     """Load files, directories or globs into DATASET; the same file twice adds nothing."""
     from custodes.errors import CustodesError
     from custodes.lake.ingest import IngestFailed, ingest as run
@@ -59,8 +60,8 @@ def _print_summary(dataset: str, report) -> None:
     skipped = sum(f.skipped for f in report.files)
     echo(f"{dataset}: {plural(report.rows, 'row')} loaded, {report.quarantined:,} quarantined, "
          f"{plural(report.committed, 'file')} ingested, {skipped:,} already ingested")
-    for reason, count in report.reasons.items():
-        echo(f"  {count:>10}  {reason}: {REASONS.get(reason, reason)}")
+    for reason, n in report.reasons.items():
+        echo(f"  {n:>10,}  {reason}: {REASONS.get(reason, reason)}")
     if report.quarantined:
         echo(f"see: custodes quarantine {dataset}")
 
@@ -78,7 +79,7 @@ def _failure_lines(report) -> str:
 @click.command()
 @format_option()
 @workspace_option
-def status(workspace, fmt):
+def status(workspace: Workspace, fmt):
     """What the workspace holds: rows, quarantined rows, files, first and last event time; seals."""
     from custodes.lake.status import status as run
 
@@ -119,7 +120,7 @@ def _status_table(datasets: dict) -> list[str]:
 @click.option("--limit", type=click.IntRange(0), default=1000, show_default=True, help="at most this many rows (0: all)")
 @format_option()
 @workspace_option
-def quarantine(workspace, dataset, limit, fmt):
+def quarantine(workspace: Workspace, dataset, limit, fmt):
     """The quarantined rows, with file, row, column and reason."""
     from custodes.lake.status import quarantined
 
@@ -160,7 +161,7 @@ def _expected_head(ctx, param, values):
                    "an unsigned lake, or to move to a new key; check it first)")
 @format_option()
 @workspace_option
-def verify(workspace, verify_key, expect_heads, anchors, sign, fmt):
+def verify(workspace: Workspace, verify_key, expect_heads, anchors, sign, fmt):
     """Check every sealed partition; exit 1 on any altered, deleted or inserted one."""
     from custodes.errors import CustodesError
     from custodes.lake.verify import verify as run

@@ -33,11 +33,13 @@ from custodes.lake.readers import format_of, line_based, open_reader
 from custodes.lake.readers.source import SourceFile
 from custodes.lake.sources import SourceIndex, expand
 from custodes.lake.store import QuarantineWriter, StagedWriter
-from custodes.lake.timeparse import TimeWindow, rfc3339
+from custodes.lake.timeparse import TimeWindow
 from custodes.lake.validate import (
     DEFAULTS, batch_sql, has_unnamed_nul, literal, name_nul_columns, nul_columns_sql, passes_through,
 )
 from custodes.progress import QUIET, Bar
+from custodes.timefmt import EPOCH, MICROS_PER_DAY, from_epoch_us, iso
+from custodes.workspace import Workspace
 
 DEFAULT_BATCH_ROWS = 262_144
 #: Batches validated at once (each query on its own DuckDB cursor): one query on one Arrow batch
@@ -115,7 +117,7 @@ def _crash_point(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def ingest(workspace, dataset: str, paths, fmt: str | None = None, mapping=None,
+def ingest(workspace: Workspace, dataset: str, paths, fmt: str | None = None, mapping=None,
            batch_rows: int | None = None, progress: Bar = QUIET) -> IngestReport:
     """Load ``paths`` (files, directories, globs) into ``dataset``; see the module docstring.
 
@@ -157,7 +159,7 @@ def ingest(workspace, dataset: str, paths, fmt: str | None = None, mapping=None,
     return report
 
 
-def _open_chain(ws, report: IngestReport) -> tuple[list[dict], seal.Keys]:
+def _open_chain(ws: Workspace, report: IngestReport) -> tuple[list[dict], seal.Keys]:
     """Refuse a chain that does not check out, before anything changes; then recover (see
     custodes.lake.chain.open_for_ingest). Returns the committed entries and the seal keys."""
     opened = chain.open_for_ingest(ws)
@@ -166,7 +168,7 @@ def _open_chain(ws, report: IngestReport) -> tuple[list[dict], seal.Keys]:
     return opened.chain.entries, opened.keys
 
 
-def _commit(ws, keys: seal.Keys, entry: dict, last: dict | None, report: IngestReport) -> dict:
+def _commit(ws: Workspace, keys: seal.Keys, entry: dict, last: dict | None, report: IngestReport) -> dict:
     """Commit one file's entry, then move the head. A commit that fails removes the files this
     ingest renamed into place; a head that cannot be written after the commit is a warning (the
     rows are committed; the next ingest moves the head over the signed entry)."""
@@ -185,7 +187,7 @@ def _commit(ws, keys: seal.Keys, entry: dict, last: dict | None, report: IngestR
     return _publish(ws, keys, committed, report)
 
 
-def _publish(ws, keys: seal.Keys, committed: dict, report: IngestReport) -> dict:
+def _publish(ws: Workspace, keys: seal.Keys, committed: dict, report: IngestReport) -> dict:
     try:
         report.warnings += manifest.publish_head(ws, committed, keys)
     except OSError as exc:
@@ -210,7 +212,7 @@ class _AlreadyIngested(Exception):
         self.seq = seq
 
 
-def _ingest_source(ws, dataset, path: Path, fmt: str | None, fields, seq, batch_rows, known: SourceIndex,
+def _ingest_source(ws: Workspace, dataset, path: Path, fmt: str | None, fields, seq, batch_rows, known: SourceIndex,
                    window: TimeWindow, progress: Bar = QUIET) -> tuple[FileReport, dict | None]:
     """One source file, up to its manifest entry (None when there is nothing to commit). Every
     failure of this one file is reported in its FileReport, and the others go on: a file that
@@ -287,7 +289,7 @@ def _plan(dataset, reader, fields, fmt, path):
     return mapping_mod.plan_json(dataset, fields, fmt)
 
 
-def _ingest_file(ws, dataset, source: SourceFile, fmt, fields, seq, batch_rows, window: TimeWindow | None = None,
+def _ingest_file(ws: Workspace, dataset, source: SourceFile, fmt, fields, seq, batch_rows, window: TimeWindow | None = None,
                  check_new=lambda: None, progress: Bar = QUIET):
     """Ingest one source file as ``seq`` up to its manifest entry (not committed). Before
     anything is renamed into place, the file must not have changed while it was read
@@ -358,11 +360,11 @@ def _ingest_file(ws, dataset, source: SourceFile, fmt, fields, seq, batch_rows, 
     entry = {
         "seq": seq, "dataset": dataset, "rows": report.rows, "quarantined": report.quarantined,
         "reasons": report.reasons,
-        "first_time": _iso(min((t[0] for t in times), default=None)),
-        "last_time": _iso(max((t[1] for t in times), default=None)),
+        "first_time": iso(min((t[0] for t in times), default=None), digits=6),
+        "last_time": iso(max((t[1] for t in times), default=None), digits=6),
         "files": [asdict(f) for f in stored],
         "quarantine_file": asdict(qfile) if qfile else None,
-        "committed_at": _iso(dt.datetime.now(dt.timezone.utc)),
+        "committed_at": iso(dt.datetime.now(dt.timezone.utc), digits=6),
     }
     return report, entry
 
@@ -487,8 +489,8 @@ def _store(store: StagedWriter, dataset: str, good: pa.Table, times: list) -> No
         store.write(good)
         return
     micros = numbers(good.column(time_col))
-    times.append((_from_micros(int(micros.min())), _from_micros(int(micros.max()))))
-    days = micros // _MICROS_PER_DAY  # the UTC day, as numbers: no date text per row
+    times.append((from_epoch_us(int(micros.min())), from_epoch_us(int(micros.max()))))
+    days = micros // MICROS_PER_DAY  # the UTC day, as numbers: no date text per row
     if np.all(days[1:] >= days[:-1]):  # in time order (one day, or a log): day slices, no copy
         store.close_days_before(_day_name(int(days[0])))
         bounds = np.flatnonzero(days[1:] != days[:-1]) + 1
@@ -498,16 +500,8 @@ def _store(store: StagedWriter, dataset: str, good: pa.Table, times: list) -> No
     store.write_days([(_day_name(day), good.filter(bools(days == day))) for day in np.unique(days).tolist()])
 
 
-_MICROS_PER_DAY = 86_400_000_000
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-
-
-def _from_micros(us: int) -> dt.datetime:
-    return _EPOCH + dt.timedelta(microseconds=us)
-
-
 def _day_name(day: int) -> str:
-    return (_EPOCH + dt.timedelta(days=day)).date().isoformat()
+    return (EPOCH + dt.timedelta(days=day)).date().isoformat()
 
 
 def _reason_counts(bad: pa.Table) -> dict[str, int]:
@@ -565,7 +559,3 @@ def _require_paths(con, batch, plan, result: pa.Table, path: Path, dataset: str)
             raise CustodesError(f"{path}: the mapping takes {col} from {dotted!r}, which no row of the first "
                                 f"{batch.num_rows} has (a typo? if it may be absent, map it as "
                                 f"{col}: {{path: {dotted}, optional: true}})")
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else rfc3339(value, digits=6)

@@ -20,14 +20,14 @@ from custodes import anchor
 from custodes.errors import CustodesError
 from custodes.lake import seal
 from custodes.lake.store import stored_seq
-from custodes.workspace import atomic_write_bytes, private_dir
+from custodes.workspace import Workspace, atomic_write_bytes, private_dir
 
 ENTRY_VERSION = 1
 #: What ``atomic_write_bytes`` leaves of an entry when it is killed between writing and renaming.
 TORN_ENTRY_RE = re.compile(r"^\.\d{10}\.json\.tmp-\d+$")
 
 
-def manifest_dir(ws) -> Path:
+def manifest_dir(ws: Workspace) -> Path:
     return ws.lake / "_manifest"
 
 
@@ -35,18 +35,18 @@ def entry_name(seq: int) -> str:
     return f"{seq:010d}.json"
 
 
-def entry_path(ws, seq: int) -> Path:
+def entry_path(ws: Workspace, seq: int) -> Path:
     return manifest_dir(ws) / entry_name(seq)
 
 
-def committed_seqs(ws) -> list[int]:
+def committed_seqs(ws: Workspace) -> list[int]:
     d = manifest_dir(ws)
     if not d.is_dir():
         return []
     return sorted(int(p.stem) for p in d.glob("*.json") if p.stem.isdigit())
 
 
-def high_water(ws) -> int:
+def high_water(ws: Workspace) -> int:
     seqs = committed_seqs(ws)
     return seqs[-1] if seqs else 0
 
@@ -61,12 +61,12 @@ def read_entry(path: Path) -> dict:
     return entry
 
 
-def entries(ws) -> list[dict]:
+def entries(ws: Workspace) -> list[dict]:
     """Every committed entry, in sequence order."""
     return [read_entry(entry_path(ws, s)) for s in committed_seqs(ws)]
 
 
-def commit(ws, entry: dict, previous: dict | None, keys: seal.Keys | None = None) -> dict:
+def commit(ws: Workspace, entry: dict, previous: dict | None, keys: seal.Keys | None = None) -> dict:
     """Seal ``entry`` after ``previous``, sign it when a signing key is configured, and write it:
     the commit. Raises (and leaves no entry file) when the write fails."""
     entry = dict(entry, version=ENTRY_VERSION, prev=previous["seal"] if previous else seal.GENESIS)
@@ -77,7 +77,7 @@ def commit(ws, entry: dict, previous: dict | None, keys: seal.Keys | None = None
     return entry
 
 
-def write_entry(ws, entry: dict) -> None:
+def write_entry(ws: Workspace, entry: dict) -> None:
     private_dir(manifest_dir(ws))
     atomic_write_bytes(entry_path(ws, entry["seq"]), json.dumps(entry, indent=1, sort_keys=True).encode())
     _fsync_dir(manifest_dir(ws))
@@ -92,7 +92,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def lock(ws, exclusive: bool = True):
+def lock(ws: Workspace, exclusive: bool = True):
     """One ingest at a time; verify waits for a running ingest (no half-written state seen)."""
     private_dir(ws.lake)
     fd = os.open(ws.lake / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -104,7 +104,7 @@ def lock(ws, exclusive: bool = True):
         os.close(fd)
 
 
-def recover(ws, above: int, named: set[str]) -> list[Path]:
+def recover(ws: Workspace, above: int, named: set[str]) -> list[Path]:
     """Remove what a crashed ingest left: staged dot-files, and stored or quarantine files of
     sequences above ``above`` (the head, once the chain has been checked and its signed trailing
     entries adopted) that no entry names. Nothing at or below it is touched: a file there that
@@ -164,7 +164,7 @@ def sealed_files(entries_: list[dict]) -> dict[str, dict]:
     return sealed
 
 
-def remove_stored(ws, entry: dict) -> None:
+def remove_stored(ws: Workspace, entry: dict) -> None:
     """Remove the files an ingest renamed into place, when its commit failed: they are ours,
     and left there they would read as inserted to verify."""
     for rel in sealed_files([entry]):
@@ -176,11 +176,11 @@ def ingested_sources(entries_: list[dict]) -> dict[tuple[str, str], int]:
     return {(e["dataset"], e["source"]["sha256"]): e["seq"] for e in entries_}
 
 
-def head_path(ws) -> Path:
+def head_path(ws: Workspace) -> Path:
     return ws.seals / "head.json"
 
 
-def write_head(ws, last: dict, keys: seal.Keys | None = None) -> dict:
+def write_head(ws: Workspace, last: dict, keys: seal.Keys | None = None) -> dict:
     """Record (and sign, when a signing key is configured) the chain's head."""
     head = {"seq": last["seq"], "seal": last["seal"]}
     if keys is not None and keys.signer is not None:
@@ -190,14 +190,14 @@ def write_head(ws, last: dict, keys: seal.Keys | None = None) -> dict:
     return head
 
 
-def publish_head(ws, last: dict, keys: seal.Keys) -> list[str]:
+def publish_head(ws: Workspace, last: dict, keys: seal.Keys) -> list[str]:
     """Move the head to ``last`` (raises when that write fails), then anchor it outside the
     workspace. An anchor that fails is queued and retried, never undoes the head: warnings."""
     write_head(ws, last, keys)
     return anchor.record(ws, "lake", last["seq"], last["seal"], keys.signer_fingerprint or keys.fingerprint)
 
 
-def read_head(ws) -> dict | None:
+def read_head(ws: Workspace) -> dict | None:
     path = head_path(ws)
     if not path.exists():
         return None
@@ -209,7 +209,7 @@ def read_head(ws) -> dict | None:
     return head
 
 
-def commit_files(ws, dataset: str, paths, source: str | None = None) -> dict:
+def commit_files(ws: Workspace, dataset: str, paths, source: str | None = None) -> dict:
     """Seal files already written in the lake's layout as one committed ingest of ``dataset``
     (the next seq), and move the head. For tests and benchmarks that build a lake without
     ingest, and for tools that write the layout themselves: queries read only sealed files."""

@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 from custodes.errors import CustodesError
+from custodes.workspace import Workspace
 
 GENESIS = "0" * 64
 HEAD_CONTEXT = b"custodes-seal-head-v1\n"
@@ -98,7 +99,7 @@ class Keys:
         self.verifier_source = verifier_source  # which setting or option it came from, for messages
 
     @classmethod
-    def of(cls, ws, public_key: str | None = None, signing: bool = True) -> "Keys":
+    def of(cls, ws: Workspace, public_key: str | None = None, signing: bool = True) -> Keys:
         """``public_key`` (an option) if given, else ``seal.verify_key``, else the public half of
         ``seal.signing_key``, verifies; ``seal.signing_key`` signs. With ``signing=False`` (a
         verify that signs nothing) the private key is read only when no public key is named:

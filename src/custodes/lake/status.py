@@ -12,9 +12,10 @@ from custodes import anchor, contract
 from custodes.errors import CustodesError
 from custodes.lake import manifest
 from custodes.lake.store import QUARANTINE_SCHEMA
+from custodes.workspace import Workspace
 
 
-def status(workspace) -> dict:
+def status(workspace: Workspace) -> dict:
     """CONTRACT.md §3: ``datasets`` -> {rows, quarantined, files, first_time, last_time}
     (plus ``partitions``: stored Parquet files), and ``seals``: the chain's state."""
     entries = manifest.entries(workspace)
@@ -60,13 +61,13 @@ def _second(iso: str | None) -> str | None:
     return None if iso is None else iso[:19] + "Z"
 
 
-def seq_high_water(workspace) -> int:
+def seq_high_water(workspace: Workspace) -> int:
     """The highest committed ``_seq``: detection processes rows with ``_seq`` above its last
     run's value, and at most this (rows of an ingest still in flight carry a higher one)."""
     return manifest.high_water(workspace)
 
 
-def quarantined(workspace, dataset: str | None = None, limit: int | None = None) -> pa.Table:
+def quarantined(workspace: Workspace, dataset: str | None = None, limit: int | None = None) -> pa.Table:
     """Quarantined rows (dataset, file, row, column, reason, value, _seq), oldest ingest first."""
     if dataset is not None and dataset not in contract.DATASETS:
         raise CustodesError(f"unknown dataset {dataset!r}; expected one of {', '.join(contract.DATASET_NAMES)}")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from custodes.errors import CustodesError
+from custodes.timefmt import iso, parse_iso
 
 #: A zone offset: Z, or ±hh[:mm] up to ±14:00 (Kiribati, UTC+14, is the widest in use).
 ZONE = r"([Zz]|[+-]((0\d|1[0-3])(:?[0-5]\d)?|14(:?00)?))"
@@ -115,7 +116,7 @@ class TimeWindow:
     latest: dt.datetime | None = None
 
     @classmethod
-    def from_setting(cls, setting, now: dt.datetime) -> "TimeWindow":
+    def from_setting(cls, setting, now: dt.datetime) -> TimeWindow:
         where = "custodes.yaml: ingest.time_window"
         if setting is None:
             setting = {}
@@ -143,15 +144,7 @@ class TimeWindow:
 
 
 def _ts_literal(value: dt.datetime) -> str:
-    return f"TIMESTAMPTZ '{rfc3339(value, digits=6)}'"
-
-
-def rfc3339(value: dt.datetime, digits: int = 0) -> str:
-    """RFC 3339 in UTC with a Z and always four year digits (strftime's %Y drops the zeros of
-    years below 1000 on glibc: status once printed ``1-01-01T00:00:00.00Z``)."""
-    v = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    text = v.isoformat(timespec="microseconds")
-    return (text[:20 + digits] if digits else text[:19]) + "Z"
+    return f"TIMESTAMPTZ '{iso(value, digits=6)}'"
 
 
 def _config_time(value, where: str) -> dt.datetime:
@@ -163,9 +156,5 @@ def _config_time(value, where: str) -> dt.datetime:
     if isinstance(value, dt.date):
         return dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc)
     if isinstance(value, str):
-        for parse in (dt.date.fromisoformat, lambda v: dt.datetime.fromisoformat(v.replace("Z", "+00:00"))):
-            try:
-                return _config_time(parse(value), where)
-            except ValueError:
-                continue
+        return parse_iso(value, where, date_ok=True)
     raise CustodesError(f"{where}: expected a date (2000-01-01) or an RFC 3339 time, got {value!r}")

@@ -22,6 +22,7 @@ from pathlib import Path
 from custodes import anchor, contract
 from custodes.errors import CustodesError
 from custodes.lake import chain as chain_mod, manifest, seal
+from custodes.workspace import Workspace
 
 
 @dataclass
@@ -52,7 +53,7 @@ class VerifyReport:
         return dict(asdict(self), ok=self.ok, seconds=round(self.seconds, 3))
 
 
-def verify(workspace, verify_key: str | None = None, workers: int | None = None,
+def verify(workspace: Workspace, verify_key: str | None = None, workers: int | None = None,
            expect_heads: list[tuple[int, str]] = (), anchors: list[str] = (), sign: bool = False) -> VerifyReport:
     started = time.perf_counter()
     report = VerifyReport()
@@ -87,7 +88,7 @@ def _check_chain(chain, report: VerifyReport) -> None:
                             f"entries after the head ({len(chain.trailing)}) were never recorded in it")
 
 
-def _check_files(ws, sealed: dict[str, dict], report: VerifyReport, workers: int | None) -> None:
+def _check_files(ws: Workspace, sealed: dict[str, dict], report: VerifyReport, workers: int | None) -> None:
     def check(item):
         rel, meta = item
         path = ws.root / rel
@@ -113,7 +114,7 @@ _DAY_DIR = re.compile(r"^date=\d{4}-\d{2}-\d{2}$")
 _ENTRY_NAME = re.compile(r"^\d{10}\.json$")
 
 
-def _check_inserted(ws, sealed: dict[str, dict], report: VerifyReport) -> None:
+def _check_inserted(ws: Workspace, sealed: dict[str, dict], report: VerifyReport) -> None:
     """Anything in the lake or quarantine trees that no entry seals and the layout does not
     name: a file, a link, a directory (``x.parquet/`` once broke every query). Staged dot-files
     of an ingest in flight or killed are not inserted: no reader opens them, and the next
@@ -139,7 +140,7 @@ def _check_inserted(ws, sealed: dict[str, dict], report: VerifyReport) -> None:
                              for p in found)
 
 
-def _layout_dir(ws, path: Path) -> bool:
+def _layout_dir(ws: Workspace, path: Path) -> bool:
     parent = path.parent
     if parent in (ws.lake, ws.quarantine):
         return path.name in contract.DATASETS or path == manifest.manifest_dir(ws)
@@ -147,7 +148,7 @@ def _layout_dir(ws, path: Path) -> bool:
             and bool(_DAY_DIR.match(path.name)))
 
 
-def _layout_file(ws, path: Path) -> bool:
+def _layout_file(ws: Workspace, path: Path) -> bool:
     if path.parent == manifest.manifest_dir(ws):
         return bool(_ENTRY_NAME.match(path.name) or manifest.TORN_ENTRY_RE.match(path.name))
     if path == ws.lake / ".lock":
@@ -164,7 +165,7 @@ def _check_expected(chain, expect_heads, report: VerifyReport) -> None:
                                    + " (rolled back or rewritten)")
 
 
-def _check_anchors(ws, chain, given: list[str], report: VerifyReport) -> str | None:
+def _check_anchors(ws: Workspace, chain, given: list[str], report: VerifyReport) -> str | None:
     """Check the configured anchor file and every ``--anchor FILE``; returns the key fingerprint
     they recorded last (the one given on the command line wins). A configured anchor that holds
     nothing yet is no failure (nothing was anchored since it was set up); a file given on the
@@ -186,7 +187,7 @@ def _check_anchors(ws, chain, given: list[str], report: VerifyReport) -> str | N
     return key
 
 
-def _sign(ws, chain, keys: seal.Keys, report: VerifyReport) -> None:
+def _sign(ws: Workspace, chain, keys: seal.Keys, report: VerifyReport) -> None:
     """Sign the head and the entries (every already signed one, so that a new key replaces the
     old, and the last) with ``seal.signing_key``, then anchor the head with its fingerprint."""
     if not report.ok or not chain.entries:

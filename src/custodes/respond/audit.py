@@ -8,22 +8,23 @@ import datetime as dt
 import getpass
 import json
 
-from custodes.clikit import dumps, iso
-from custodes.workspace import private_dir, private_open
+from custodes.clikit import dumps
+from custodes.timefmt import iso
+from custodes.workspace import Workspace, private_dir, private_open
 
 
-def audit_path(workspace):
+def audit_path(workspace: Workspace):
     return private_dir(workspace.respond) / "audit.jsonl"
 
 
-def audit(workspace, action: str, by: str | None = None, **details) -> dict:
+def audit(workspace: Workspace, action: str, by: str | None = None, **details) -> dict:
     entry = {"at": iso(dt.datetime.now(dt.timezone.utc)), "action": action, "by": by or getpass.getuser(), **details}
     with private_open(audit_path(workspace), "a", encoding="utf-8") as fh:
         fh.write(dumps(entry, indent=None) + "\n")
     return entry
 
 
-def read_audit(workspace) -> list[dict]:
+def read_audit(workspace: Workspace) -> list[dict]:
     path = workspace.respond / "audit.jsonl"
     if not path.exists():
         return []

@@ -12,12 +12,13 @@ from custodes.clikit import (echo, emit_json, format_option, iso, note, parse_ti
 from custodes.errors import CustodesError, UsageError
 from custodes.respond.selector import KINDS, Selector
 from custodes.text import plural
+from custodes.workspace import Workspace
 
 ENGINE_HELP = "query engine (default: `engine` in custodes.yaml, else duckdb)"
 FORCE_HELP = "replace the output file if it exists (never a symlink or anything but a regular file)"
 
 
-def _engine(workspace, backend):
+def _engine(workspace: Workspace, backend):
     from custodes.engine import connect
 
     return connect(workspace, backend)
@@ -55,7 +56,7 @@ def selector_options(fn):
 @click.option("--force", is_flag=True, help=FORCE_HELP)
 @click.option("--engine", "backend", type=click.Choice(["duckdb", "spark"]), default=None, help=ENGINE_HELP)
 @format_option()
-def scope(workspace, selector, since, until, accounts_out, force, backend, fmt):
+def scope(workspace: Workspace, selector, since, until, accounts_out, force, backend, fmt):
     """Blast radius: which customer accounts, which personal-data fields, when."""
     from custodes.respond.audit import audit
     from custodes.respond.scope import scope as run_scope, write_accounts_csv
@@ -99,7 +100,7 @@ def scope_text(result) -> str:
 @click.option("--by", metavar="NAME", default=None, help="who exports it, for the audit trail (default: OS user)")
 @click.option("--engine", "backend", type=click.Choice(["duckdb", "spark"]), default=None, help=ENGINE_HELP)
 @format_option()
-def notify(workspace, selector, since, until, out, force, by, backend, fmt):
+def notify(workspace: Workspace, selector, since, until, out, force, by, backend, fmt):
     """Notification list: affected accounts joined with their contact details, audited."""
     from custodes.respond.notify import export_notification_list
     from custodes.respond.scope import scope as run_scope
@@ -133,7 +134,7 @@ def notify(workspace, selector, since, until, out, force, by, backend, fmt):
               help="when the breach was discovered (RFC 3339); the deadlines count from it")
 @click.option("--check", is_flag=True, help="write nothing; exit 1 naming each field a draft still lacks")
 @click.option("--engine", "backend", type=click.Choice(["duckdb", "spark"]), default=None, help=ENGINE_HELP)
-def report(workspace, incident, doc, lang, fmt, out, force, discovered_at, check, backend):
+def report(workspace: Workspace, incident, doc, lang, fmt, out, force, discovered_at, check, backend):
     """Breach documents for an incident: PIPC report, GDPR notification, customer notice, annex."""
     from custodes.respond import documents, report as reports
     from custodes.respond.settings import load
@@ -178,7 +179,7 @@ def report(workspace, incident, doc, lang, fmt, out, force, discovered_at, check
 @click.option("--by", metavar="NAME", default=None, help="who applies it, for the record (default: OS user)")
 @click.option("--engine", "backend", type=click.Choice(["duckdb", "spark"]), default=None, help=ENGINE_HELP)
 @format_option()
-def offboard(workspace, employee_id, do_apply, ledger, revoke_keys, by, backend, fmt):
+def offboard(workspace: Workspace, employee_id, do_apply, ledger, revoke_keys, by, backend, fmt):
     """What must be revoked and rotated when that person leaves; --apply does it."""
     from custodes.respond import offboard as off
 

@@ -35,6 +35,8 @@ from custodes.respond.i18n import LANGUAGES, Catalogue
 from custodes.respond.report import REQUIRED, Report, default_path
 from custodes.respond.settings import Person, pick
 from custodes.safefile import write_output
+from custodes.timefmt import parse_iso
+from custodes.workspace import Workspace
 
 DOCS = ("pipc", "gdpr33", "notice", "annex")
 FORMATS = ("html", "pdf", "md", "json")
@@ -102,7 +104,7 @@ def _measures(r: Report, t: Catalogue) -> dict:
     for action in r.containment:
         kind = action["action"]
         if kind == "offboard" and action["target"] in r.applied:
-            when = dt.datetime.fromisoformat(r.applied[action["target"]].replace("Z", "+00:00"))
+            when = parse_iso(r.applied[action["target"]], "respond audit: applied_at")
             taken.append(t("measures.offboard_done", employee=action["target"], when=t.time(when)))
         elif kind == "offboard":
             planned.append(t("measures.offboard", employee=action["target"]))
@@ -240,7 +242,7 @@ def merge_columns(r: Report, lang: str) -> list[pa.Array]:
     for value in encoded.dictionary.to_pylist():
         first, last, items = value.split("|", 2)
         codes = [i for i in items.split(";") if i]
-        noon = lambda d: dt.datetime.fromisoformat(d).replace(hour=12, tzinfo=t.zone)  # noqa: E731
+        noon = lambda d: parse_iso(d, date_ok=True).replace(hour=12, tzinfo=t.zone)  # noqa: E731
         sentences.append(narrative.for_subject(t, r.rule_ids, codes, noon(first), noon(last)))
         labels.append(t.items(codes))
     take = lambda values: pc.take(pa.array(values, pa.string()), encoded.indices)  # noqa: E731
@@ -248,7 +250,7 @@ def merge_columns(r: Report, lang: str) -> list[pa.Array]:
             take(labels), times[0], times[1], take(sentences)]
 
 
-def write_mail_merge(workspace, r: Report, lang: str, out: Path | None = None, force: bool = False) -> Path:
+def write_mail_merge(workspace: Workspace, r: Report, lang: str, out: Path | None = None, force: bool = False) -> Path:
     """The notice's mail-merge CSV (0600, through safefile, every cell formula-neutralised)."""
     from custodes.respond.audit import audit
     from custodes.respond.scope import write_csv_rows
@@ -318,7 +320,7 @@ def render(r: Report, doc: str, lang: str, fmt: str, env: jinja2.Environment | N
     return render_pdf(html)
 
 
-def write(workspace, r: Report, doc: str, lang: str | None, fmt: str, out: Path | None = None,
+def write(workspace: Workspace, r: Report, doc: str, lang: str | None, fmt: str, out: Path | None = None,
           force: bool = False) -> Path:
     """Write one document (mode 0600, as :func:`custodes.safefile.output_file` does: an existing
     ``out`` only with ``force``) and record the export in the audit trail. The default place,

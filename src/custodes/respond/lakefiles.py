@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pyarrow.parquet as pq
+
+if TYPE_CHECKING:
+    from custodes.engine import Engine
 
 IPV4_COLUMN = "src_ip_v4"
 
@@ -33,7 +37,7 @@ class Legacy:
         return self.seqs is not None and not self.seqs
 
 
-def legacy_rows(engine, dataset: str = "access") -> Legacy:
+def legacy_rows(engine: Engine, dataset: str = "access") -> Legacy:
     files = engine.files(dataset)
     if not files:
         return Legacy(None)

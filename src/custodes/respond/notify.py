@@ -8,6 +8,7 @@ the audit trail (who, when, which scope, how many rows, the file's SHA-256), nev
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -17,11 +18,15 @@ from custodes.respond.audit import audit
 from custodes.respond.scope import Scope, accounts_table, iso_strings, write_csv_rows
 from custodes.respond.selector import optional_table
 from custodes.safefile import output_file
+from custodes.workspace import Workspace
+
+if TYPE_CHECKING:
+    from custodes.engine import Engine
 
 HEADER = ("account_id", "name", "email", "phone", "fields", "first_access", "last_access")
 
 
-def notification_rows(engine, result: Scope):
+def notification_rows(engine: Engine, result: Scope):
     """Affected accounts with their contact details (left join: an account without a directory
     entry stays on the list, with empty contacts, so nobody is silently dropped)."""
     customers = optional_table(engine, "customers")
@@ -37,7 +42,7 @@ def notification_rows(engine, result: Scope):
     return engine.to_arrow(joined)
 
 
-def export_notification_list(engine, workspace, result: Scope, out: Path, by: str | None = None,
+def export_notification_list(engine: Engine, workspace: Workspace, result: Scope, out: Path, by: str | None = None,
                              force: bool = False) -> dict:
     """Write the list to ``out`` as :func:`custodes.safefile.output_file` does (0600; an existing
     file only with ``force``; cells that start like a formula neutralised) and audit it."""

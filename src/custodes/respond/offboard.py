@@ -11,14 +11,19 @@ import datetime as dt
 import getpass
 import json
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import ibis
 
-from custodes.clikit import dumps, iso
+from custodes.clikit import dumps
 from custodes.errors import CustodesError
 from custodes.ids import key_of
 from custodes.respond.selector import optional_table
-from custodes.workspace import atomic_write_bytes, private_dir
+from custodes.timefmt import iso
+from custodes.workspace import Workspace, atomic_write_bytes, private_dir
+
+if TYPE_CHECKING:
+    from custodes.engine import Engine
 
 #: how far back "recent" use of a key or a session is counted
 RECENT = dt.timedelta(days=7)
@@ -44,7 +49,7 @@ class OffboardPlan:
         return not (self.credentials or self.keys or self.sessions)
 
 
-def data_now(engine) -> dt.datetime:
+def data_now(engine: Engine) -> dt.datetime:
     """The workspace's now: the latest access (else issuance) event time."""
     for dataset in ("access", "issuance"):
         t = optional_table(engine, dataset)
@@ -60,7 +65,7 @@ def _active(column: ibis.Value, now: dt.datetime) -> ibis.BooleanValue:
     return column.isnull() | (column > now)
 
 
-def plan(engine, workspace, employee_id: str) -> OffboardPlan:
+def plan(engine: Engine, workspace: Workspace, employee_id: str) -> OffboardPlan:
     workforce = optional_table(engine, "workforce")
     if workforce is None:
         raise CustodesError("the workspace holds no workforce data; run `custodes ingest workforce PATH` first")
@@ -75,7 +80,7 @@ def plan(engine, workspace, employee_id: str) -> OffboardPlan:
     return result
 
 
-def _credentials(engine, result: OffboardPlan) -> None:
+def _credentials(engine: Engine, result: OffboardPlan) -> None:
     creds = optional_table(engine, "credentials")
     if creds is None:
         result.notes.append("no credentials dataset: long-lived credentials not checked")
@@ -95,7 +100,7 @@ def _credentials(engine, result: OffboardPlan) -> None:
         result.credentials.append(r)
 
 
-def _credential_usage(engine, credential_ids: list[str], terminated_at) -> dict[int, dict]:
+def _credential_usage(engine: Engine, credential_ids: list[str], terminated_at) -> dict[int, dict]:
     access = optional_table(engine, "access")
     if access is None or not credential_ids:
         return {}
@@ -106,7 +111,7 @@ def _credential_usage(engine, credential_ids: list[str], terminated_at) -> dict[
     return {r.pop("k"): r for r in engine.to_arrow(agg).to_pylist()}
 
 
-def _keys(engine, result: OffboardPlan) -> None:
+def _keys(engine: Engine, result: OffboardPlan) -> None:
     custody, keys = optional_table(engine, "key_custody"), optional_table(engine, "keys")
     if custody is None or keys is None:
         result.notes.append("no keys/key_custody dataset: signing keys not checked")
@@ -123,7 +128,7 @@ def _keys(engine, result: OffboardPlan) -> None:
         result.keys.append(r)
 
 
-def _key_token_counts(engine, kids: list[str], now: dt.datetime) -> dict[str, dict]:
+def _key_token_counts(engine: Engine, kids: list[str], now: dt.datetime) -> dict[str, dict]:
     """Per key: tokens it signed that are still valid (issuance), and tokens seen at the edge lately,
     of which how many the authorization server never issued."""
     out: dict[str, dict] = {k: {"live_issued_tokens": None, "tokens_seen_7d": None, "unissued_tokens_seen": None} for k in kids}
@@ -149,7 +154,7 @@ def _key_token_counts(engine, kids: list[str], now: dt.datetime) -> dict[str, di
     return out
 
 
-def _sessions(engine, result: OffboardPlan) -> None:
+def _sessions(engine: Engine, result: OffboardPlan) -> None:
     now, sessions = result.as_of, set()
     issuance, access = optional_table(engine, "issuance"), optional_table(engine, "access")
     if issuance is not None:
@@ -174,7 +179,7 @@ def revocations(p: OffboardPlan, revoke_keys: bool) -> list[dict]:
     return calls
 
 
-def apply(workspace, p: OffboardPlan, ledger=None, revoke_keys: bool = False, by: str | None = None) -> dict:
+def apply(workspace: Workspace, p: OffboardPlan, ledger=None, revoke_keys: bool = False, by: str | None = None) -> dict:
     """Record the plan (respond/offboard/<employee>-<time>.json, 0600) and push its revocations
     to ``ledger`` (an object with ``revoke(jti=, sub=, kid=)``) when given."""
     calls = revocations(p, revoke_keys)
@@ -201,7 +206,7 @@ def _safe(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:80] or "employee"
 
 
-def load_records(workspace) -> list[dict]:
+def load_records(workspace: Workspace) -> list[dict]:
     folder = workspace.respond / "offboard"
     if not folder.is_dir():
         return []

@@ -3,15 +3,21 @@ after detection)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from custodes.errors import CustodesError
 from custodes.respond import documents, report as reports
+from custodes.workspace import Workspace
+
+if TYPE_CHECKING:
+    from custodes.engine import Engine
 
 SERIOUS = ("high", "critical")
 #: (document, language, format): the Korean PIPC report and the English GDPR notification
 DEMO_DOCUMENTS = (("pipc", "ko", "pdf"), ("gdpr33", "en", "pdf"))
 
 
-def respond_all(engine, workspace, docs=DEMO_DOCUMENTS, severities=SERIOUS, discovered_at=None) -> list[dict]:
+def respond_all(engine: Engine, workspace: Workspace, docs=DEMO_DOCUMENTS, severities=SERIOUS, discovered_at=None) -> list[dict]:
     """For each incident of the given severities: its scope (CONTRACT.md §3 JSON) and the paths of
     its documents under WORKSPACE/respond/reports/, keyed ``DOC-LANG.FORMAT``. An incident whose
     evidence matches no request is listed with its reason instead of an empty report."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -24,6 +25,11 @@ from custodes.respond import offboard, regulation, settings
 from custodes.respond.scope import Scope, account_columns, accounts_table, scope
 from custodes.respond.selector import Selector, optional_table
 from custodes.text import plural
+from custodes.timefmt import parse_iso
+from custodes.workspace import Workspace
+
+if TYPE_CHECKING:
+    from custodes.engine import Engine
 
 #: what must be set before a document is more than a draft (docs/respond.md, "Drafts"), and
 #: where: the custodes.yaml key or the option that sets it
@@ -86,7 +92,7 @@ class Report:
 
 
 # Gathering ----------------------------------------------------------------------------------
-def find_incident(workspace, incident_id: str) -> tuple[dict, list[dict]]:
+def find_incident(workspace: Workspace, incident_id: str) -> tuple[dict, list[dict]]:
     try:
         from custodes.detect.store import load_findings, load_incidents
     except ImportError:
@@ -113,10 +119,10 @@ def first_detection(incident: dict, findings: list[dict]) -> dt.datetime:
 def _parse(value) -> dt.datetime:
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.timezone.utc)
-    return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(dt.timezone.utc)
+    return parse_iso(value, "incidents.json")
 
 
-def containment_plan(engine, workspace, incident: dict) -> tuple[list[dict], list[offboard.OffboardPlan], list[str]]:
+def containment_plan(engine: Engine, workspace: Workspace, incident: dict) -> tuple[list[dict], list[offboard.OffboardPlan], list[str]]:
     ent = incident.get("entities") or {}
     actions, plans, notes = [], [], []
     for employee in ent.get("employee_id") or []:
@@ -152,7 +158,7 @@ def containment_plan(engine, workspace, incident: dict) -> tuple[list[dict], lis
     return actions, plans, notes
 
 
-def applied_offboarding(workspace, plans: list[offboard.OffboardPlan]) -> dict[str, str]:
+def applied_offboarding(workspace: Workspace, plans: list[offboard.OffboardPlan]) -> dict[str, str]:
     """Employee id -> when ``offboard --apply`` recorded their offboarding (a measure taken)."""
     wanted = {p.employee_id for p in plans}
     done = {}
@@ -163,7 +169,7 @@ def applied_offboarding(workspace, plans: list[offboard.OffboardPlan]) -> dict[s
     return done
 
 
-def unreachable(engine, result: Scope) -> int | None:
+def unreachable(engine: Engine, result: Scope) -> int | None:
     """Affected accounts with neither e-mail nor phone in ``customers`` (one aggregate in the
     engine, nothing materialised); None without a customer directory."""
     customers = optional_table(engine, "customers")
@@ -177,7 +183,7 @@ def unreachable(engine, result: Scope) -> int | None:
     return int(engine.to_arrow(count).column("n")[0].as_py() or 0)
 
 
-def affected_people(engine, result: Scope) -> pa.Table:
+def affected_people(engine: Engine, result: Scope) -> pa.Table:
     """One row per affected account with its contacts when a customer directory is ingested
     (empty otherwise): what the customer notice is written from."""
     from custodes.respond.notify import notification_rows
@@ -190,7 +196,7 @@ def affected_people(engine, result: Scope) -> pa.Table:
     return table
 
 
-def build(engine, workspace, incident_id: str, discovered_at: dt.datetime | None = None,
+def build(engine: Engine, workspace: Workspace, incident_id: str, discovered_at: dt.datetime | None = None,
           people: bool = False) -> Report:
     """The facts; with ``people``, also each affected person's row (the customer notice needs
     them; at a breach of millions they are the one large thing here, so only then)."""
@@ -214,7 +220,7 @@ def build(engine, workspace, incident_id: str, discovered_at: dt.datetime | None
     )
 
 
-def default_path(workspace, report: Report, doc: str, lang: str, fmt: str) -> Path:
+def default_path(workspace: Workspace, report: Report, doc: str, lang: str, fmt: str) -> Path:
     from custodes.workspace import private_dir
 
     return private_dir(workspace.respond / "reports") / f"{report.incident_id}-{doc}-{lang}.{fmt}"

@@ -13,18 +13,23 @@ import csv
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import ibis
-import ibis.expr.datatypes as idt
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from custodes.clikit import iso
 from custodes.contract import PERSONAL_DATA_ITEMS
+from custodes.detect.timecols import unix_micros
 from custodes.errors import CustodesError
 from custodes.respond.selector import Selector, optional_table, select_requests
 from custodes.safefile import output_file
+from custodes.timefmt import EPOCH, MICROS_PER_DAY, iso
+from custodes.workspace import Workspace
+
+if TYPE_CHECKING:
+    from custodes.engine import Engine
 
 #: header of ``--accounts-out`` (CONTRACT.md §3)
 ACCOUNTS_CSV_HEADER = ("account_id", "first_access", "last_access", "requests", "fields")
@@ -40,7 +45,7 @@ class Catalog:
     route_masks: dict[str, int]       # route -> OR of its items' bits
 
     @classmethod
-    def load(cls, engine) -> "Catalog | None":
+    def load(cls, engine: Engine) -> Catalog | None:
         table = optional_table(engine, "catalog")
         if table is None:
             return None
@@ -48,7 +53,7 @@ class Catalog:
         return cls.from_rows(rows)
 
     @classmethod
-    def from_rows(cls, rows: list[dict]) -> "Catalog":
+    def from_rows(cls, rows: list[dict]) -> Catalog:
         per_route = {r["route"]: _split_items(r["fields"]) for r in rows}
         named = {i for items in per_route.values() for i in items}
         # contract items first, in contract order, then the operator's own, alphabetically
@@ -150,30 +155,21 @@ def _any_mask(p: ibis.Table, catalog: Catalog | None, native: bool = False):
     return catalog.any_mask(p.mask, native) if catalog else ibis.literal(0, type="int64")
 
 
-def duckdb_functions(engine) -> bool:
+def duckdb_functions(engine: Engine) -> bool:
     """May scope use DuckDB's own BIT_OR and EPOCH_US? (Ibis 12 compiles neither for Spark; the
     portable forms give identical results, tested.)"""
     return getattr(engine, "name", "") == "duckdb"
-
-
-@ibis.udf.scalar.builtin(name="epoch_us")
-def _epoch_us(time: idt.Timestamp(timezone="UTC")) -> idt.int64:
-    """DuckDB's microseconds since the epoch: integer arithmetic on the stored value."""
-
-
-MICROS_PER_DAY = 86_400_000_000
-EPOCH = dt.date(1970, 1, 1)
 
 
 def utc_day(time: ibis.TimestampValue, native: bool) -> ibis.Value:
     """The UTC day of ``time``: on DuckDB the day number since the epoch (a division), because
     casting a TIMESTAMPTZ to DATE goes through the ICU calendar, about as costly per row as
     reading the column; elsewhere the date. ``as_date`` reads either."""
-    return _epoch_us(time) // MICROS_PER_DAY if native else time.date()
+    return unix_micros(time) // MICROS_PER_DAY if native else time.date()
 
 
 def as_date(day) -> dt.date:
-    return EPOCH + dt.timedelta(days=int(day)) if isinstance(day, int) else day
+    return EPOCH.date() + dt.timedelta(days=int(day)) if isinstance(day, int) else day
 
 
 def account_days(p: ibis.Table, catalog: Catalog | None, native: bool = False) -> ibis.Table:
@@ -213,7 +209,7 @@ def daily_expr(g: ibis.Table) -> ibis.Table:
             .order_by("date"))
 
 
-def scope(engine, workspace, selector: Selector, since: dt.datetime | None = None,
+def scope(engine: Engine, workspace: Workspace, selector: Selector, since: dt.datetime | None = None,
           until: dt.datetime | None = None) -> Scope:
     """The blast radius of ``selector`` within [since, until). Raises CustodesError when nothing
     matches: an empty scope is never passed off as a result."""
@@ -239,7 +235,7 @@ def scope(engine, workspace, selector: Selector, since: dt.datetime | None = Non
                  rows=rows, catalog=catalog)
 
 
-def _nothing_matched(engine, base, selector, since, until) -> str:
+def _nothing_matched(engine: Engine, base, selector, since, until) -> str:
     if since is None and until is None:
         return f"{selector.describe()} matches no access request"
     outside = engine.to_arrow(base.aggregate(n=base.count())).column("n")[0].as_py()
@@ -250,7 +246,7 @@ def _nothing_matched(engine, base, selector, since, until) -> str:
 
 
 # Per-account detail -------------------------------------------------------------------------
-def accounts_table(engine, result: Scope) -> pa.Table:
+def accounts_table(engine: Engine, result: Scope) -> pa.Table:
     """One row per account: account_id, first_access, last_access, requests, fields (`;`-joined),
     ordered by account_id."""
     rows = result.rows
@@ -280,7 +276,7 @@ def _decode_masks(masks: pa.ChunkedArray, catalog: Catalog | None) -> pa.Array:
     return pc.take(pa.array(labels, pa.string()), encoded.indices)
 
 
-def write_accounts_csv(engine, result: Scope, path: Path, force: bool = False) -> int:
+def write_accounts_csv(engine: Engine, result: Scope, path: Path, force: bool = False) -> int:
     """Write the CONTRACT.md accounts CSV (account ids are personal data: mode 0600, written as
     :func:`custodes.safefile.output_file` does; an existing file only with ``force``). Returns rows."""
     table = accounts_table(engine, result)

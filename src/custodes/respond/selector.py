@@ -11,12 +11,17 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import ibis
 
 from custodes.errors import CustodesError, UsageError
 from custodes.ids import key_of
 from custodes.respond.lakefiles import IPV4_COLUMN, legacy_rows
+from custodes.workspace import Workspace
+
+if TYPE_CHECKING:
+    from custodes.engine import Engine
 
 #: selector kind -> the CLI option that names it
 KINDS: dict[str, str] = {
@@ -47,34 +52,34 @@ class Selector:
         return {"kind": self.kind, "value": self.value}
 
 
-def access(engine) -> ibis.Table:
+def access(engine: Engine) -> ibis.Table:
     try:
         return engine.table("access")
     except KeyError:
         raise CustodesError("the workspace holds no access data; run `custodes ingest access PATH` first") from None
 
 
-def optional_table(engine, dataset: str) -> ibis.Table | None:
+def optional_table(engine: Engine, dataset: str) -> ibis.Table | None:
     return engine.table(dataset) if engine.has(dataset) else None
 
 
 # Selectors ----------------------------------------------------------------------------------
-def by_kid(engine, workspace, value: str) -> ibis.Table:
+def by_kid(engine: Engine, workspace: Workspace, value: str) -> ibis.Table:
     t = access(engine)
     return t.filter(t.token_kid == value)
 
 
-def by_credential(engine, workspace, value: str) -> ibis.Table:
+def by_credential(engine: Engine, workspace: Workspace, value: str) -> ibis.Table:
     t = access(engine)
     return t.filter(t.credential_id_key == key_of(value))
 
 
-def by_actor(engine, workspace, value: str) -> ibis.Table:
+def by_actor(engine: Engine, workspace: Workspace, value: str) -> ibis.Table:
     t = access(engine)
     return t.filter(t.actor_id_key == key_of(value))
 
 
-def by_src_ip(engine, workspace, value: str) -> ibis.Table:
+def by_src_ip(engine: Engine, workspace: Workspace, value: str) -> ibis.Table:
     t = access(engine)
     text = value.strip()
     if "/" not in text:
@@ -141,7 +146,7 @@ def in_network(text: str, net) -> bool:
 MAX_KEYED_ADDRESSES = 20_000
 
 
-def _network_in(engine, t: ibis.Table, net) -> ibis.Table:
+def _network_in(engine: Engine, t: ibis.Table, net) -> ibis.Table:
     """An IPv4 network is an integer range on the lake's ``src_ip_v4``: one pass, no text read.
     Rows stored before the lake kept that column (or with no such column at all) are found by
     their address text, in two passes (see ``_by_address_text``)."""
@@ -151,7 +156,7 @@ def _network_in(engine, t: ibis.Table, net) -> ibis.Table:
     return t.filter(cond if cond is not None else ibis.literal(False))
 
 
-def _by_ipv4_number(engine, t: ibis.Table, net: ipaddress.IPv4Network) -> ibis.Table:
+def _by_ipv4_number(engine: Engine, t: ibis.Table, net: ipaddress.IPv4Network) -> ibis.Table:
     in_range = t[IPV4_COLUMN].between(int(net.network_address), int(net.broadcast_address))
     legacy = legacy_rows(engine)
     if legacy.none:  # every stored file has the column: the common case, one integer filter
@@ -167,7 +172,7 @@ def _by_ipv4_number(engine, t: ibis.Table, net: ipaddress.IPv4Network) -> ibis.T
     return t.filter(in_range).union(t.filter(cond), distinct=False)
 
 
-def _by_address_text(engine, t: ibis.Table, net, only=None) -> ibis.BooleanValue | None:
+def _by_address_text(engine: Engine, t: ibis.Table, net, only=None) -> ibis.BooleanValue | None:
     """Two passes, so the heavy one compares integers: (1) the distinct addresses that can be in
     the network (a string test reading one column), checked exactly in Python, which also copes
     with IPv6's many spellings (IPv4-mapped ones included); (2) the condition on those addresses'
@@ -194,7 +199,7 @@ def _by_address_text(engine, t: ibis.Table, net, only=None) -> ibis.BooleanValue
     return cond if only is None else only & cond
 
 
-def by_employee(engine, workspace, value: str) -> ibis.Table:
+def by_employee(engine: Engine, workspace: Workspace, value: str) -> ibis.Table:
     """Everything an employee reached, directly or through what they held: their own requests
     (back office, actor = the employee), requests with credentials they own, and requests with
     tokens that the authorization server never issued, signed by a key they had custody of."""
@@ -217,7 +222,7 @@ def by_employee(engine, workspace, value: str) -> ibis.Table:
     return t.filter(cond)
 
 
-def by_incident(engine, workspace, value: str) -> ibis.Table:
+def by_incident(engine: Engine, workspace: Workspace, value: str) -> ibis.Table:
     try:
         from custodes.detect.evidence import incident_requests
         from custodes.detect.store import load_incidents
@@ -240,6 +245,6 @@ SELECTORS: dict[str, Callable] = {
 }
 
 
-def select_requests(engine, workspace, selector: Selector) -> ibis.Table:
+def select_requests(engine: Engine, workspace: Workspace, selector: Selector) -> ibis.Table:
     """The access rows a selector names (before any time window)."""
     return SELECTORS[selector.kind](engine, workspace, selector.value)

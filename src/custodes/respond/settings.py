@@ -12,11 +12,10 @@ Names and titles may be given once (the same in every language) or per language:
 
 from __future__ import annotations
 
-from typing import Union
-
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from custodes.errors import CustodesError
+from custodes.workspace import Workspace
 
 LANGUAGES = ("ko", "en")
 
@@ -37,7 +36,7 @@ class Localized(BaseModel):
         return (self.ko if lang == "ko" else self.en) or self.en or self.ko
 
 
-Text = Union[str, Localized]
+Text = str | Localized
 
 
 def pick(text: Text | None, lang: str) -> str | None:
@@ -125,7 +124,7 @@ class RespondConfig(_Strict):
         return self.contact if self.contact is not None else self.privacy_officer
 
 
-def load(workspace) -> RespondConfig:
+def load(workspace: Workspace) -> RespondConfig:
     """The workspace's ``respond:`` section (an empty one when absent)."""
     raw = workspace.setting("respond", None)
     if raw is None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
+
+from typing import overload
 
 import numpy as np
 import pyarrow as pa
 
 from custodes import contract
+from custodes.timefmt import from_epoch_us, iso
 
 US = 1_000_000
 MINUTE = 60 * US
@@ -25,21 +27,14 @@ DIURNAL_LOCAL = np.array([
 DIURNAL_UTC = np.roll(DIURNAL_LOCAL, -LOCAL_OFFSET_HOURS)
 
 
-def to_us(moment: dt.datetime) -> int:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
-    delta = moment - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-    return (delta.days * 86_400 + delta.seconds) * US + delta.microseconds
-
-
-def from_us(value: int) -> dt.datetime:
-    return dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(microseconds=int(value))
+@overload
+def rfc3339(value: int) -> str: ...
+@overload
+def rfc3339(value: None) -> None: ...
 
 
 def rfc3339(value: int | None) -> str | None:
-    if value is None:
-        return None
-    return from_us(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if value is None else iso(from_epoch_us(value))
 
 
 def timestamps(values: np.ndarray) -> pa.Array:
@@ -54,4 +49,4 @@ def diurnal_offsets(rng: np.random.Generator, n: int, curve: np.ndarray = DIURNA
 
 
 def weekday(day_start_us: int) -> int:
-    return from_us(day_start_us).weekday()
+    return from_epoch_us(day_start_us).weekday()

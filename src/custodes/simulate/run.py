@@ -20,11 +20,12 @@ import pyarrow.compute as pc
 
 from custodes.errors import CustodesError, UsageError
 from custodes.simulate import backoffice, records, reference, truth, writer
-from custodes.simulate.clock import from_us, rfc3339
+from custodes.simulate.clock import rfc3339
 from custodes.simulate.scenarios import SCENARIOS, Scenario
 from custodes.simulate.traffic import SOURCE_REQUEST, customer_day, request_ids
 from custodes.simulate.world import DEFAULT_START, World, build_world, rng_for
 from custodes.text import plural
+from custodes.timefmt import from_epoch_us
 
 DEFAULT_CUSTOMERS = 50_000
 DEFAULT_DAYS = 60
@@ -230,7 +231,7 @@ def generate_day(world: World, cast: list[Scenario], day: int) -> tuple[pa.Table
         request_ids(world.seed, SOURCE_REQUEST, day, access_table.num_rows))
     issuance_table = records.combine("issuance", issuance)
     result = {
-        "day": day, "date": from_us(world.day_start(day)).strftime("%Y-%m-%d"),
+        "day": day, "date": from_epoch_us(world.day_start(day)).strftime("%Y-%m-%d"),
         "access": access_table.num_rows, "issuance": issuance_table.num_rows,
         "lost_token_ids": customers.lost_token_ids, "late_rows": customers.late_rows,
         "skewed_rows": customers.skewed_rows, "travel_rows": customers.travel_rows,

@@ -16,9 +16,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from custodes.simulate import network
-from custodes.simulate.clock import DAY, HOUR, to_us
+from custodes.simulate.clock import DAY, HOUR
 from custodes.simulate.people import people
 from custodes.simulate.strings import hex_ids, mix64, numbered
+from custodes.timefmt import epoch_us
 
 DEFAULT_START = dt.datetime(2025, 2, 3, tzinfo=dt.timezone.utc)  # a Monday
 
@@ -210,7 +211,7 @@ STREAM_CUSTOMERS, STREAM_STAFF, STREAM_CARRIER = 1, 2, 3
 
 def build_world(customers: int, days: int, seed: int, start: dt.datetime = DEFAULT_START,
                 lookalikes: bool = True) -> World:
-    start_us = to_us(start.replace(hour=0, minute=0, second=0, microsecond=0))
+    start_us = epoch_us(start.replace(hour=0, minute=0, second=0, microsecond=0))
     world_customers = _customers(rng_for(seed, STREAM_CUSTOMERS), customers, seed)
     nat_ip, nat_asn = _carrier_nat(rng_for(seed, STREAM_CARRIER), customers)
     rng = rng_for(seed, STREAM_STAFF)
@@ -287,7 +288,7 @@ def _teams(customers: int) -> tuple[Team, ...]:
 def _workforce(rng: np.random.Generator, customers: int, start: int, days: int):
     employees: list[Employee] = []
     teams: dict[str, list[int]] = {}
-    first_hire = to_us(dt.datetime(2018, 3, 1, tzinfo=dt.timezone.utc))
+    first_hire = epoch_us(dt.datetime(2018, 3, 1, tzinfo=dt.timezone.utc))
     for team in _teams(customers):
         members = []
         folks = people(rng, team.size)
@@ -352,7 +353,7 @@ def _without_lookalikes(world: World) -> None:
 
 
 def _keys_and_custody(world: World) -> None:
-    ts = lambda y, m, d: to_us(dt.datetime(y, m, d, 1, tzinfo=dt.timezone.utc))  # noqa: E731
+    ts = lambda y, m, d: epoch_us(dt.datetime(y, m, d, 1, tzinfo=dt.timezone.utc))  # noqa: E731
     world.keys = [
         Key("app-at-2017-11", "RS256", "customer_access_token", "file", ts(2017, 11, 6), ts(2020, 3, 16)),
         Key(APP_KID, "ES256", "customer_access_token", "file", ts(2020, 3, 2)),
@@ -413,7 +414,7 @@ def _services(world: World) -> None:
         "notification-service": Service("notification-service", "10.20.4.17", "notify-worker/3.4 (go1.22)"),
         "warehouse-sync": Service("warehouse-sync", "10.20.9.31", "warehouse-sync/1.8 (python 3.11)", sync_key),
     }
-    created = to_us(dt.datetime(2023, 9, 4, 2, tzinfo=dt.timezone.utc))
+    created = epoch_us(dt.datetime(2023, 9, 4, 2, tzinfo=dt.timezone.utc))
     world.credentials += [
         Credential(sync_key, "service_account", "warehouse-sync", created, scopes="export:customers"),
         Credential("notification-service", "oauth_client", "notification-service", created,

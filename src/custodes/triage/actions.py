@@ -20,6 +20,7 @@ from custodes.triage import evidence
 from custodes.triage.model import CLOSED, Change, Record, View, resolve
 from custodes.triage.store import TriageStore, os_user
 from custodes.triage.suppressions import Suppression
+from custodes.workspace import Workspace
 
 UTC = dt.timezone.utc
 SYSTEM = "custodes"
@@ -34,7 +35,7 @@ def _wall(now: dt.datetime | None) -> dt.datetime:
     return (now or dt.datetime.now(UTC)).astimezone(UTC)
 
 
-def _detections(workspace, incidents, findings):
+def _detections(workspace: Workspace, incidents, findings):
     from custodes.detect.store import load_findings_raw, load_incidents_raw
 
     incidents = load_incidents_raw(workspace) if incidents is None else incidents
@@ -43,7 +44,7 @@ def _detections(workspace, incidents, findings):
 
 
 # Reading --------------------------------------------------------------------------------------
-def views(workspace, incidents=None, findings=None, now=None) -> dict[str, View]:
+def views(workspace: Workspace, incidents=None, findings=None, now=None) -> dict[str, View]:
     """Each current incident's triage as it stands (nothing is written)."""
     incidents, by_id = _detections(workspace, incidents, findings)
     store = TriageStore.open_existing(workspace)
@@ -53,7 +54,7 @@ def views(workspace, incidents=None, findings=None, now=None) -> dict[str, View]
         return resolve(incidents, by_id, store.records(), store.suppressions(), _wall(now))[0]
 
 
-def annotate(workspace, incidents: list[dict], findings=None, now=None) -> list[dict]:
+def annotate(workspace: Workspace, incidents: list[dict], findings=None, now=None) -> list[dict]:
     """``incidents`` with ``state``, ``assignee``, ``suppressed`` and ``previous_incident_ids``."""
     seen = views(workspace, incidents, findings, now)
     for inc in incidents:
@@ -64,7 +65,7 @@ def annotate(workspace, incidents: list[dict], findings=None, now=None) -> list[
 
 
 # Keeping up with detection ----------------------------------------------------------------------
-def sync(workspace, incidents=None, findings=None, now=None) -> tuple[dict[str, View], list[str]]:
+def sync(workspace: Workspace, incidents=None, findings=None, now=None) -> tuple[dict[str, View], list[str]]:
     """Record what detection changed: triage carried to incidents whose id changed, closed
     incidents with new evidence reopened. Returns the views and the ids reopened now."""
     incidents, by_id = _detections(workspace, incidents, findings)
@@ -83,7 +84,7 @@ def _write(store: TriageStore, changes: list[Change], at: dt.datetime) -> None:
 
 
 # Acting ---------------------------------------------------------------------------------------
-def act(workspace, incident_id: str, action: str, *, by: str | None = None, via: str = "cli",
+def act(workspace: Workspace, incident_id: str, action: str, *, by: str | None = None, via: str = "cli",
         assignee: str | None = None, note: str | None = None, now=None) -> dict:
     """Apply one triage action to an incident (an id it had before is followed to the
     incident it is now). Returns ``{"incident_id", "state", "assignee", "followed_from"}``."""
@@ -118,7 +119,7 @@ def act(workspace, incident_id: str, action: str, *, by: str | None = None, via:
             "followed_from": incident_id if target != incident_id else None}
 
 
-def _target(workspace, incident_id: str, found: dict[str, View]) -> str:
+def _target(workspace: Workspace, incident_id: str, found: dict[str, View]) -> str:
     if incident_id in found:
         return incident_id
     for iid, v in found.items():
@@ -143,7 +144,7 @@ def _apply(record: Record, action: str, assignee, incident: dict, by_id: dict) -
     return record  # a note changes nothing but the history
 
 
-def history(workspace, incident_id: str) -> list[dict]:
+def history(workspace: Workspace, incident_id: str) -> list[dict]:
     """Every action on this incident and on the ids it had before, oldest first."""
     found = views(workspace)
     target = _target(workspace, incident_id, found)
@@ -155,7 +156,7 @@ def history(workspace, incident_id: str) -> list[dict]:
 
 
 # Suppressions ---------------------------------------------------------------------------------
-def suppress(workspace, *, rule: str | None = None, entity: tuple[str, str] | None = None,
+def suppress(workspace: Workspace, *, rule: str | None = None, entity: tuple[str, str] | None = None,
              reason: str, expires_at: dt.datetime, by: str | None = None, via: str = "cli",
              now=None) -> Suppression:
     """Silence a rule, or an entity value, until ``expires_at`` (at most 90 days ahead)."""
@@ -189,7 +190,7 @@ def suppress(workspace, *, rule: str | None = None, entity: tuple[str, str] | No
     return s
 
 
-def lift(workspace, suppression_id: str, *, by: str | None = None, via: str = "cli", now=None) -> None:
+def lift(workspace: Workspace, suppression_id: str, *, by: str | None = None, via: str = "cli", now=None) -> None:
     by = clean(by or os_user() or "unknown", "--by", 128)
     with TriageStore.open(workspace) as store, store.transaction():
         if not store.lift_suppression(suppression_id, by=by, at=_wall(now)):
@@ -197,7 +198,7 @@ def lift(workspace, suppression_id: str, *, by: str | None = None, via: str = "c
     audit_cli(workspace, via, by, "triage.lift", suppression_id, {})
 
 
-def suppressions(workspace) -> list[Suppression]:
+def suppressions(workspace: Workspace) -> list[Suppression]:
     store = TriageStore.open_existing(workspace)
     if store is None:
         return []
@@ -221,7 +222,7 @@ def clean(text: str | None, what: str, limit: int, multiline: bool = False) -> s
     return text
 
 
-def audit_cli(workspace, via: str, by: str, action: str, target: str, detail: dict) -> None:
+def audit_cli(workspace: Workspace, via: str, by: str, action: str, target: str, detail: dict) -> None:
     """A CLI action also goes to the console's audit trail, where the workspace has one."""
     if via != "cli":
         return

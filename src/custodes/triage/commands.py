@@ -11,6 +11,7 @@ import click
 from custodes.alerts.text import printable
 from custodes.clikit import dumps, emit_json, format_option, note, parse_time_option, subcommand_workspace_option
 from custodes.errors import CustodesError
+from custodes.workspace import Workspace
 
 BY_HELP = "who does it, for the record (default: the OS account); the OS account is recorded too"
 
@@ -28,7 +29,7 @@ def _done(result: dict, fmt: str, what: str) -> None:
     click.echo(f"{result['incident_id']}{followed}: {what}; state {result['state']}{who}")
 
 
-def _act(workspace, incident_id, action, fmt, what, **kwargs):
+def _act(workspace: Workspace, incident_id, action, fmt, what, **kwargs):
     from custodes.triage import act
 
     _done(act(workspace, incident_id, action, **kwargs), fmt, what)
@@ -40,7 +41,7 @@ def _act(workspace, incident_id, action, fmt, what, **kwargs):
 @click.option("--note", "text", default=None, help="a note to keep with it")
 @_by_option
 @format_option()
-def ack(workspace, incident_id, text, by, fmt):
+def ack(workspace: Workspace, incident_id, text, by, fmt):
     """Acknowledge an incident: someone is on it."""
     _act(workspace, incident_id, "ack", fmt, "acknowledged", by=by, note=text)
 
@@ -52,7 +53,7 @@ def ack(workspace, incident_id, text, by, fmt):
 @click.option("--clear", is_flag=True, help="leave it unassigned")
 @_by_option
 @format_option()
-def assign(workspace, incident_id, assignee, clear, by, fmt):
+def assign(workspace: Workspace, incident_id, assignee, clear, by, fmt):
     """Assign an incident to ASSIGNEE (or --clear)."""
     if (assignee is None) == (not clear):
         raise click.UsageError("give ASSIGNEE or --clear")
@@ -67,7 +68,7 @@ def assign(workspace, incident_id, assignee, clear, by, fmt):
 @click.option("--note", "text", default=None, help="why, to keep with it")
 @_by_option
 @format_option()
-def resolve(workspace, incident_id, false_positive, text, by, fmt):
+def resolve(workspace: Workspace, incident_id, false_positive, text, by, fmt):
     """Close an incident (resolved, or --false-positive). New evidence reopens it."""
     action = "false_positive" if false_positive else "resolve"
     _act(workspace, incident_id, action, fmt, "closed", by=by, note=text)
@@ -79,7 +80,7 @@ def resolve(workspace, incident_id, false_positive, text, by, fmt):
 @click.option("--note", "text", default=None, help="why, to keep with it")
 @_by_option
 @format_option()
-def reopen(workspace, incident_id, text, by, fmt):
+def reopen(workspace: Workspace, incident_id, text, by, fmt):
     """Reopen a closed incident by hand."""
     _act(workspace, incident_id, "reopen", fmt, "reopened", by=by, note=text)
 
@@ -90,7 +91,7 @@ def reopen(workspace, incident_id, text, by, fmt):
 @click.argument("text")
 @_by_option
 @format_option()
-def note_cmd(workspace, incident_id, text, by, fmt):
+def note_cmd(workspace: Workspace, incident_id, text, by, fmt):
     """Add a note to an incident."""
     _act(workspace, incident_id, "note", fmt, "note added", by=by, note=text)
 
@@ -99,7 +100,7 @@ def note_cmd(workspace, incident_id, text, by, fmt):
 @subcommand_workspace_option
 @click.argument("incident_id")
 @format_option()
-def show(workspace, incident_id, fmt):
+def show(workspace: Workspace, incident_id, fmt):
     """An incident with its triage: state, assignee, suppressions, history and notes."""
     from custodes.detect.store import load_incidents
     from custodes.triage import history, suppressions, views
@@ -163,7 +164,7 @@ def _suppression_json(s) -> dict:
 @click.option("--lift", "lift_id", default=None, metavar="ID", help="end a suppression now")
 @_by_option
 @format_option()
-def suppress(workspace, rule_id, entity, reason, duration, until, listing, show_all, lift_id, by, fmt):
+def suppress(workspace: Workspace, rule_id, entity, reason, duration, until, listing, show_all, lift_id, by, fmt):
     """Silence a rule or an entity value for a while, with a reason; --list, --lift ID."""
     from custodes import triage
 
@@ -197,7 +198,7 @@ def _done_lift(lift_id: str, fmt: str) -> None:
         click.echo(f"{lift_id}: lifted")
 
 
-def _list(workspace, show_all: bool, fmt: str) -> None:
+def _list(workspace: Workspace, show_all: bool, fmt: str) -> None:
     from custodes import triage
 
     now = dt.datetime.now(dt.timezone.utc)

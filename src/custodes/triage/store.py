@@ -13,10 +13,11 @@ import datetime as dt
 import getpass
 import json
 
-from custodes.clikit import iso
 from custodes.sqlitedb import Store, transaction
+from custodes.timefmt import iso, parse_iso
 from custodes.triage.model import Record
 from custodes.triage.suppressions import Suppression
+from custodes.workspace import Workspace
 
 VERSION = 1
 SCHEMA = """
@@ -58,7 +59,7 @@ CREATE TABLE suppressions (
 """
 
 
-def path_of(workspace):
+def path_of(workspace: Workspace):
     return workspace.root / "triage" / "triage.db"
 
 
@@ -70,7 +71,7 @@ def os_user() -> str | None:
 
 
 def _time(text: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+    return parse_iso(text, "triage.db") if text else None
 
 
 def stamp(when: dt.datetime) -> str:

@@ -7,6 +7,7 @@ import click
 from custodes.clikit import emit_json, format_option, workspace_option
 from custodes.errors import CustodesError
 from custodes.text import plural
+from custodes.workspace import Workspace
 
 
 def _address(ctx, param, value):
@@ -30,7 +31,7 @@ def _address(ctx, param, value):
               help="log lines on stderr: text, or one JSON object a line")
 @format_option()
 @workspace_option
-def watch(workspace, once, interval, metrics, log_format, fmt):
+def watch(workspace: Workspace, once, interval, metrics, log_format, fmt):
     """Ingest what is new in every source, detect, alert; every --interval seconds until SIGTERM."""
     from custodes.watch.logs import configure
     from custodes.watch.service import run

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from custodes.contract import DATASET_NAMES
 from custodes.errors import CustodesError
-from custodes.workspace import named
+from custodes.workspace import Workspace, named
 
 Format = Literal["parquet", "csv", "jsonl", "ocsf"]
 #: Formats read record by record: a file still being written can be taken in part (ingest
@@ -41,19 +41,19 @@ class Source(BaseModel):
     optional: bool = False
 
 
-def _resolve(workspace, value: Path | str) -> str:
+def _resolve(workspace: Workspace, value: Path | str) -> str:
     """Relative paths are taken from the workspace directory: a service's working directory
     is nobody's business."""
     path = Path(value).expanduser()
     return str(path if path.is_absolute() else workspace.root / path)
 
 
-def guard_source(workspace) -> Source:
+def guard_source(workspace: Workspace) -> Source:
     return Source(dataset="access", path=str(workspace.root / GUARD_EVENTS), format="jsonl", name="guard",
                   quiet_seconds=0, optional=True)
 
 
-def load(workspace) -> dict[str, Source]:
+def load(workspace: Workspace) -> dict[str, Source]:
     """The sources by name (``name``, else the dataset, numbered when a dataset repeats), with
     their paths made absolute. No ``sources:`` key: the guard's events directory alone."""
     config = workspace.config()

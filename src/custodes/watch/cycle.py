@@ -20,6 +20,7 @@ from custodes.errors import CustodesError
 from custodes.watch import config as watch_config
 from custodes.watch import pick
 from custodes.watch.state import WatchState
+from custodes.workspace import Workspace
 
 log = logging.getLogger("custodes.watch")
 
@@ -73,7 +74,7 @@ class CycleReport:
         return out
 
 
-def run_cycle(workspace, *, now: float | None = None, stop: threading.Event | None = None) -> CycleReport:
+def run_cycle(workspace: Workspace, *, now: float | None = None, stop: threading.Event | None = None) -> CycleReport:
     """One cycle. ``now``: the wall clock (tests pass their own); ``stop``: when set during the
     cycle, no further file is started, and the cycle ends with detection and alerts."""
     stop = stop or threading.Event()
@@ -104,7 +105,7 @@ def run_cycle(workspace, *, now: float | None = None, stop: threading.Event | No
 
 
 # Sources ----------------------------------------------------------------------------------------
-def _ingest_source(workspace, state: WatchState, name: str, source, now: float, stop) -> SourceReport:
+def _ingest_source(workspace: Workspace, state: WatchState, name: str, source, now: float, stop) -> SourceReport:
     began = time.perf_counter()
     report = SourceReport(name, source.dataset)
     try:
@@ -139,7 +140,7 @@ def _ingest_source(workspace, state: WatchState, name: str, source, now: float, 
     return report
 
 
-def _take(workspace, state: WatchState, report: SourceReport, name: str, source, c: pick.Candidate,
+def _take(workspace: Workspace, state: WatchState, report: SourceReport, name: str, source, c: pick.Candidate,
           now: float) -> None:
     from custodes.lake import ingest
 
@@ -166,7 +167,7 @@ def _take(workspace, state: WatchState, report: SourceReport, name: str, source,
                         quarantined=quarantined, last_time=_last_time(workspace, done))
 
 
-def _last_time(workspace, done) -> str | None:
+def _last_time(workspace: Workspace, done) -> str | None:
     """The latest event time the ingest stored (its manifest entry), for the data-time lag."""
     from custodes.lake import manifest
 
@@ -188,7 +189,7 @@ def _failed(state: WatchState, report: SourceReport, source, c: pick.Candidate |
 
 
 # Detection and alerts ---------------------------------------------------------------------------
-def _detect(workspace, state: WatchState) -> dict:
+def _detect(workspace: Workspace, state: WatchState) -> dict:
     """Incremental detection when the lake holds rows detection has not seen (or the rule set
     changed); nothing otherwise, so a quiet cycle costs no query."""
     from custodes.detect.registry import all_rules
@@ -221,11 +222,11 @@ def _detect(workspace, state: WatchState) -> dict:
     return out
 
 
-def _has_access(workspace) -> bool:
+def _has_access(workspace: Workspace) -> bool:
     return next(workspace.dataset_dir("access").rglob("part-*.parquet"), None) is not None
 
 
-def _alerts(workspace) -> dict:
+def _alerts(workspace: Workspace) -> dict:
     from custodes.alerts import process
 
     try:

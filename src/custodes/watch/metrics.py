@@ -19,7 +19,6 @@ Measured by this process: ``custodes_watch_cycle_seconds``, ``custodes_watch_det
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import socket
 import threading
@@ -32,13 +31,15 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, make_wsgi_a
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from custodes.timefmt import parse_iso
 from custodes.watch.state import WatchState
+from custodes.workspace import Workspace
 
 BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 
 
 class WatchCollector(Collector):
-    def __init__(self, workspace, clock=time.time):
+    def __init__(self, workspace: Workspace, clock=time.time):
         self.workspace = workspace
         self.clock = clock
 
@@ -98,7 +99,7 @@ class WatchCollector(Collector):
 
 
 def _epoch(text: str) -> float:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    return parse_iso(text, "watch state: last_time").timestamp()
 
 
 @dataclass
@@ -156,7 +157,7 @@ class Timings:
         self.cycles.labels("ok" if report.ok else "failed").inc()
 
 
-def registry_for(workspace) -> tuple[CollectorRegistry, Timings]:
+def registry_for(workspace: Workspace) -> tuple[CollectorRegistry, Timings]:
     from custodes.alerts import metrics as alert_metrics
 
     registry = CollectorRegistry()

@@ -30,19 +30,12 @@ import pyarrow as pa
 from custodes.detect.replay import day_files, delivered
 from custodes.progress import QUIET, Bar
 from custodes.simulate.reference import REFERENCE_FILES
-from custodes.workspace import private_dir
+from custodes.timefmt import iso, parse_iso
+from custodes.workspace import Workspace, private_dir
 
 UTC = dt.timezone.utc
 EVENT_DATASETS = ("access", "issuance")
 HIGH = ("high", "critical")
-
-
-def parse_time(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def iso(t: dt.datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Feed:
@@ -73,7 +66,7 @@ class Feed:
         if saved.get("world") != self.world:  # another world: start the feed over
             shutil.rmtree(self.feed_dir)
             return
-        self.steps, self.fed = saved["steps"], parse_time(saved["fed"])
+        self.steps, self.fed = saved["steps"], parse_iso(saved["fed"])
 
     def _save(self) -> None:
         from custodes.workspace import atomic_write_bytes
@@ -105,7 +98,7 @@ class Feed:
 
 
 def _day_of(f: Path) -> dt.datetime:
-    return dt.datetime.fromisoformat(f.stem).replace(tzinfo=UTC)
+    return parse_iso(f.stem, str(f), date_ok=True)
 
 
 def _write(table: pa.Table, path: Path) -> None:
@@ -147,7 +140,7 @@ class FirstAlert:
 
     @property
     def delay(self) -> dt.timedelta | None:
-        return parse_time(self.alert_at) - parse_time(self.start) if self.alert_at else None
+        return parse_iso(self.alert_at) - parse_iso(self.start) if self.alert_at else None
 
 
 @dataclass
@@ -177,7 +170,7 @@ class Timeline:
         atomic_write_bytes(path, json.dumps(self.to_dict(), indent=1).encode())
 
     @classmethod
-    def load(cls, path: Path, scenarios: list[dict]) -> "Timeline":
+    def load(cls, path: Path, scenarios: list[dict]) -> Timeline:
         first = {s["name"]: FirstAlert(s["name"], s["start"]) for s in scenarios}
         if path.exists():
             for name, saved in json.loads(path.read_text())["first"].items():
@@ -187,7 +180,7 @@ class Timeline:
         return cls(first)
 
 
-def replay(workspace, sim_dir: Path, feed_dir: Path, *, hours: int = 6,
+def replay(workspace: Workspace, sim_dir: Path, feed_dir: Path, *, hours: int = 6,
            cycle: Callable | None = None, on_step: Callable[[Step], None] | None = None,
            progress: Bar = QUIET) -> Timeline:
     """Feed the world through watch cycles (``cycle(workspace) -> CycleReport``, default
@@ -237,13 +230,13 @@ def next_step(fed: dt.datetime, end: dt.datetime, scenarios: list[dict], first: 
     """Where the next slice ends, and why."""
     waiting = [s for s in scenarios if first[s["name"]].alert_at is None]  # posture warnings do not count
     for s in waiting:
-        start = _hour(parse_time(s["start"]))
-        if start <= fed < parse_time(s["start"]) + dt.timedelta(hours=hours):
+        start = _hour(parse_iso(s["start"]))
+        if start <= fed < parse_iso(s["start"]) + dt.timedelta(hours=hours):
             return min(fed + dt.timedelta(hours=1), end), "hour"
-    if any(parse_time(s["start"]) < fed for s in waiting):
+    if any(parse_iso(s["start"]) < fed for s in waiting):
         midnight = fed.replace(hour=0, minute=0, second=0, microsecond=0) + dt.timedelta(days=1)
         return min(midnight, end), "day"
-    upcoming = [_hour(parse_time(s["start"])) for s in waiting if _hour(parse_time(s["start"])) > fed]
+    upcoming = [_hour(parse_iso(s["start"])) for s in waiting if _hour(parse_iso(s["start"])) > fed]
     if upcoming:
         return min(upcoming), "jump"
     return end, "rest"
@@ -253,7 +246,7 @@ def _hour(t: dt.datetime) -> dt.datetime:
     return t.replace(minute=0, second=0, microsecond=0)
 
 
-def _note_alerts(workspace, report, scenarios: list[dict], first: dict, step: Step) -> list[dict]:
+def _note_alerts(workspace: Workspace, report, scenarios: list[dict], first: dict, step: Step) -> list[dict]:
     """The alerts this cycle enqueued, with the scenario each names. Per scenario, the first at
     high or critical whose incident holds evidence of the scenario's activity (an event finding
     naming it, seen after it began) is kept in ``first``, at the time of the slice; an alert

@@ -15,13 +15,13 @@ import threading
 from custodes.errors import CustodesError
 from custodes.watch.cycle import CycleReport, run_cycle
 from custodes.watch.metrics import Health, app, registry_for, start_server
-from custodes.workspace import private_dir
+from custodes.workspace import Workspace, private_dir
 
 log = logging.getLogger("custodes.watch")
 
 
 @contextlib.contextmanager
-def watch_lock(workspace):
+def watch_lock(workspace: Workspace):
     """Held while a watch runs: a second one on the same workspace is refused in one line. The
     kernel drops the lock when the process dies, however it dies."""
     path = private_dir(workspace.root / "watch") / "watch.lock"
@@ -62,7 +62,7 @@ def stop_on_signals(stop: threading.Event):
             signal.signal(s, h)
 
 
-def run(workspace, *, once: bool = False, interval: float = 60.0, metrics: tuple[str, int] | None = None,
+def run(workspace: Workspace, *, once: bool = False, interval: float = 60.0, metrics: tuple[str, int] | None = None,
         stop: threading.Event | None = None, on_cycle=None) -> CycleReport:
     """Run cycles until ``stop`` (or one, with ``once``); the last cycle's report.
     ``on_cycle(report)`` is called after each cycle."""

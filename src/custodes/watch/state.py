@@ -19,6 +19,7 @@ import os
 from dataclasses import dataclass
 
 from custodes.sqlitedb import Store, transaction
+from custodes.workspace import Workspace
 
 VERSION = 1
 SCHEMA = """
@@ -64,7 +65,7 @@ class Seen:
     mtime_ns: int
 
     @classmethod
-    def of(cls, st: os.stat_result) -> "Seen":
+    def of(cls, st: os.stat_result) -> Seen:
         return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
     @property
@@ -85,7 +86,7 @@ class Record:
     error: str | None
 
 
-def path_of(workspace):
+def path_of(workspace: Workspace):
     return workspace.root / "watch" / "state.db"
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
 
 from custodes.console import auth
 from custodes.console.render import page

@@ -13,12 +13,13 @@ from starlette.responses import RedirectResponse
 from custodes.console import auth
 from custodes.console.render import page
 from custodes.errors import CustodesError
+from custodes.workspace import Workspace
 
 DURATIONS = {"1h": dt.timedelta(hours=1), "1d": dt.timedelta(days=1), "7d": dt.timedelta(days=7),
              "30d": dt.timedelta(days=30), "90d": dt.timedelta(days=90)}
 
 
-def panel(workspace, incident: dict, can_triage: bool) -> dict:
+def panel(workspace: Workspace, incident: dict, can_triage: bool) -> dict:
     """What the incident page shows of triage: state, assignee, suppressions, history."""
     from custodes import triage
 

@@ -27,8 +27,8 @@ import math
 import time
 from math import floor
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
-from typing import NamedTuple
+from collections.abc import Callable, Iterable, Iterator
+from typing import ClassVar, NamedTuple, Self
 
 from custodes.errors import CustodesError
 
@@ -37,12 +37,16 @@ from custodes.errors import CustodesError
 RETAIN = 60
 
 
+#: an issued token as (jti, sub, kid, iat, exp): an :class:`Issued`, or a plain tuple
+IssuedRow = tuple[str, str, str, float, float]
+
+
 def alive(exp: float, now: float) -> bool:
     """Whether an issuance record expiring at ``exp`` is still kept at ``now``."""
     return now < exp + RETAIN
 
 
-def live_records(tokens: Iterable[Issued], now: float):
+def live_records(tokens: Iterable[IssuedRow], now: float) -> Iterator[IssuedRow]:
     """The records of ``tokens`` worth keeping at ``now``, as plain tuples: expired ones are
     dropped, and a time that is not a finite number is refused (it would never expire)."""
     for jti, sub, kid, iat, exp in tokens:
@@ -65,12 +69,16 @@ class Issued(NamedTuple):  # a tuple: millions are built by `ledger load`, cheap
     exp: float
 
 
-def epoch(value, name: str = "time") -> float:
+#: a time as callers give it: epoch seconds or a datetime
+Moment = float | dt.datetime
+
+
+def epoch(value: object, name: str = "time") -> float:
     """Epoch seconds from a number or an aware datetime (a naive one is taken as UTC)."""
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.timezone.utc)
-        return value.timestamp()
+        return float(value.timestamp())
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     raise TypeError(f"{name} must be epoch seconds or a datetime, not {type(value).__name__}")
@@ -110,27 +118,31 @@ class Ledger(ABC):
     """What every backend offers. ``url`` is the URL it was opened with, for messages."""
 
     url: str = ""
-    remote = False  # True when a check costs a network round trip
+    #: True when a check costs a network round trip (ASGI code keeps it off the event loop).
+    remote: ClassVar[bool] = False
+    #: True when :meth:`check_async` awaits its look-up without blocking the event loop (Redis's
+    #: asyncio client); the verifier then takes its async path, else the blocking ``check``.
+    awaits_check: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self._revoke_listeners: list[Callable[[], None]] = []
 
     # Recording what the authorization server minted ----------------------------------------
-    def record(self, jti: str, sub: str, kid: str, exp, iat=None) -> None:
+    def record(self, jti: str, sub: str, kid: str, exp: Moment, iat: Moment | None = None) -> None:
         """Record one minted token (``exp``/``iat``: epoch seconds or datetimes; ``iat`` defaults
         to now)."""
         self.record_many([Issued(jti, sub, kid, time.time() if iat is None else epoch(iat, "iat"),
                                  epoch(exp, "exp"))])
 
     @abstractmethod
-    def record_many(self, tokens: Iterable[Issued]) -> int:
+    def record_many(self, tokens: Iterable[IssuedRow]) -> int:
         """Record many minted tokens at once: ``Issued`` records or plain ``(jti, sub, kid, iat,
         exp)`` tuples. Returns how many were recorded: a token already past its ``exp`` plus
         :data:`RETAIN` is not."""
 
     # Revocation --------------------------------------------------------------------------
     def revoke(self, jti: str | None = None, sub: str | None = None, kid: str | None = None,
-               at=None) -> None:
+               at: Moment | None = None) -> None:
         """Revoke a token, a subject's tokens or a key's tokens (any combination, at least one)."""
         if jti is None and sub is None and kid is None:
             raise ValueError("revoke needs a jti, a sub or a kid")
@@ -147,7 +159,7 @@ class Ledger(ABC):
         self._revoke_listeners.append(listener)
 
     def is_revoked(self, jti: str | None = None, sub: str | None = None, kid: str | None = None,
-                   iat=None) -> bool:
+                   iat: Moment | None = None) -> bool:
         """True when the jti or kid was revoked, or the sub was revoked at or after ``iat``
         (any revocation of the sub when ``iat`` is None)."""
         jti_revoked, sub_revoked_at, kid_revoked = self._revocations(jti, sub, kid)
@@ -158,7 +170,7 @@ class Ledger(ABC):
         return iat is None or epoch(iat, "iat") <= sub_revoked_at
 
     @abstractmethod
-    def _revocations(self, jti, sub, kid) -> tuple[bool, float | None, bool]:
+    def _revocations(self, jti: str | None, sub: str | None, kid: str | None) -> tuple[bool, float | None, bool]:
         """(jti revoked, sub revoked at, kid revoked); None arguments give False/None."""
 
     # The verifier's question -------------------------------------------------------------
@@ -166,6 +178,15 @@ class Ledger(ABC):
     def check(self, jti: str, sub: str, kid: str, iat: float, exp: float) -> str | None:
         """Was this token issued exactly as presented (``sub``, ``kid``, ``iat``, ``exp`` are the
         token's claims) and is it not revoked? None if so, else a reason."""
+
+    async def check_async(self, jti: str, sub: str, kid: str, iat: float, exp: float) -> str | None:
+        """``check`` for an event loop. This default answers at once, blocking the loop for the
+        look-up; a backend that can wait without blocking overrides it and sets ``awaits_check``."""
+        return self.check(jti, sub, kid, iat, exp)
+
+    def watch_revocations(self, listener: Callable[[], None]) -> None:  # noqa: B027 - a default
+        """Call ``listener`` whenever another process sharing this ledger revokes anything. A
+        ledger no other process writes has nothing to watch (``on_revoke`` covers this one)."""
 
     def check_many(self, items: list[tuple[str, str, str, float, float]]) -> list[str | None]:
         """``check`` for many ``(jti, sub, kid, iat, exp)``; network backends batch it."""
@@ -175,11 +196,11 @@ class Ledger(ABC):
         """The issuance record of a jti, or None."""
         raise NotImplementedError
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - nothing to release by default
         pass
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterable
 
-from custodes.guard.ledger.base import RETAIN, Issued, Ledger, alive, decide, live_records
+from custodes.guard.ledger.base import RETAIN, Issued, IssuedRow, Ledger, alive, decide, live_records
 
 
 class MemoryLedger(Ledger):
@@ -26,7 +26,7 @@ class MemoryLedger(Ledger):
         self._kid: set[str] = set()
         self._lock = threading.Lock()
 
-    def record_many(self, tokens: Iterable[Issued]) -> int:
+    def record_many(self, tokens: Iterable[IssuedRow]) -> int:
         n, now = 0, time.time()
         with self._lock:
             for jti, sub, kid, iat, exp in live_records(tokens, now):
@@ -44,7 +44,7 @@ class MemoryLedger(Ledger):
             if row is not None and row[3] == exp:  # not recorded again with a later exp since
                 del issued[jti]
 
-    def _revoke(self, jti, sub, kid, at: float) -> None:
+    def _revoke(self, jti: str | None, sub: str | None, kid: str | None, at: float) -> None:
         with self._lock:
             if jti is not None:
                 self._jti.add(jti)
@@ -53,10 +53,10 @@ class MemoryLedger(Ledger):
             if kid is not None:
                 self._kid.add(kid)
 
-    def _revocations(self, jti, sub, kid):
-        return jti in self._jti, self._sub.get(sub), kid in self._kid
+    def _revocations(self, jti: str | None, sub: str | None, kid: str | None) -> tuple[bool, float | None, bool]:
+        return jti in self._jti, None if sub is None else self._sub.get(sub), kid in self._kid
 
-    def _row(self, jti: str):
+    def _row(self, jti: str) -> tuple[str, str, float, float] | None:
         row = self._issued.get(jti)
         return row if row is not None and time.time() < row[3] + RETAIN else None  # alive()
 

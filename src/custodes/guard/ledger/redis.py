@@ -22,12 +22,15 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from custodes.guard.ledger.base import RETAIN, Issued, Ledger, LedgerUnavailable, decide, live_records
+from custodes.guard.ledger.base import RETAIN, Issued, IssuedRow, Ledger, LedgerUnavailable, decide, live_records
+
+T = TypeVar("T")
 
 PREFIX = "custodes:guard:"
 ISSUED = PREFIX + "i:"
@@ -52,22 +55,23 @@ def _encode(sub: str, kid: str, iat: float, exp: float) -> str:
 
 def _decode(value: str) -> tuple[str, str, float, float]:
     """(sub, kid, iat, exp) of a record."""
-    iat, exp, n, rest = value.split("|", 3)
-    n = int(n)
+    iat, exp, size, rest = value.split("|", 3)
+    n = int(size)
     return rest[n:], rest[:n], float(iat), float(exp)
 
 
 class RedisLedger(Ledger):
     remote = True  # a network round trip per check: ASGI code offloads it from the event loop
+    awaits_check = True  # check_async on redis.asyncio
 
     def __init__(self, url: str, timeout: float = 0.5) -> None:
         super().__init__()
         self.url = url
         self.timeout = timeout
-        self._lazy_client = None
-        self._async_client = None
-        self._async_loop = None
-        self._watchers = []
+        self._lazy_client: redis.Redis | None = None
+        self._async_client: Any = None  # redis.asyncio.Redis, made on the loop that uses it
+        self._async_loop: Any = None
+        self._watchers: list[Any] = []
 
     @property
     def _client(self) -> redis.Redis:
@@ -84,7 +88,7 @@ class RedisLedger(Ledger):
             self._lazy_client = client
         return self._lazy_client
 
-    def _call(self, fn):
+    def _call(self, fn: Callable[[Any], T]) -> T:
         try:
             return fn(self._client)
         except redis.RedisError as exc:
@@ -93,12 +97,12 @@ class RedisLedger(Ledger):
     def ping(self) -> bool:
         return bool(self._call(lambda r: r.ping()))
 
-    def record_many(self, tokens: Iterable[Issued]) -> int:
+    def record_many(self, tokens: Iterable[IssuedRow]) -> int:
         now, n = time.time(), 0
         keys: list[str] = []
-        args: list = []
+        args: list[str | int] = []
 
-        def flush():
+        def flush() -> None:
             self._call(lambda r: self._set_all(keys=keys, args=args, client=r))
             keys.clear()
             args.clear()
@@ -114,8 +118,8 @@ class RedisLedger(Ledger):
             flush()
         return n
 
-    def _revoke(self, jti, sub, kid, at: float) -> None:
-        def run(r):
+    def _revoke(self, jti: str | None, sub: str | None, kid: str | None, at: float) -> None:
+        def run(r: Any) -> None:
             pipe = r.pipeline(transaction=True)
             for kind, value in (("rj:", jti), ("rs:", sub), ("rk:", kid)):
                 if value is not None:
@@ -124,7 +128,7 @@ class RedisLedger(Ledger):
             pipe.execute()
         self._call(run)
 
-    def _revocations(self, jti, sub, kid):
+    def _revocations(self, jti: str | None, sub: str | None, kid: str | None) -> tuple[bool, float | None, bool]:
         keys = [PREFIX + "rj:" + (jti or ""), PREFIX + "rs:" + (sub or ""), PREFIX + "rk:" + (kid or "")]
         j, s, k = self._call(lambda r: r.mget(keys))
         return (jti is not None and j is not None, None if sub is None or s is None else float(s),
@@ -135,7 +139,7 @@ class RedisLedger(Ledger):
         return [ISSUED + jti, PREFIX + "rj:" + jti, PREFIX + "rs:" + sub, PREFIX + "rk:" + kid]
 
     @staticmethod
-    def _decide(values, sub: str, kid: str, iat: float, exp: float) -> str | None:
+    def _decide(values: list[Any], sub: str, kid: str, iat: float, exp: float) -> str | None:
         t, j, s, k = values
         return decide(None if t is None else _decode(t), j is not None,
                       None if s is None else float(s), k is not None, sub, kid, iat, exp)
@@ -169,7 +173,7 @@ class RedisLedger(Ledger):
         for start in range(0, len(items), _BATCH):
             chunk = items[start:start + _BATCH]
             keys = [key for jti, sub, kid, _, _ in chunk for key in self._keys(jti, sub, kid)]
-            values = self._call(lambda r: r.mget(keys)) if keys else []
+            values = self._call(lambda r: r.mget(keys)) if keys else []  # noqa: B023 - called at once
             out.extend(self._decide(values[4 * i: 4 * i + 4], sub, kid, iat, exp)
                        for i, (_, sub, kid, iat, exp) in enumerate(chunk))
         return out
@@ -180,13 +184,13 @@ class RedisLedger(Ledger):
 
     def watch_revocations(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` (in a background thread) whenever any node revokes anything."""
-        def start(client):
+        def start(client: Any) -> None:
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             pubsub.subscribe(**{CHANNEL: lambda _message: listener()})
             self._watchers.append(pubsub.run_in_thread(sleep_time=0.5, daemon=True,
                                                        exception_handler=lost))
 
-        def lost(_exc, pubsub, thread):
+        def lost(_exc: BaseException, pubsub: Any, thread: Any) -> None:
             # The channel is gone (Redis restarted or closed it): forget what was cached, since
             # a revocation may be missed from now on; the cache's TTL bounds the rest.
             thread.stop()
@@ -206,7 +210,7 @@ class RedisLedger(Ledger):
             self._lazy_client.close()
 
 
-def _async_retry():
+def _async_retry() -> Any:
     from redis.asyncio.retry import Retry as AsyncRetry
 
     return AsyncRetry(NoBackoff(), 1)

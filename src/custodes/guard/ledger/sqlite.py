@@ -16,12 +16,15 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 from custodes.errors import CustodesError
-from custodes.guard.ledger.base import RETAIN, Issued, Ledger, LedgerUnavailable, decide, live_records
+from custodes.guard.ledger.base import RETAIN, Issued, IssuedRow, Ledger, LedgerUnavailable, decide, live_records
 from custodes.guard.private import create_private_file, make_missing_directories, private_existing_file
+
+T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS issued (
@@ -71,19 +74,19 @@ class SQLiteLedger(Ledger):
         except sqlite3.Error as exc:
             raise CustodesError(f"cannot open the ledger {self.url}: {exc}") from None
 
-    def _run(self, fn):
+    def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         try:
             with self._lock:
                 return fn(self._db)
         except sqlite3.Error as exc:
             raise LedgerUnavailable(f"{self.url}: {exc}") from None
 
-    def record_many(self, tokens: Iterable[Issued]) -> int:
+    def record_many(self, tokens: Iterable[IssuedRow]) -> int:
         now = time.time()
         rows = list(live_records(tokens, now))
         purge = now - self._purged >= _PURGE_EVERY
 
-        def write(db):
+        def write(db: sqlite3.Connection) -> None:
             db.execute("BEGIN IMMEDIATE")
             try:
                 db.executemany("INSERT OR REPLACE INTO issued VALUES (?, ?, ?, ?, ?)", rows)
@@ -98,7 +101,7 @@ class SQLiteLedger(Ledger):
             self._purged = now
         return len(rows)
 
-    def _revoke(self, jti, sub, kid, at: float) -> None:
+    def _revoke(self, jti: str | None, sub: str | None, kid: str | None, at: float) -> None:
         rows = [(kind, value, at) for kind, value in (("jti", jti), ("sub", sub), ("kid", kid))
                 if value is not None]
         # A later revocation of a subject moves its cut-off forward; never backward.
@@ -106,7 +109,7 @@ class SQLiteLedger(Ledger):
             "INSERT INTO revoked VALUES (?, ?, ?) ON CONFLICT (kind, value) "
             "DO UPDATE SET at = max(at, excluded.at)", rows))
 
-    def _revocations(self, jti, sub, kid):
+    def _revocations(self, jti: str | None, sub: str | None, kid: str | None) -> tuple[bool, float | None, bool]:
         *_, j, s, k = self._run(lambda db: db.execute(_CHECK, (jti, sub, kid)).fetchone())
         return bool(j), s, bool(k)
 
@@ -131,4 +134,4 @@ class SQLiteLedger(Ledger):
             pass
 
     def __len__(self) -> int:
-        return self._run(lambda db: db.execute("SELECT count(*) FROM issued").fetchone()[0])
+        return int(self._run(lambda db: db.execute("SELECT count(*) FROM issued").fetchone()[0]))

@@ -69,7 +69,7 @@ class SourceFile:
         self._hasher = ThreadPoolExecutor(1, thread_name_prefix="custodes-hash")
 
     @classmethod
-    def open(cls, path) -> "SourceFile":
+    def open(cls, path) -> SourceFile:
         # O_NONBLOCK: a FIFO put in a file's place after the listing must not hang the open
         # (it is then refused below); reads of a regular file ignore the flag.
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
@@ -86,7 +86,7 @@ class SourceFile:
         self._hasher.shutdown(wait=True)
         os.close(self.fd)
 
-    def __enter__(self) -> "SourceFile":
+    def __enter__(self) -> SourceFile:
         return self
 
     def __exit__(self, *exc) -> None:
