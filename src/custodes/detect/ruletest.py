@@ -141,7 +141,7 @@ class Suite:
         return outcomes
 
 
-def load_rules(rules_dir: Path | None = None, workspace=None) -> tuple[list[Rule], list[Path]]:
+def load_rules(rules_dir: Path | None = None, workspace: Workspace | None = None) -> tuple[list[Rule], list[Path]]:
     """The built-in rules and the workspace's own (``detect.rules_dir``), or, given
     ``rules_dir``, only the rules of that folder; with the folders their fixtures are in."""
     from custodes.detect.registry import all_rules, checked, operator_rules_dir, rules_from_folder
@@ -152,7 +152,7 @@ def load_rules(rules_dir: Path | None = None, workspace=None) -> tuple[list[Rule
     return all_rules(workspace), [f for f in folders if f is not None]
 
 
-def load_suite(rules_dir: Path | None = None, workspace=None) -> Suite:
+def load_suite(rules_dir: Path | None = None, workspace: Workspace | None = None) -> Suite:
     """:func:`load_rules`, each with the fixtures beside it."""
     rules, folders = load_rules(rules_dir, workspace)
     return Suite(rules, [f for folder in folders for f in fixtures_in(folder)])
@@ -217,7 +217,7 @@ def run_fixture(rule: Rule, fixture: Fixture, backend: str = "duckdb") -> Outcom
     return outcome
 
 
-def _load(ws, fixture: Fixture) -> list[str]:
+def _load(ws: Workspace, fixture: Fixture) -> list[str]:
     """Ingest every events file; returns the problems (a file that failed, quarantined rows)."""
     from custodes.lake import ingest, quarantined
 
@@ -236,7 +236,7 @@ def _load(ws, fixture: Fixture) -> list[str]:
     return problems
 
 
-def _evaluate(ws, rule: Rule, config: dict, backend: str) -> tuple[list[dict], list[str]]:
+def _evaluate(ws: Workspace, rule: Rule, config: dict, backend: str) -> tuple[list[dict], list[str]]:
     from custodes.detect.run import evaluate
     from custodes.engine import connect
 
