@@ -47,6 +47,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from custodes.errors import CustodesError
+from custodes.safefile import fsync_dir
 
 VERSION = 1
 KINDS = ("lake", "audit")
@@ -245,11 +246,7 @@ def append(path: Path, rec: dict) -> None:
     finally:
         os.close(fd)
     if created:
-        dirfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dirfd)
-        finally:
-            os.close(dirfd)
+        fsync_dir(path.parent)
 
 
 def syslog_message(rec: dict, hostname: str | None = None) -> bytes:

@@ -20,6 +20,7 @@ from custodes import anchor
 from custodes.errors import CustodesError
 from custodes.lake import seal
 from custodes.lake.store import stored_seq
+from custodes.safefile import fsync_dir
 from custodes.workspace import atomic_write_bytes, private_dir
 
 ENTRY_VERSION = 1
@@ -80,15 +81,7 @@ def commit(ws, entry: dict, previous: dict | None, keys: seal.Keys | None = None
 def write_entry(ws, entry: dict) -> None:
     private_dir(manifest_dir(ws))
     atomic_write_bytes(entry_path(ws, entry["seq"]), json.dumps(entry, indent=1, sort_keys=True).encode())
-    _fsync_dir(manifest_dir(ws))
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(manifest_dir(ws))
 
 
 @contextlib.contextmanager
