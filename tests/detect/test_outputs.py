@@ -124,5 +124,5 @@ def test_incident_requests_are_the_forged_requests_only(stored):
     assert {r["actor_id"] for r in reads} == {"e4"} and len(reads) == 158
     from custodes.errors import CustodesError
 
-    with pytest.raises(CustodesError, match="no incident"):
+    with pytest.raises(CustodesError, match="unknown incident 'i-nope'; see `custodes incidents`"):
         incident_requests(engine, stored, "i-nope")

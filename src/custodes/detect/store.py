@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from custodes.errors import CustodesError
 from custodes.workspace import atomic_write_bytes, private_dir
 
 
@@ -48,6 +49,24 @@ def load_incidents(workspace) -> list[dict]:
     from custodes.triage import annotate
 
     return annotate(workspace, load_incidents_raw(workspace))
+
+
+def incident(workspace, incident_id: str) -> dict:
+    """The stored incident ``incident_id`` with its triage (as :func:`load_incidents`); a
+    CustodesError saying what to run when there is none."""
+    incidents = load_incidents(workspace)
+    for item in incidents:
+        if item["incident_id"] == incident_id:
+            return item
+    hint = "see `custodes incidents`" if incidents else "run `custodes detect` first"
+    raise CustodesError(f"unknown incident {incident_id!r}; {hint}")
+
+
+def incident_findings(workspace, incident: dict, raw: bool = False) -> list[dict]:
+    """The stored findings of ``incident`` (with the internal ``_`` keys when ``raw``)."""
+    wanted = set(incident.get("finding_ids") or [])
+    findings = load_findings_raw(workspace) if raw else load_findings(workspace)
+    return [f for f in findings if f.get("finding_id") in wanted or f.get("incident_id") == incident["incident_id"]]
 
 
 def save(workspace, findings: list[dict], incidents: list[dict]) -> None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import ibis
 
+from custodes.detect.evidence import incident_requests
 from custodes.errors import CustodesError, UsageError
 from custodes.ids import key_of
 from custodes.respond.lakefiles import IPV4_COLUMN, legacy_rows
@@ -33,6 +34,9 @@ KINDS: dict[str, str] = {
 class Selector:
     kind: str
     value: str
+    #: for kind "incident": the stored incident, when the caller loaded it already (a report
+    #: reads incidents.json once); not part of the selector's identity
+    incident: dict | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -217,17 +221,10 @@ def by_employee(engine, workspace, value: str) -> ibis.Table:
     return t.filter(cond)
 
 
-def by_incident(engine, workspace, value: str) -> ibis.Table:
-    try:
-        from custodes.detect.evidence import incident_requests
-        from custodes.detect.store import load_incidents
-    except ImportError:
-        raise CustodesError("scope --incident needs the detect capability, which is not installed") from None
-    known = {i["incident_id"] for i in load_incidents(workspace)}
-    if value not in known:
-        hint = "run `custodes detect` first" if not known else "see `custodes incidents`"
-        raise CustodesError(f"unknown incident {value!r}; {hint}")
-    return incident_requests(engine, workspace, value)
+def by_incident(engine, workspace, value: str, incident: dict | None = None) -> ibis.Table:
+    """The incident's malicious requests (``incident``: the stored incident, when the caller
+    has loaded it already)."""
+    return incident_requests(engine, workspace, incident or value)
 
 
 SELECTORS: dict[str, Callable] = {
@@ -242,4 +239,6 @@ SELECTORS: dict[str, Callable] = {
 
 def select_requests(engine, workspace, selector: Selector) -> ibis.Table:
     """The access rows a selector names (before any time window)."""
+    if selector.kind == "incident":
+        return by_incident(engine, workspace, selector.value, selector.incident)
     return SELECTORS[selector.kind](engine, workspace, selector.value)
