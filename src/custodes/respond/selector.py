@@ -17,7 +17,7 @@ import ibis
 from custodes.detect.evidence import incident_requests
 from custodes.errors import CustodesError, UsageError
 from custodes.ids import key_of
-from custodes.respond.lakefiles import IPV4_COLUMN, legacy_rows
+from custodes.lake.ips import IPV4_COLUMN, in_network, ipv4_in, ipv4_or_mapped_in
 
 #: selector kind -> the CLI option that names it
 KINDS: dict[str, str] = {
@@ -99,48 +99,6 @@ def _address_keys(text: str) -> set[int]:
     return {key_of(text), key_of(canonical)}
 
 
-DOTTED_QUAD = r"^([0-9]{1,3})[.]([0-9]{1,3})[.]([0-9]{1,3})[.]([0-9]{1,3})$"
-
-#: how the lake spells an IPv4-mapped IPv6 address (lower case, docs/lake.md)
-MAPPED_PREFIX = "::ffff:"
-
-
-def ipv4_in(column: ibis.StringValue, net: ipaddress.IPv4Network) -> ibis.BooleanValue:
-    """Is the dotted-quad in ``net``? A cheap string-prefix test on the whole octets the prefix
-    fixes rules out nearly every row before the exact integer comparison parses any address."""
-    fixed = net.prefixlen // 8
-    prefix = ".".join(str(net.network_address).split(".")[:fixed])
-    cond = column.startswith(prefix + ".") if fixed else ~column.contains(":")
-    if net.prefixlen % 8 == 0:
-        return cond
-    # Regex, not split: Spark's SPLIT takes a regex, so "." would split on every character.
-    # The CASE keeps malformed strings away from the cast (Spark's ANSI cast raises on them).
-    octet = [column.re_extract(DOTTED_QUAD, n).cast("int64") for n in (1, 2, 3, 4)]
-    number = octet[0] * 16777216 + octet[1] * 65536 + octet[2] * 256 + octet[3]
-    number = ibis.ifelse(column.re_search(DOTTED_QUAD), number, ibis.null("int64"))
-    low, high = int(net.network_address), int(net.broadcast_address)
-    return cond & number.between(low, high)
-
-
-def ipv4_or_mapped_in(column: ibis.StringValue, net: ipaddress.IPv4Network) -> ibis.BooleanValue:
-    """``ipv4_in`` for the address or its IPv4-mapped IPv6 spelling (::ffff:a.b.c.d), which the
-    lake's ``src_ip_v4`` also holds as the IPv4 number."""
-    mapped = column.startswith(MAPPED_PREFIX) & ipv4_in(column.substr(len(MAPPED_PREFIX)), net)
-    return ipv4_in(column, net) | mapped
-
-
-def in_network(text: str, net) -> bool:
-    """Exact membership, address by address; an IPv4 network also holds IPv4-mapped IPv6
-    addresses (in every spelling), as ``src_ip_v4`` does."""
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    if net.version == 4 and address.version == 6 and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address in net
-
-
 #: beyond this many distinct addresses in a network, filter by the address text instead of keys
 MAX_KEYED_ADDRESSES = 20_000
 
@@ -157,7 +115,7 @@ def _network_in(engine, t: ibis.Table, net) -> ibis.Table:
 
 def _by_ipv4_number(engine, t: ibis.Table, net: ipaddress.IPv4Network) -> ibis.Table:
     in_range = t[IPV4_COLUMN].between(int(net.network_address), int(net.broadcast_address))
-    legacy = legacy_rows(engine)
+    legacy = engine.rows_without("access", IPV4_COLUMN)
     if legacy.none:  # every stored file has the column: the common case, one integer filter
         return t.filter(in_range)
     older = t[IPV4_COLUMN].isnull()

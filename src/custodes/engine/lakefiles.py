@@ -1,10 +1,12 @@
-"""What the stored files themselves say, read from Parquet footers only (no rows).
+"""What the stored files themselves say, read from Parquet footers only (no rows): which rows
+come from files written before a column existed (:meth:`Engine.rows_without`).
 
-The lake added ``src_ip_v4`` (the IPv4 address as an unsigned 32-bit integer) to ``access`` at
-ingest; files stored before that lack the column, and a reader that unions the files by name sees
-NULL there. To filter a CIDR by integer range and still be exact on such a mixed lake, scope must
-know which rows come from those older files: every stored file holds one ingest (one ``_seq``,
-docs/ARCHITECTURE.md), so the older rows are the ``_seq`` values of the files without the column.
+The lake added columns over time (``src_ip_v4``, the IPv4 address as an unsigned 32-bit integer,
+and ``_extra`` to ``access``); files stored before lack them, and a reader that unions the files
+by name sees NULL there. To filter a CIDR by integer range and still be exact on such a mixed
+lake, scope must know which rows come from those older files: every stored file holds one ingest
+(one ``_seq``, docs/ARCHITECTURE.md), so the older rows are the ``_seq`` values of the files
+without the column.
 """
 
 from __future__ import annotations
@@ -14,17 +16,15 @@ from dataclasses import dataclass
 
 import pyarrow.parquet as pq
 
-IPV4_COLUMN = "src_ip_v4"
-
 #: a stored file spanning more ingest sequences than this is not one ingest: knowledge unknown
 MAX_SEQ_SPAN = 64
 
 
 @dataclass(frozen=True)
 class Legacy:
-    """Rows without ``src_ip_v4`` in ``access``: ``seqs`` are their ingest sequences, or None when
+    """Rows stored without a column: ``seqs`` are their ingest sequences, or None when
     the files cannot tell (tables registered in memory, files without ``_seq`` statistics): then
-    every row whose ``src_ip_v4`` is NULL must be treated as possibly older."""
+    every row that is NULL in the column must be treated as possibly older."""
 
     seqs: frozenset[int] | None
 
@@ -33,14 +33,15 @@ class Legacy:
         return self.seqs is not None and not self.seqs
 
 
-def legacy_rows(engine, dataset: str = "access") -> Legacy:
-    files = engine.files(dataset)
+def rows_without(files: list, column: str) -> Legacy:
+    """Which of the stored ``files``' rows lack ``column`` (no files: unknown, e.g. tables
+    registered in memory)."""
     if not files:
         return Legacy(None)
     seqs: set[int] = set()
     for path in files:
         stat = path.stat()
-        span = _file_legacy_span(str(path), stat.st_mtime_ns, stat.st_size)
+        span = _file_legacy_span(str(path), column, stat.st_mtime_ns, stat.st_size)
         if span is None:
             return Legacy(None)
         seqs.update(span)
@@ -48,13 +49,13 @@ def legacy_rows(engine, dataset: str = "access") -> Legacy:
 
 
 @functools.lru_cache(maxsize=65536)
-def _file_legacy_span(path: str, _mtime_ns: int, _size: int) -> range | None:
-    """The ingest sequences of one file without the column (empty when it has it); None when
+def _file_legacy_span(path: str, column: str, _mtime_ns: int, _size: int) -> range | None:
+    """The ingest sequences of one file without ``column`` (empty when it has it); None when
     unknown. Cached by path, mtime and size: a long-lived process (the console) reads each
     footer once; stored files are never rewritten in place."""
     meta = pq.ParquetFile(path).metadata
     names = meta.schema.names
-    if IPV4_COLUMN in names:
+    if column in names:
         return range(0)
     return _seq_span(meta, names)
 
