@@ -58,8 +58,13 @@ def incident(workspace, incident_id: str) -> dict:
     for item in incidents:
         if item["incident_id"] == incident_id:
             return item
-    hint = "see `custodes incidents`" if incidents else "run `custodes detect` first"
-    raise CustodesError(f"unknown incident {incident_id!r}; {hint}")
+    raise unknown_incident(incident_id, bool(incidents))
+
+
+def unknown_incident(incident_id: str, any_stored: bool) -> CustodesError:
+    """The one wording of an incident id that names no stored incident."""
+    hint = "see `custodes incidents`" if any_stored else "run `custodes detect` first"
+    return CustodesError(f"unknown incident {incident_id!r}; {hint}")
 
 
 def incident_findings(workspace, incident: dict, raw: bool = False) -> list[dict]:
