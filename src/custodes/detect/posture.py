@@ -35,8 +35,6 @@ DEFAULT_KEY_MAX_AGE_DAYS = 365
 #: the rotation age in custodes.yaml, and the name the console read before (deprecated alias)
 KEY_MAX_AGE_SETTING = "detect.key_max_age_days"
 KEY_MAX_AGE_ALIAS = "posture.key_max_age_days"
-#: storage kinds that keep the private material out of reach of a file copy
-PROTECTED_STORAGE = ("hsm", "kms", "vault")
 
 
 def key_max_age_days(workspace) -> int:
@@ -53,6 +51,7 @@ def key_max_age_days(workspace) -> int:
 
 
 def checked_max_age(value, name: str = KEY_MAX_AGE_SETTING) -> int:
+    """A rotation age as set: a whole number of days, 1 or more (YAML's true is not 1)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise CustodesError(f"custodes.yaml: {name} must be a whole number of days, 1 or more, not {value!r}")
     return value

@@ -1,4 +1,4 @@
-"""key.posture: signing keys kept as files, or older than the rotation policy."""
+"""key.posture: signing keys kept as files, of unrecorded storage, or older than the rotation policy."""
 
 from __future__ import annotations
 
