@@ -48,6 +48,7 @@ from urllib.parse import urlsplit
 
 from custodes.errors import CustodesError
 from custodes.workspace import Workspace
+from custodes.safefile import fsync_dir
 
 VERSION = 1
 KINDS = ("lake", "audit")
@@ -246,11 +247,7 @@ def append(path: Path, rec: dict) -> None:
     finally:
         os.close(fd)
     if created:
-        dirfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dirfd)
-        finally:
-            os.close(dirfd)
+        fsync_dir(path.parent)
 
 
 def syslog_message(rec: dict, hostname: str | None = None) -> bytes:

@@ -103,15 +103,22 @@ def _publish(tmp: Path, target: Path, force: bool) -> None:
     os.unlink(tmp)
 
 
-def _sync_directory(directory: Path) -> None:
+def fsync_dir(directory: Path, *, strict: bool = True) -> None:
+    """Make a directory's entries (a file created, renamed or removed in it) durable.
+
+    ``strict=False`` for a best effort: a file system that cannot sync a directory, or a
+    directory that cannot be opened, is not an error (the data itself was already synced)."""
     try:
         fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
+        if strict:
+            raise
         return
     try:
         os.fsync(fd)
     except OSError:
-        pass
+        if strict:
+            raise
     finally:
         os.close(fd)
 
@@ -137,7 +144,7 @@ def output_file(path: Path, *, force: bool = False, text: bool = True) -> Iterat
         if isinstance(exc, OSError):
             raise CustodesError(f"{target}: cannot write it: {exc.strerror or exc}") from None
         raise
-    _sync_directory(target.parent)
+    fsync_dir(target.parent, strict=False)
 
 
 def replace_file(path: Path, data: bytes) -> None:

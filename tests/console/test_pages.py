@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 
 import pytest
 from starlette.testclient import TestClient
 
 from custodes.console.app import create_app
-from custodes.console.sources import Outcome, Sources
+from custodes.console.sources import Outcome
 
 from . import world
 from .helpers import HandMadeSources, login
@@ -84,17 +83,6 @@ def test_posture_page_lists_the_departed(as_role):
     html = as_role("vera").get("/posture").text
     assert "k-2019" in html and "e-101" in html and "ak-1" in html
     assert "ak-3" not in html and "ak-2" not in html  # revoked; owner not gone yet in data time
-
-
-def test_pages_say_when_a_capability_is_missing(ws, monkeypatch):
-    for name in ("custodes.detect.store", "custodes.lake", "custodes.respond.scope"):
-        monkeypatch.setitem(sys.modules, name, None)
-    c = _client_with(ws, Sources(ws))
-    for path, what in (("/incidents", "detection"), ("/findings", "detection"), ("/lake", "lake")):
-        r = c.get(path)
-        assert r.status_code == 200 and "Not available" in r.text and what in r.text, path
-    r = c.get("/scope?kind=kid&value=k-2019")
-    assert r.status_code == 200 and "scope capability" in r.text
 
 
 def test_a_broken_source_does_not_take_the_page_down(ws, capsys):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -124,5 +126,12 @@ def test_incident_requests_are_the_forged_requests_only(stored):
     assert {r["actor_id"] for r in reads} == {"e4"} and len(reads) == 158
     from custodes.errors import CustodesError
 
-    with pytest.raises(CustodesError, match="no incident"):
+    with pytest.raises(CustodesError, match="unknown incident 'i-nope'; see `custodes incidents`"):
         incident_requests(engine, stored, "i-nope")
+
+
+def test_evidence_stands_apart_from_the_run_orchestrator():
+    """Scope reads evidence; evidence must not pull in the detection run (state, locks, stores)."""
+    code = "import sys, custodes.detect.evidence; print('custodes.detect.run' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -188,4 +188,4 @@ def lake_ws(workspace):
 def fake_detect(monkeypatch):
     from .fakes import install_fake_detect
 
-    install_fake_detect(lambda name, module: monkeypatch.setitem(__import__("sys").modules, name, module))
+    install_fake_detect(monkeypatch.setattr)

@@ -1,9 +1,8 @@
-"""Stand-ins for detect's interface (custodes.detect.store / custodes.detect.evidence) so the
+"""Stand-ins for detect's stored results (custodes.detect.store) and evidence query so the
 report and --incident paths are tested against the documented shapes on the hand-made world."""
 
 from __future__ import annotations
 
-import types
 
 INCIDENT = {
     "incident_id": "i-forgery",
@@ -23,17 +22,18 @@ FINDING = {
 }
 
 
-def incident_requests(engine, workspace, incident_id):
+def findings_requests(engine, findings, rules=None, workspace=None):
     """The forged requests: kid k-old with a token the issuance log does not hold."""
     access, issuance = engine.table("access"), engine.table("issuance")
     return access.filter((access.token_kid == "k-old") & ~access.credential_id_key.isin(issuance.token_id_key))
 
 
-def install_fake_detect(setitem):
-    store = types.ModuleType("custodes.detect.store")
-    store.load_incidents = lambda workspace: [dict(INCIDENT)]
-    store.load_findings = lambda workspace: [dict(FINDING)]
-    evidence = types.ModuleType("custodes.detect.evidence")
-    evidence.incident_requests = incident_requests
-    setitem("custodes.detect.store", store)
-    setitem("custodes.detect.evidence", evidence)
+def install_fake_detect(setattr):
+    """Detect's stored incident and finding, and the query of their evidence rows; the lookup
+    (custodes.detect.store.incident) and the choice of evidence are detect's own."""
+    from custodes.detect import evidence, store
+
+    setattr(store, "load_incidents", lambda workspace: [dict(INCIDENT)])
+    setattr(store, "load_findings", lambda workspace: [dict(FINDING)])
+    setattr(store, "load_findings_raw", lambda workspace: [dict(FINDING, _day=20192, _group={})])
+    setattr(evidence, "findings_requests", findings_requests)

@@ -231,6 +231,17 @@ def test_html_escapes_what_came_from_the_logs(world, fake_detect, monkeypatch):
     assert "<script>alert" not in html and "&lt;script&gt;" in html
 
 
+def test_a_report_reads_the_stored_incidents_once(world, fake_detect, monkeypatch):
+    """incidents.json is read (and triage joined to it) once per report, not by each step."""
+    from custodes.detect import store
+
+    reads = []
+    loader = store.load_incidents
+    monkeypatch.setattr(store, "load_incidents", lambda ws: reads.append(ws) or loader(ws))
+    r = report.build(world, world.workspace, "i-forgery")
+    assert r.scope.requests == 5 and len(reads) == 1
+
+
 def test_unknown_incident_document_and_language(world, fake_detect):
     with pytest.raises(CustodesError, match="unknown incident 'i-x'"):
         report.build(world, world.workspace, "i-x")

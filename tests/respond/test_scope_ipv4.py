@@ -13,7 +13,6 @@ import pytest
 
 from custodes.engine import connect
 from custodes.respond import Selector, scope
-from custodes.respond.lakefiles import legacy_rows
 from custodes.respond.scope import accounts_table
 from custodes.respond.selector import select_requests
 
@@ -112,7 +111,7 @@ def _sql(engine, workspace, cidr) -> str:
 def test_new_files_only_is_one_integer_range_filter(workspace):
     store(workspace, LAKES["new files only"])
     with connect(workspace, "duckdb") as engine:
-        assert legacy_rows(engine).none
+        assert engine.rows_without("access", "src_ip_v4").none
         sql = _sql(engine, workspace, "203.0.113.0/24")
     assert f"BETWEEN {int(ipaddress.ip_address('203.0.113.0'))} AND {int(ipaddress.ip_address('203.0.113.255'))}" in sql
     assert "src_ip_key" not in sql and "STARTS_WITH" not in sql.upper()
@@ -121,7 +120,7 @@ def test_new_files_only_is_one_integer_range_filter(workspace):
 def test_mixed_lake_reads_address_text_only_for_the_older_ingests(workspace):
     store(workspace, LAKES["mixed"])
     with connect(workspace, "duckdb") as engine:
-        assert legacy_rows(engine).seqs == frozenset({1})
+        assert engine.rows_without("access", "src_ip_v4").seqs == frozenset({1})
         sql = _sql(engine, workspace, "203.0.113.0/24")
     assert "src_ip_v4" in sql and "_seq" in sql and "src_ip_key" in sql
 
@@ -129,13 +128,13 @@ def test_mixed_lake_reads_address_text_only_for_the_older_ingests(workspace):
 def test_legacy_rows_reads_footers_of_stored_files(workspace):
     store(workspace, LAKES["mixed"])
     with connect(workspace, "duckdb") as engine:
-        assert legacy_rows(engine).seqs == frozenset({1})
+        assert engine.rows_without("access", "src_ip_v4").seqs == frozenset({1})
     for path in workspace.dataset_dir("access").rglob("*.parquet"):  # a file without _seq statistics
         table = pq.read_table(path)
         if "src_ip_v4" not in table.column_names:
             pq.write_table(table, path, write_statistics=False)
     with connect(workspace, "duckdb") as engine:
-        assert legacy_rows(engine).seqs is None  # unknown: every NULL row is treated as older
+        assert engine.rows_without("access", "src_ip_v4").seqs is None  # unknown: every NULL row is treated as older
         assert scope(engine, workspace, Selector("src_ip", "203.0.113.0/24")).requests == 8
 
 

@@ -84,7 +84,7 @@ def test_cli_actions_go_to_the_console_audit_trail_when_there_is_one(workspace):
 def test_bad_triage_input_is_one_line_not_a_traceback(workspace):
     save(workspace, [finding("f-1")])
     r = run(workspace, "incidents", "ack", "i-unknown", check=False)
-    assert r.returncode == 1 and "no incident 'i-unknown'" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 1 and "unknown incident 'i-unknown'; see `custodes incidents`" in r.stderr and "Traceback" not in r.stderr
     r = run(workspace, "suppress", "--rule", "token.unissued", "--reason", "x", check=False)
     assert r.returncode == 2 and "--for DURATION or --until TIME" in r.stderr
     r = run(workspace, "suppress", "--rule", "token.unissued", "--reason", "x", "--for", "forever", check=False)

@@ -55,7 +55,7 @@ def test_two_triaged_incidents_merge_the_survivor_keeps_its_state_the_other_live
 
 def test_unknown_incident_is_a_clear_error(workspace):
     save(workspace, [finding("f-1")])
-    with pytest.raises(CustodesError, match="no incident 'i-nope'"):
+    with pytest.raises(CustodesError, match="unknown incident 'i-nope'; see `custodes incidents`"):
         triage.act(workspace, "i-nope", "ack", by="anna")
 
 

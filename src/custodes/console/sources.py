@@ -1,22 +1,31 @@
 """Where each page's data comes from, and what a page says when a source is not there.
 
 Every source is another capability's library (detect's store, respond's scope, the lake's status)
-or a query over the lake. A page never fails because one is missing or broken: it gets an
+or a query over the lake, imported plainly: one package ships them all. A page never fails
+because a source has nothing yet (no findings, no catalog) or is broken: it gets an
 :class:`Outcome` with ``missing`` set to a sentence for the analyst, and the rest of the page
 renders. Errors are reported by class and message only (never with row data).
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import time
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from custodes import lake
 from custodes.clikit import note
+from custodes.console.posture import posture
+from custodes.detect import store
+from custodes.detect.posture import key_max_age_days
+from custodes.engine import connect
 from custodes.errors import CustodesError
+from custodes.respond import documents, notify, report
+from custodes.respond.audit import audit
+from custodes.respond.scope import Selector, accounts_table, write_accounts_csv
+from custodes.respond.scope import scope as run_scope
 from custodes.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -37,16 +46,6 @@ class Outcome:
         return self.missing is None
 
 
-def _module(name: str, capability: str):
-    """Import a capability's module, or explain that it has not landed in this installation."""
-    try:
-        return importlib.import_module(name), None
-    except ModuleNotFoundError as exc:
-        if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
-            return None, f"the {capability} capability ({name}) is not installed in this build"
-        raise
-
-
 def _failed(what: str, exc: Exception) -> Outcome:
     if isinstance(exc, CustodesError):
         return Outcome(missing=f"{what}: {exc}")
@@ -63,23 +62,18 @@ class Sources:
 
     # Engine: one per call, because a DuckDB connection is not to be shared across threads.
     def engine(self):
-        from custodes.engine import connect
-
         return connect(self.workspace, self.backend)
 
     # Detections ---------------------------------------------------------------------------
     def incidents(self) -> Outcome:
-        return self._from_store("load_incidents", "incidents")
+        return self._from_store(store.load_incidents, "incidents")
 
     def findings(self) -> Outcome:
-        return self._from_store("load_findings", "findings")
+        return self._from_store(store.load_findings, "findings")
 
-    def _from_store(self, loader: str, what: str) -> Outcome:
-        store, why = _module("custodes.detect.store", "detection")
-        if store is None:
-            return Outcome(missing=why)
+    def _from_store(self, loader, what: str) -> Outcome:
         try:
-            return Outcome(list(getattr(store, loader)(self.workspace)))
+            return Outcome(list(loader(self.workspace)))
         except Exception as exc:  # noqa: BLE001 - a broken source must not take the page down
             return _failed(f"loading {what}", exc)
 
@@ -112,20 +106,16 @@ class Sources:
             self._scope_cache[key] = (time.monotonic(), outcome)
         return outcome
 
-    def _run_scope(self, scope_mod, engine: Engine, kind: str, value: str):
-        # Selector by scope's own name for it, wherever respond defines it.
-        return scope_mod.scope(engine, self.workspace, scope_mod.Selector(kind, value))
+    def _run_scope(self, engine: Engine, kind: str, value: str):
+        return run_scope(engine, self.workspace, Selector(kind, value))
 
     def _compute_scope(self, kind: str, value: str, with_accounts: bool) -> Outcome:
-        scope_mod, why = _module("custodes.respond.scope", "scope")
-        if scope_mod is None:
-            return Outcome(missing=why)
         try:
             with self.engine() as engine:
-                result = self._run_scope(scope_mod, engine, kind, value)
+                result = self._run_scope(engine, kind, value)
                 accounts = None
                 if with_accounts:
-                    table = scope_mod.accounts_table(engine, result)
+                    table = accounts_table(engine, result)
                     accounts = table.slice(0, ACCOUNTS_SHOWN).to_pylist()
                 return Outcome({"summary": result.to_json(), "accounts": accounts,
                                 "notes": list(result.notes)})
@@ -134,26 +124,19 @@ class Sources:
 
     def export_accounts(self, kind: str, value: str, path) -> Outcome:
         """Write the whole accounts CSV (CONTRACT.md §3) to ``path`` (0600); the row count."""
-        scope_mod, why = _module("custodes.respond.scope", "scope")
-        if scope_mod is None:
-            return Outcome(missing=why)
         try:
             with self.engine() as engine:
-                result = self._run_scope(scope_mod, engine, kind, value)
-                return Outcome(scope_mod.write_accounts_csv(engine, result, path))
+                result = self._run_scope(engine, kind, value)
+                return Outcome(write_accounts_csv(engine, result, path))
         except Exception as exc:  # noqa: BLE001
             return _failed("accounts export", exc)
 
     def export_notification(self, kind: str, value: str, path, by: str) -> Outcome:
         """Write respond's notification list (accounts joined with their contacts, 0600) to
         ``path``; respond records the export in its own audit log too. The row count."""
-        notify, why = _module("custodes.respond.notify", "notification")
-        scope_mod, why_scope = _module("custodes.respond.scope", "scope")
-        if notify is None or scope_mod is None:
-            return Outcome(missing=why or why_scope)
         try:
             with self.engine() as engine:
-                result = scope_mod.scope(engine, self.workspace, scope_mod.Selector(kind, value))
+                result = self._run_scope(engine, kind, value)
                 entry = notify.export_notification_list(engine, self.workspace, result, path, by=by)
                 return Outcome(int(entry.get("rows", 0)) if isinstance(entry, dict) else None)
         except Exception as exc:  # noqa: BLE001
@@ -162,12 +145,6 @@ class Sources:
     def document(self, incident_id: str, doc: str, lang: str, fmt: str, discovered_at=None) -> Outcome:
         """One breach document of respond (docs/respond.md) as bytes: built from the lake now,
         written nowhere but the response. Respond records the export in its own audit log."""
-        documents, why = _module("custodes.respond.documents", "breach documents")
-        if documents is None:
-            return Outcome(missing=why)
-        from custodes.respond import report
-        from custodes.respond.audit import audit
-
         try:
             lang = documents.check(doc, lang, fmt)
             with self.engine() as engine:
@@ -192,9 +169,6 @@ class Sources:
 
     # Lake and posture ---------------------------------------------------------------------
     def lake_status(self) -> Outcome:
-        lake, why = _module("custodes.lake", "lake")
-        if lake is None or not hasattr(lake, "status"):
-            return Outcome(missing=why or "the lake capability has no status() in this build")
         try:
             return Outcome(lake.status(self.workspace))
         except Exception as exc:  # noqa: BLE001
@@ -202,20 +176,14 @@ class Sources:
 
     def verify_lake(self) -> Outcome:
         """Hash every sealed partition now (``custodes verify``): the report as a dict."""
-        lake, why = _module("custodes.lake", "lake")
-        if lake is None or not hasattr(lake, "verify"):
-            return Outcome(missing=why or "the lake capability has no verify() in this build")
         try:
-            report = lake.verify(self.workspace)
-            return Outcome(report.to_dict() if hasattr(report, "to_dict") else dict(vars(report)))
+            return Outcome(lake.verify(self.workspace).to_dict())
         except Exception as exc:  # noqa: BLE001
             return _failed("seal verification", exc)
 
     def posture(self) -> Outcome:
-        from custodes.console.posture import DEFAULT_KEY_MAX_AGE_DAYS, posture
-
         try:
-            max_age = int(self.workspace.setting("posture.key_max_age_days", DEFAULT_KEY_MAX_AGE_DAYS))
+            max_age = key_max_age_days(self.workspace)
             with self.engine() as engine:
                 return Outcome(posture(engine, max_age))
         except Exception as exc:  # noqa: BLE001

@@ -45,3 +45,15 @@ def store_days(ctx: Context, name: str, table: pa.Table, first: int | None) -> N
     if first is None:
         first = ctx.first_day if table.num_rows == 0 else min(ctx.first_day, pc.min(table["day"]).as_py())
     ctx.cache.write(name, table, first, day_number(ctx.now))
+
+
+def prior_max(daily: ibis.Table, by: str, value: str, days: int) -> ibis.Table:
+    """``daily`` (one row per ``day`` and ``by``) with ``baseline``: the most ``value`` reached
+    for the same ``by`` on any of the ``days`` days before (0 without such a day). A self-join on
+    the few per-day rows, never on the events."""
+    prev = daily.select(p_by=daily[by], p_day=daily.day, p_value=daily[value])
+    seen = daily.inner_join(prev, [daily[by] == prev.p_by, prev.p_day < daily.day,
+                                   prev.p_day >= daily.day - days])
+    base = seen.group_by(["day", by]).aggregate(baseline=seen.p_value.max())
+    joined = daily.left_join(base, ["day", by])
+    return joined.select(*daily.columns, baseline=base.baseline.fill_null(0))

@@ -14,24 +14,14 @@ from typing import TYPE_CHECKING
 
 import ibis
 
-from custodes.detect import store
+from custodes.detect import posture, store
 from custodes.detect.registry import all_rules
+from custodes.detect.lakefacts import available_datasets, data_bounds
 from custodes.detect.rule import Context, day_number, day_start
-from custodes.detect.run import available_datasets, data_bounds
-from custodes.errors import CustodesError
 from custodes.workspace import Workspace
 
 if TYPE_CHECKING:
     from custodes.engine import Engine
-
-
-def _findings_of(workspace: Workspace, incident_id: str) -> list[dict]:
-    incidents = {i["incident_id"]: i for i in store.load_incidents(workspace)}
-    if incident_id not in incidents:
-        raise CustodesError(f"no incident {incident_id!r} in {workspace.detect}; run custodes detect, "
-                            f"then custodes incidents to list them")
-    wanted = set(incidents[incident_id]["finding_ids"])
-    return [f for f in store.load_findings_raw(workspace) if f["finding_id"] in wanted]
 
 
 def findings_requests(engine: Engine, findings: list[dict], rules=None, workspace: Workspace | None = None) -> ibis.Table | None:
@@ -39,7 +29,7 @@ def findings_requests(engine: Engine, findings: list[dict], rules=None, workspac
     by_id = {r.id: r for r in (rules or all_rules(workspace))}
     first, now = data_bounds(engine)
     available = available_datasets(engine)
-    config = (workspace.setting("detect", {}) or {}) if workspace is not None else {}
+    config = posture.detect_settings(workspace) if workspace is not None else {}
     access_columns = engine.table("access").columns
     parts = []
     for rule_id in sorted({f["rule_id"] for f in findings}):
@@ -59,9 +49,12 @@ def findings_requests(engine: Engine, findings: list[dict], rules=None, workspac
     return out.distinct()
 
 
-def incident_requests(engine: Engine, workspace: Workspace, incident_id: str) -> ibis.Table:
-    """The access rows that are the incident's malicious requests (see the module docstring)."""
-    findings = _findings_of(workspace, incident_id)
+def incident_requests(engine: Engine, workspace: Workspace, incident: str | dict) -> ibis.Table:
+    """The access rows that are the incident's malicious requests (see the module docstring).
+    ``incident``: its id, or the stored incident when the caller loaded it already."""
+    if isinstance(incident, str):
+        incident = store.incident(workspace, incident)
+    findings = store.incident_findings(workspace, incident, raw=True)
     rules = all_rules(workspace)
     rank = {r.id: r.evidence_rank for r in rules}
     ranked = [f for f in findings if rank.get(f["rule_id"], 0) > 0 and f.get("_day") is not None]

@@ -7,6 +7,11 @@ now) and the ledger (issuance: which requests wait for it) have come; with none,
 bounds. The time filter on ``_seq`` lets the engine skip every file an earlier run read, so an
 hourly run reads the new hour's times only, and one query replaces a dozen: on a small run,
 starting queries costs more than scanning.
+
+Data time is defined here, once: the workspace's now is the latest access event time, and when
+it holds no access event, the latest issuance time (:func:`data_now`; the posture page and
+offboarding judge by it). Detection needs access rows, so its now is always the latest access
+event (:func:`data_bounds`, or the run's facts: the same maximum, kept incrementally).
 """
 
 from __future__ import annotations
@@ -17,12 +22,48 @@ from typing import TYPE_CHECKING
 
 import ibis
 
-from custodes.contract import EVENT_TIME_COLUMN
+from custodes.contract import DATASET_NAMES, EVENT_TIME_COLUMN
+from custodes.errors import CustodesError
 
 if TYPE_CHECKING:
     from custodes.engine import Engine
 
 UTC = dt.timezone.utc
+
+
+#: the datasets whose latest event is the workspace's data-time now, in order of preference
+NOW_DATASETS = ("access", "issuance")
+
+
+def available_datasets(engine) -> frozenset:
+    return frozenset(d for d in DATASET_NAMES if engine.has(d))
+
+
+def _span(engine, dataset: str) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """(first, last) event time of ``dataset``; (None, None) when it is absent or empty."""
+    if not engine.has(dataset):
+        return None, None
+    t = engine.table(dataset)
+    row = engine.to_arrow(t.aggregate(first=t.time.min(), last=t.time.max())).to_pylist()[0]
+    return as_utc(row["first"]), as_utc(row["last"])
+
+
+def data_bounds(engine) -> tuple[dt.datetime, dt.datetime]:
+    """(first, last) access time: a detection run's data-time now is the last."""
+    first, last = _span(engine, "access")
+    if first is None or last is None:
+        raise CustodesError("the access dataset is empty: nothing to detect")
+    return first, last
+
+
+def data_now(engine) -> dt.datetime | None:
+    """The workspace's data-time now: the latest access event, else the latest issuance event;
+    None when it holds neither."""
+    for dataset in NOW_DATASETS:
+        last = _span(engine, dataset)[1]
+        if last is not None:
+            return last
+    return None
 
 
 @dataclass
@@ -52,13 +93,14 @@ def read(engine: Engine, available, known: dict[str, int]) -> LakeFacts:
     for row in engine.to_arrow(ibis.union(*parts) if len(parts) > 1 else parts[0]).to_pylist():
         dataset, _, new = row["dataset"].partition(":")
         if new:
-            facts.first_new[dataset], facts.last_new[dataset] = _utc(row["first"]), _utc(row["last"])
+            facts.first_new[dataset], facts.last_new[dataset] = as_utc(row["first"]), as_utc(row["last"])
         else:
             facts.marks[dataset] = int(row["seq"] or 0)
     return facts
 
 
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
+def as_utc(value: dt.datetime | None) -> dt.datetime | None:
+    """An engine's timestamp as an aware UTC datetime (engines differ in what they return)."""
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -17,21 +17,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from custodes.contract import DATASET_NAMES, EVENT_TIME_COLUMN
+from custodes.contract import EVENT_TIME_COLUMN
 from custodes.detect import incidents as incident_grouping
-from custodes.detect import lakefacts, store
+from custodes.detect import lakefacts, posture, store
+from custodes.detect.lakefacts import as_utc, available_datasets, data_bounds
 from custodes.detect.daycache import DayCache
 from custodes.detect.registry import all_rules
 from custodes.detect.rule import (
-    ENTITY_KEYS, SEVERITY_RANK, SKEW, UTC, Context, Rule, day_number, day_start, day_window, lit_time,
+    ENTITY_KEYS, SEVERITY_RANK, SKEW, Context, Rule, day_number, day_start, day_window, lit_time,
     stable_id,
 )
 from custodes.detect.state import State, fingerprint
 from custodes.errors import CustodesError
 from custodes.progress import QUIET, Bar
 from custodes.text import noun
-from custodes.workspace import Workspace, private_dir
 from custodes.timefmt import iso, parse_iso
+from custodes.workspace import Workspace, private_dir
 
 if TYPE_CHECKING:
     from custodes.engine import Engine
@@ -42,19 +43,6 @@ def _quiet(message: str) -> None:
 
 
 # The core ---------------------------------------------------------------------------------------
-def data_bounds(engine: Engine) -> tuple[dt.datetime, dt.datetime]:
-    """(first, last) access time: the run's data-time now is the last."""
-    t = engine.table("access")
-    row = engine.to_arrow(t.aggregate(first=t.time.min(), last=t.time.max())).to_pylist()[0]
-    if row["last"] is None:
-        raise CustodesError("the access dataset is empty: nothing to detect")
-    return _utc(row["first"]), _utc(row["last"])
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 #: How far the issuance ledger may lag the access log before requests are judged without
 #: waiting for it: a stalled ledger feed must not blind the provenance rules for long
 #: (``detect.issuance_max_lag_minutes``).
@@ -85,15 +73,11 @@ def ledger_pending(engine: Engine, now: dt.datetime, available, config: dict) ->
         return None
     t = engine.table("issuance")
     last = engine.to_arrow(t.aggregate(m=t.time.max())).to_pylist()[0]["m"]
-    return issuance_pending(None if last is None else _utc(last), now, config)
+    return issuance_pending(None if last is None else as_utc(last), now, config)
 
 
 #: Days of per-day intermediate results kept: the longest look-back (low-and-slow's 42), and a week.
 CACHE_DAYS = 49
-
-
-def available_datasets(engine: Engine) -> frozenset:
-    return frozenset(d for d in DATASET_NAMES if engine.has(d))
 
 
 def missing_for(rule: Rule, available: frozenset) -> list[str]:
@@ -196,8 +180,8 @@ def build_finding(rule: Rule, row: dict, tops: dict[str, list[str]], now: dt.dat
         "title": rule.title_of(row),
         "severity": severity,
         "attack": list(rule.attack),
-        "first_seen": iso(_utc(row["first_seen"])),
-        "last_seen": iso(_utc(row["last_seen"])),
+        "first_seen": iso(as_utc(row["first_seen"])),
+        "last_seen": iso(as_utc(row["last_seen"])),
         "detected_at": iso(now),
         "severity_history": [{"severity": severity, "detected_at": iso(now)}],
         "entities": entities,
@@ -286,7 +270,7 @@ def _one_run_at_a_time(workspace: Workspace):
 
 def _detect(workspace: Workspace, engine: Engine, full: bool, notify: Callable[[str], None], progress: Bar) -> RunSummary:
     rules = all_rules(workspace)
-    config = workspace.setting("detect", {}) or {}
+    config = posture.detect_settings(workspace)
     available = available_datasets(engine)
     if "access" not in available:
         raise CustodesError("no access data: ingest the access dataset first (custodes ingest access FILE)")

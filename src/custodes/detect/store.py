@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from custodes.workspace import Workspace, atomic_write_bytes, private_dir
+from custodes.errors import CustodesError
 
 
 def _read(workspace: Workspace, name: str) -> list[dict]:
@@ -48,6 +49,29 @@ def load_incidents(workspace: Workspace) -> list[dict]:
     from custodes.triage import annotate
 
     return annotate(workspace, load_incidents_raw(workspace))
+
+
+def incident(workspace: Workspace, incident_id: str) -> dict:
+    """The stored incident ``incident_id`` with its triage (as :func:`load_incidents`); a
+    CustodesError saying what to run when there is none."""
+    incidents = load_incidents(workspace)
+    for item in incidents:
+        if item["incident_id"] == incident_id:
+            return item
+    raise unknown_incident(incident_id, bool(incidents))
+
+
+def unknown_incident(incident_id: str, any_stored: bool) -> CustodesError:
+    """The one wording of an incident id that names no stored incident."""
+    hint = "see `custodes incidents`" if any_stored else "run `custodes detect` first"
+    return CustodesError(f"unknown incident {incident_id!r}; {hint}")
+
+
+def incident_findings(workspace: Workspace, incident: dict, raw: bool = False) -> list[dict]:
+    """The stored findings of ``incident`` (with the internal ``_`` keys when ``raw``)."""
+    wanted = set(incident.get("finding_ids") or [])
+    findings = load_findings_raw(workspace) if raw else load_findings(workspace)
+    return [f for f in findings if f.get("finding_id") in wanted or f.get("incident_id") == incident["incident_id"]]
 
 
 def save(workspace: Workspace, findings: list[dict], incidents: list[dict]) -> None:

@@ -9,6 +9,7 @@ import ibis
 import pyarrow as pa
 
 from custodes.contract import DATASET_NAMES, PRIMARY_KEYS
+from custodes.engine import lakefiles
 from custodes.errors import CustodesError
 from custodes.lake.manifest import committed_seqs, entry_path, read_entry
 from custodes.workspace import Workspace
@@ -83,6 +84,11 @@ class Engine:
         """Forget opened tables so the next ``table()`` sees newly stored files."""
         self._tables = {k: v for k, v in self._tables.items() if k not in DATASET_NAMES}
         self._sealed = None
+
+    def rows_without(self, dataset: str, column: str) -> lakefiles.Legacy:
+        """The ingest sequences (``_seq``) of ``dataset``'s rows stored before ``column`` existed
+        (they read NULL there), from the files' footers; ``.seqs`` None when unknown."""
+        return lakefiles.rows_without(self.files(dataset), column)
 
     def to_arrow(self, expr: ibis.Expr) -> pa.Table:
         """Execute and return an Arrow table whose timestamps are UTC."""

@@ -17,11 +17,15 @@ bad values) are decided by Python's ``ipaddress``. Stored:
 A value that is neither IPv4 nor IPv6 makes its row ``bad_ip``, unless an earlier column (in
 contract order) already made it bad: the quarantine names the first bad column, as it did when
 this check ran inside the validating query.
+
+What an IPv4-mapped address is, is decided here only: at ingest (``src_ip_v4``), and for scope
+reading back rows stored without that column (:func:`in_network`, :func:`ipv4_or_mapped_in`).
 """
 
 from __future__ import annotations
 
 import ipaddress
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -31,6 +35,12 @@ from custodes import contract
 from custodes.lake.arrays import bools, int64s, numbers, truths, valid_mask
 from custodes.lake.keys import distinct_values, hash_values
 from custodes.lake.validate import IP_COLUMNS, IPV4, IPV6
+
+if TYPE_CHECKING:  # ingest never imports ibis; scope's conditions below take its columns
+    import ibis
+
+#: the column holding an address's IPv4 number (docs/ARCHITECTURE.md)
+IPV4_COLUMN = "src_ip_v4"
 
 _Z = "0{1,4}:"
 _H = "[0-9a-f]{1,4}"
@@ -124,9 +134,61 @@ def _by_the_standard_library(values: pa.Array, ip: pa.Array, v4: pa.Array, unsur
         if "%" in text:
             continue  # a zone index names an interface of the logging host, not a client
         ips[i] = text if addr.version == 4 else text.lower()
-        mapped = addr if addr.version == 4 else addr.ipv4_mapped
+        mapped = as_ipv4(addr)
         v4s[i] = int(mapped) if mapped is not None else None
     return pa.array(ips, pa.string()), pa.array(v4s, pa.int64())
+
+
+def as_ipv4(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address itself, or the one an IPv4-mapped IPv6 address carries (what
+    ``src_ip_v4`` holds); None for any other IPv6 address."""
+    return address if address.version == 4 else address.ipv4_mapped
+
+
+# Reading it back: conditions over the stored text, for rows stored without src_ip_v4 ------
+DOTTED_QUAD = r"^([0-9]{1,3})[.]([0-9]{1,3})[.]([0-9]{1,3})[.]([0-9]{1,3})$"
+
+#: how the lake spells an IPv4-mapped IPv6 address most often (lower case, docs/lake.md)
+MAPPED_SPELLING = "::ffff:"
+
+
+def ipv4_in(column: ibis.StringValue, net: ipaddress.IPv4Network) -> ibis.BooleanValue:
+    """Is the dotted-quad in ``net``? A cheap string-prefix test on the whole octets the prefix
+    fixes rules out nearly every row before the exact integer comparison parses any address."""
+    fixed = net.prefixlen // 8
+    prefix = ".".join(str(net.network_address).split(".")[:fixed])
+    cond = column.startswith(prefix + ".") if fixed else ~column.contains(":")
+    if net.prefixlen % 8 == 0:
+        return cond
+    # Regex, not split: Spark's SPLIT takes a regex, so "." would split on every character.
+    # The CASE keeps malformed strings away from the cast (Spark's ANSI cast raises on them).
+    octet = [column.re_extract(DOTTED_QUAD, n).cast("int64") for n in (1, 2, 3, 4)]
+    number = octet[0] * 16777216 + octet[1] * 65536 + octet[2] * 256 + octet[3]
+    import ibis  # here, not above: ingest imports this module and must not pay for ibis
+
+    number = ibis.ifelse(column.re_search(DOTTED_QUAD), number, ibis.null("int64"))
+    low, high = int(net.network_address), int(net.broadcast_address)
+    return cond & number.between(low, high)
+
+
+def ipv4_or_mapped_in(column: ibis.StringValue, net: ipaddress.IPv4Network) -> ibis.BooleanValue:
+    """``ipv4_in`` for the address or its IPv4-mapped IPv6 spelling (::ffff:a.b.c.d), which the
+    lake's ``src_ip_v4`` also holds as the IPv4 number."""
+    mapped = column.startswith(MAPPED_SPELLING) & ipv4_in(column.substr(len(MAPPED_SPELLING)), net)
+    return ipv4_in(column, net) | mapped
+
+
+def in_network(text: str, net) -> bool:
+    """Exact membership, address by address; an IPv4 network also holds IPv4-mapped IPv6
+    addresses (in every spelling), as ``src_ip_v4`` does."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    if net.version == 4:
+        v4 = as_ipv4(address)
+        return v4 is not None and v4 in net
+    return address in net
 
 
 def type_ips(con, dataset: str, result: pa.Table) -> pa.Table:

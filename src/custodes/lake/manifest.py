@@ -21,6 +21,7 @@ from custodes.errors import CustodesError
 from custodes.lake import seal
 from custodes.lake.store import stored_seq
 from custodes.workspace import Workspace, atomic_write_bytes, private_dir
+from custodes.safefile import fsync_dir
 
 ENTRY_VERSION = 1
 #: What ``atomic_write_bytes`` leaves of an entry when it is killed between writing and renaming.
@@ -80,15 +81,7 @@ def commit(ws: Workspace, entry: dict, previous: dict | None, keys: seal.Keys | 
 def write_entry(ws: Workspace, entry: dict) -> None:
     private_dir(manifest_dir(ws))
     atomic_write_bytes(entry_path(ws, entry["seq"]), json.dumps(entry, indent=1, sort_keys=True).encode())
-    _fsync_dir(manifest_dir(ws))
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(manifest_dir(ws))
 
 
 @contextlib.contextmanager

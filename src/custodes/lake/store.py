@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from custodes import contract, ids
 from custodes.lake.seal import file_sha256
+from custodes.safefile import fsync_dir
 from custodes.workspace import private_dir, private_open
 
 #: Stored file names carry the ingest sequence, so orphans of a crashed ingest are known by name.
@@ -107,14 +108,6 @@ class StoredFile:
     sha256: str
     bytes: int
     rows: int
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class _Part:

@@ -10,6 +10,7 @@ import click
 from custodes.clikit import (echo, emit_json, format_option, iso, note, parse_time_option, shell_command,
                              workspace_option)
 from custodes.errors import CustodesError, UsageError
+from custodes.guard.ledger import open_ledger
 from custodes.respond.selector import KINDS, Selector
 from custodes.text import plural
 from custodes.workspace import Workspace
@@ -205,10 +206,6 @@ def offboard(workspace: Workspace, employee_id, do_apply, ledger, revoke_keys, b
 
 
 def _open_ledger(url: str):
-    try:
-        from custodes.guard.ledger import open_ledger
-    except ImportError:
-        raise CustodesError("pushing revocations needs the guard capability, which is not installed") from None
     # A mistyped sqlite: path must not become a fresh, empty ledger that "took" the revocations
     # while the guard goes on reading the real one: only `guard ledger load` creates a ledger.
     return open_ledger(url, create=False)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import ibis
 
 from custodes.clikit import dumps
+from custodes.detect import lakefacts, posture
 from custodes.errors import CustodesError
 from custodes.ids import key_of
 from custodes.respond.selector import optional_table
@@ -50,19 +51,12 @@ class OffboardPlan:
 
 
 def data_now(engine: Engine) -> dt.datetime:
-    """The workspace's now: the latest access (else issuance) event time."""
-    for dataset in ("access", "issuance"):
-        t = optional_table(engine, dataset)
-        if t is not None:
-            value = engine.to_arrow(t.aggregate(now=t.time.max())).column("now")[0].as_py()
-            if value is not None:
-                return value
-    raise CustodesError("the workspace holds no access or issuance events, so it has no data time; ingest them first")
-
-
-def _active(column: ibis.Value, now: dt.datetime) -> ibis.BooleanValue:
-    """Not yet happened as of now: NULL or later than now."""
-    return column.isnull() | (column > now)
+    """The workspace's data-time now (:func:`custodes.detect.lakefacts.data_now`); an error
+    when it holds no event to judge by."""
+    now = lakefacts.data_now(engine)
+    if now is None:
+        raise CustodesError("the workspace holds no access or issuance events, so it has no data time; ingest them first")
+    return now
 
 
 def plan(engine: Engine, workspace: Workspace, employee_id: str) -> OffboardPlan:
@@ -85,15 +79,15 @@ def _credentials(engine: Engine, result: OffboardPlan) -> None:
     if creds is None:
         result.notes.append("no credentials dataset: long-lived credentials not checked")
         return
-    now = result.as_of
     mine = creds.filter(creds.owner_id == result.employee_id)
-    rows = engine.to_arrow(mine.select("credential_id", "credential_type", "created_at", "expires_at", "revoked_at")
-                           .order_by("credential_id")).to_pylist()
+    # Every credential of theirs still valid at now, also one created after now (the inventory
+    # may run ahead of the logs): what the posture flags for a departed owner, and more.
+    mine = mine.mutate(valid=posture.still_valid(mine, result.as_of))
+    rows = engine.to_arrow(mine.select("credential_id", "credential_type", "created_at", "expires_at", "revoked_at",
+                                       "valid").order_by("credential_id")).to_pylist()
     usage = _credential_usage(engine, [r["credential_id"] for r in rows], result.terminated_at)
     for r in rows:
-        revoked = r["revoked_at"] is not None and r["revoked_at"] <= now
-        expired = r["expires_at"] is not None and r["expires_at"] <= now
-        if revoked or expired:
+        if not r.pop("valid"):
             result.already_revoked.append(r["credential_id"])
             continue
         r.update(usage.get(key_of(r["credential_id"]), {"requests": 0, "last_used": None, "requests_after_termination": 0}))
@@ -118,7 +112,7 @@ def _keys(engine: Engine, result: OffboardPlan) -> None:
         return
     now = result.as_of
     held = custody.filter((custody.employee_id == result.employee_id) & (custody.granted_at <= now))
-    live = keys.filter(_active(keys.retired_at, now))
+    live = keys.filter(posture.live(keys.retired_at, now))
     joined = held.join(live, "kid").select("kid", "alg", "purpose", "storage", "granted_at",
                                            custody_revoked_at=held.revoked_at, key_created_at=live.created_at)
     rows = engine.to_arrow(joined.order_by("kid")).to_pylist()

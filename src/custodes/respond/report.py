@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from custodes.clikit import shell_command
+from custodes.detect import store
 from custodes.errors import CustodesError
 from custodes.respond import offboard, regulation, settings
 from custodes.respond.scope import Scope, account_columns, accounts_table, scope
@@ -93,18 +94,8 @@ class Report:
 
 # Gathering ----------------------------------------------------------------------------------
 def find_incident(workspace: Workspace, incident_id: str) -> tuple[dict, list[dict]]:
-    try:
-        from custodes.detect.store import load_findings, load_incidents
-    except ImportError:
-        raise CustodesError("reports need the detect capability, which is not installed") from None
-    incidents = {i["incident_id"]: i for i in load_incidents(workspace)}
-    if incident_id not in incidents:
-        hint = "see `custodes incidents`" if incidents else "run `custodes detect` first"
-        raise CustodesError(f"unknown incident {incident_id!r}; {hint}")
-    incident = incidents[incident_id]
-    ids = set(incident.get("finding_ids") or [])
-    findings = [f for f in load_findings(workspace) if f.get("incident_id") == incident_id or f.get("finding_id") in ids]
-    return incident, findings
+    incident = store.incident(workspace, incident_id)
+    return incident, store.incident_findings(workspace, incident)
 
 
 def first_detection(incident: dict, findings: list[dict]) -> dt.datetime:
@@ -202,7 +193,7 @@ def build(engine: Engine, workspace: Workspace, incident_id: str, discovered_at:
     them; at a breach of millions they are the one large thing here, so only then)."""
     incident, findings = find_incident(workspace, incident_id)
     config = settings.load(workspace)
-    result = scope(engine, workspace, Selector("incident", incident_id))
+    result = scope(engine, workspace, Selector("incident", incident_id, incident=incident))
     detected = first_detection(incident, findings)
     rule_ids = list(incident.get("rule_ids") or []) + [f.get("rule_id") for f in findings]
     assessment = regulation.assess(result.accounts, list(result.fields), discovered_at or detected, config,

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import ibis
 
+from custodes.detect.evidence import incident_requests
 from custodes.errors import CustodesError, UsageError
 from custodes.ids import key_of
-from custodes.respond.lakefiles import IPV4_COLUMN, legacy_rows
+from custodes.lake.ips import IPV4_COLUMN, in_network, ipv4_in, ipv4_or_mapped_in
 from custodes.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -38,6 +39,9 @@ KINDS: dict[str, str] = {
 class Selector:
     kind: str
     value: str
+    #: for kind "incident": the stored incident, when the caller loaded it already (a report
+    #: reads incidents.json once); not part of the selector's identity
+    incident: dict | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -100,48 +104,6 @@ def _address_keys(text: str) -> set[int]:
     return {key_of(text), key_of(canonical)}
 
 
-DOTTED_QUAD = r"^([0-9]{1,3})[.]([0-9]{1,3})[.]([0-9]{1,3})[.]([0-9]{1,3})$"
-
-#: how the lake spells an IPv4-mapped IPv6 address (lower case, docs/lake.md)
-MAPPED_PREFIX = "::ffff:"
-
-
-def ipv4_in(column: ibis.StringValue, net: ipaddress.IPv4Network) -> ibis.BooleanValue:
-    """Is the dotted-quad in ``net``? A cheap string-prefix test on the whole octets the prefix
-    fixes rules out nearly every row before the exact integer comparison parses any address."""
-    fixed = net.prefixlen // 8
-    prefix = ".".join(str(net.network_address).split(".")[:fixed])
-    cond = column.startswith(prefix + ".") if fixed else ~column.contains(":")
-    if net.prefixlen % 8 == 0:
-        return cond
-    # Regex, not split: Spark's SPLIT takes a regex, so "." would split on every character.
-    # The CASE keeps malformed strings away from the cast (Spark's ANSI cast raises on them).
-    octet = [column.re_extract(DOTTED_QUAD, n).cast("int64") for n in (1, 2, 3, 4)]
-    number = octet[0] * 16777216 + octet[1] * 65536 + octet[2] * 256 + octet[3]
-    number = ibis.ifelse(column.re_search(DOTTED_QUAD), number, ibis.null("int64"))
-    low, high = int(net.network_address), int(net.broadcast_address)
-    return cond & number.between(low, high)
-
-
-def ipv4_or_mapped_in(column: ibis.StringValue, net: ipaddress.IPv4Network) -> ibis.BooleanValue:
-    """``ipv4_in`` for the address or its IPv4-mapped IPv6 spelling (::ffff:a.b.c.d), which the
-    lake's ``src_ip_v4`` also holds as the IPv4 number."""
-    mapped = column.startswith(MAPPED_PREFIX) & ipv4_in(column.substr(len(MAPPED_PREFIX)), net)
-    return ipv4_in(column, net) | mapped
-
-
-def in_network(text: str, net) -> bool:
-    """Exact membership, address by address; an IPv4 network also holds IPv4-mapped IPv6
-    addresses (in every spelling), as ``src_ip_v4`` does."""
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    if net.version == 4 and address.version == 6 and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address in net
-
-
 #: beyond this many distinct addresses in a network, filter by the address text instead of keys
 MAX_KEYED_ADDRESSES = 20_000
 
@@ -158,7 +120,7 @@ def _network_in(engine: Engine, t: ibis.Table, net) -> ibis.Table:
 
 def _by_ipv4_number(engine: Engine, t: ibis.Table, net: ipaddress.IPv4Network) -> ibis.Table:
     in_range = t[IPV4_COLUMN].between(int(net.network_address), int(net.broadcast_address))
-    legacy = legacy_rows(engine)
+    legacy = engine.rows_without("access", IPV4_COLUMN)
     if legacy.none:  # every stored file has the column: the common case, one integer filter
         return t.filter(in_range)
     older = t[IPV4_COLUMN].isnull()
@@ -222,17 +184,10 @@ def by_employee(engine: Engine, workspace: Workspace, value: str) -> ibis.Table:
     return t.filter(cond)
 
 
-def by_incident(engine: Engine, workspace: Workspace, value: str) -> ibis.Table:
-    try:
-        from custodes.detect.evidence import incident_requests
-        from custodes.detect.store import load_incidents
-    except ImportError:
-        raise CustodesError("scope --incident needs the detect capability, which is not installed") from None
-    known = {i["incident_id"] for i in load_incidents(workspace)}
-    if value not in known:
-        hint = "run `custodes detect` first" if not known else "see `custodes incidents`"
-        raise CustodesError(f"unknown incident {value!r}; {hint}")
-    return incident_requests(engine, workspace, value)
+def by_incident(engine: Engine, workspace: Workspace, value: str, incident: dict | None = None) -> ibis.Table:
+    """The incident's malicious requests (``incident``: the stored incident, when the caller
+    has loaded it already)."""
+    return incident_requests(engine, workspace, incident or value)
 
 
 SELECTORS: dict[str, Callable] = {
@@ -247,4 +202,6 @@ SELECTORS: dict[str, Callable] = {
 
 def select_requests(engine: Engine, workspace: Workspace, selector: Selector) -> ibis.Table:
     """The access rows a selector names (before any time window)."""
+    if selector.kind == "incident":
+        return by_incident(engine, workspace, selector.value, selector.incident)
     return SELECTORS[selector.kind](engine, workspace, selector.value)

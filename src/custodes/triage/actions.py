@@ -102,7 +102,7 @@ def act(workspace: Workspace, incident_id: str, action: str, *, by: str | None =
         records = store.records()
         found, changes = resolve(incidents, by_id, records, store.suppressions(), at)
         _write(store, changes, at)
-        target = _target(workspace, incident_id, found)
+        target = _target(incident_id, found)
         incident = next(i for i in incidents if i["incident_id"] == target)
         latest = {c.incident_id: c.record for c in changes}
         record = latest.get(target) or records.get(target) or Record(
@@ -119,13 +119,15 @@ def act(workspace: Workspace, incident_id: str, action: str, *, by: str | None =
             "followed_from": incident_id if target != incident_id else None}
 
 
-def _target(workspace: Workspace, incident_id: str, found: dict[str, View]) -> str:
+def _target(incident_id: str, found: dict[str, View]) -> str:
+    from custodes.detect.store import unknown_incident
+
     if incident_id in found:
         return incident_id
     for iid, v in found.items():
         if incident_id in v.previous_ids:
             return iid
-    raise CustodesError(f"no incident {incident_id!r} in {workspace.root} (custodes incidents lists them)")
+    raise unknown_incident(incident_id, bool(found))
 
 
 def _apply(record: Record, action: str, assignee, incident: dict, by_id: dict) -> Record:
@@ -147,7 +149,7 @@ def _apply(record: Record, action: str, assignee, incident: dict, by_id: dict) -
 def history(workspace: Workspace, incident_id: str) -> list[dict]:
     """Every action on this incident and on the ids it had before, oldest first."""
     found = views(workspace)
-    target = _target(workspace, incident_id, found)
+    target = _target(incident_id, found)
     store = TriageStore.open_existing(workspace)
     if store is None:
         return []

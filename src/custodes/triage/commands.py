@@ -10,7 +10,6 @@ import click
 
 from custodes.alerts.text import printable
 from custodes.clikit import dumps, emit_json, format_option, note, parse_time_option, subcommand_workspace_option
-from custodes.errors import CustodesError
 from custodes.workspace import Workspace
 
 BY_HELP = "who does it, for the record (default: the OS account); the OS account is recorded too"
@@ -102,14 +101,12 @@ def note_cmd(workspace: Workspace, incident_id, text, by, fmt):
 @format_option()
 def show(workspace: Workspace, incident_id, fmt):
     """An incident with its triage: state, assignee, suppressions, history and notes."""
-    from custodes.detect.store import load_incidents
+    from custodes.detect.store import incident as stored_incident
     from custodes.triage import history, suppressions, views
 
     found = views(workspace)
-    target = next((i for i, v in found.items() if i == incident_id or incident_id in v.previous_ids), None)
-    incident = next((i for i in load_incidents(workspace) if i["incident_id"] == target), None)
-    if incident is None:
-        raise CustodesError(f"no incident {incident_id!r} in {workspace.root} (custodes incidents lists them)")
+    target = next((i for i, v in found.items() if i == incident_id or incident_id in v.previous_ids), incident_id)
+    incident = stored_incident(workspace, target)
     held = set(found[target].suppression_ids)
     result = {**incident, "suppression_ids": sorted(held), "history": history(workspace, target),
               "suppressions": [_suppression_json(s) for s in suppressions(workspace) if s.suppression_id in held]}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ibis
 
+from custodes.detect import posture
 from custodes.detect.rule import Rule
 from custodes.text import plural
 
@@ -26,21 +27,11 @@ class DepartedStillValid(Rule):
     evidence_rank = 0
 
     def query(self, ctx):
-        now = ctx.lit_time(ctx.now)
-        c = ctx.table("credentials")
-        c = c.filter((c.created_at <= now)
-                     & (c.revoked_at.isnull() | (c.revoked_at > now))
-                     & (c.expires_at.isnull() | (c.expires_at > now)))
-        c = c.select("credential_id", "credential_type", employee_id=c.owner_id)
-        w = ctx.table("workforce")
-        w = w.filter(w.terminated_at.notnull() & (w.terminated_at <= now))
-        j = c.inner_join(w.select("employee_id", "terminated_at"), "employee_id")
+        j = posture.departed_credentials(ctx, ctx.now)
         return j.select(
-            "credential_id", "employee_id", "credential_type",
-            first_seen=j.terminated_at, last_seen=now,
-            days_since_departure=((now.epoch_seconds() - j.terminated_at.epoch_seconds()) // 86400),
-            day=ibis.null("int64"),
-        )
+            "credential_id", "credential_type", employee_id=j.owner_id, first_seen=j.terminated_at,
+            last_seen=ctx.lit_time(ctx.now), days_since_departure=posture.days_since(j.terminated_at, ctx.now),
+            day=ibis.null("int64"))
 
     def title_of(self, row):
         return (f"{row['credential_type'] or 'credential'} {row['credential_id']} of "

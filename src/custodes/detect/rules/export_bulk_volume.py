@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ibis
 
-from custodes.detect.daily import days_from
+from custodes.detect.daily import days_from, prior_max
 from custodes.detect.rule import Rule, successful
 from custodes.text import plural
 
@@ -54,12 +54,7 @@ class BulkVolume(Rule):
 
         first = None if ctx.since_day is None else ctx.since_day - self.lookback_days
         daily = ctx.engine.register("detect_bulk_days", days_from(ctx, "bulk_days", first, per_day))
-        prev = daily.select(p_principal=daily.principal, p_day=daily.day, p_records=daily.records)
-        seen = daily.inner_join(prev, [daily.principal == prev.p_principal, prev.p_day < daily.day,
-                                       prev.p_day >= daily.day - self.lookback_days])
-        base = seen.group_by(["day", "principal"]).aggregate(baseline=seen.p_records.max())
-        j = daily.left_join(base, ["day", "principal"]).select(
-            *daily.columns, baseline=base.baseline.fill_null(0))
+        j = prior_max(daily, "principal", "records", self.lookback_days)
         min_records = int(ctx.setting("bulk_min_records", self.min_records))
         keep = (j.records >= min_records) & (j.records >= j.baseline * 5) & ctx.warmed_up(j.day, 7)
         if ctx.since_day is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ibis
 
+from custodes.detect import posture
 from custodes.detect.rule import Rule
 from custodes.text import plural
 
@@ -28,23 +29,11 @@ class DepartedCustodian(Rule):
     evidence_rank = 0
 
     def query(self, ctx):
-        now = ctx.lit_time(ctx.now)
-        k = ctx.table("keys")
-        live = k.filter((k.created_at <= now) & (k.retired_at.isnull() | (k.retired_at > now)))
-        live = live.select("kid", "created_at", "retired_at")
-        c = ctx.table("key_custody").select("kid", "employee_id", "granted_at")
-        w = ctx.table("workforce")
-        w = w.filter(w.terminated_at.notnull() & (w.terminated_at <= now))
-        w = w.select("employee_id", "terminated_at")
-        j = live.inner_join(c, "kid").inner_join(w, "employee_id")
-        j = j.filter((j.terminated_at > j.created_at) & (j.granted_at <= j.terminated_at))
-        # A retirement already scheduled (dated after now) means the rotation is under way.
-        j = j.mutate(rotated=j.retired_at.notnull())
-        return j.group_by(["kid", "employee_id"]).aggregate(
-            first_seen=j.terminated_at.min(), last_seen=now,
-            rotation_started=j.rotated.max(),
-            days_since_departure=((now.epoch_seconds() - j.terminated_at.epoch_seconds()) // 86400).max(),
-        ).mutate(day=ibis.null("int64"))
+        j = posture.departed_custodians(ctx, ctx.now)
+        return j.select(
+            "kid", "employee_id", "rotation_started", first_seen=j.terminated_at,
+            last_seen=ctx.lit_time(ctx.now), days_since_departure=posture.days_since(j.terminated_at, ctx.now),
+            day=ibis.null("int64"))
 
     def severity_of(self, row):
         return "medium" if row["rotation_started"] else "high"

@@ -1,11 +1,10 @@
-"""key.posture: signing keys kept as files, or older than the rotation policy."""
+"""key.posture: signing keys kept as files, of unrecorded storage, or older than the rotation policy."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import ibis
 
+from custodes.detect import posture
 from custodes.detect.rule import Rule
 from custodes.text import plural
 
@@ -17,8 +16,9 @@ class KeyPosture(Rule):
     attack = ("T1552.004",)
     description = (
         "A signing key not retired at now whose private material is stored as a file (anyone "
-        "with the file can forge tokens, and copying it leaves no trace), or older than the "
-        "rotation policy (detect.key_max_age_days in custodes.yaml, default 365).")
+        "with the file can forge tokens, and copying it leaves no trace), whose storage is not "
+        "recorded (not known to be in an HSM/KMS/vault), or older than the rotation policy "
+        "(detect.key_max_age_days in custodes.yaml, default 365).")
     false_positives = ("Test keys that never sign production tokens.",)
     requires = ("keys",)
     kind = "posture"
@@ -28,17 +28,11 @@ class KeyPosture(Rule):
     evidence_rank = 0
 
     def query(self, ctx):
-        now = ctx.lit_time(ctx.now)
-        max_age = int(ctx.setting("key_max_age_days", 365))
-        too_old_before = ctx.lit_time(ctx.now - dt.timedelta(days=max_age))
-        k = ctx.table("keys")
-        k = k.filter((k.created_at <= now) & (k.retired_at.isnull() | (k.retired_at > now)))
-        k = k.filter((k.storage == "file") | (k.created_at < too_old_before))
+        max_age = posture.checked_max_age(ctx.setting("key_max_age_days", posture.DEFAULT_KEY_MAX_AGE_DAYS))
+        k = posture.stale_keys(ctx, ctx.now, max_age)
         return k.select(
-            "kid", first_seen=k.created_at, last_seen=now,
-            in_file=(k.storage == "file").fill_null(False),
-            age_days=((now.epoch_seconds() - k.created_at.epoch_seconds()) // 86400),
-            max_age=ibis.literal(max_age), day=ibis.null("int64"),
+            "kid", "in_file", "storage_unknown", "too_old", "age_days", first_seen=k.created_at,
+            last_seen=ctx.lit_time(ctx.now), max_age=ibis.literal(max_age), day=ibis.null("int64"),
         )
 
     def severity_of(self, row):
@@ -48,6 +42,8 @@ class KeyPosture(Rule):
         why = []
         if row["in_file"]:
             why.append("stored as a file, not in an HSM/KMS")
-        if row["age_days"] > row["max_age"]:
+        if row["storage_unknown"]:
+            why.append("of unrecorded storage (not known to be in an HSM/KMS)")
+        if row["too_old"]:
             why.append(f"{plural(row['age_days'], 'day')} old (policy: {row['max_age']})")
         return f"Signing key {row['kid']} is " + " and ".join(why)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ibis
 
+from custodes.detect.daily import prior_max
 from custodes.detect.rule import Rule, day_start, keys_table, successful
 from custodes.detect.rules._origins import origin_totals
 from custodes.text import plural
@@ -45,12 +46,7 @@ class SourceManyAccounts(Rule):
         daily = origin_totals(ctx, since_day=first).select(
             "day", "asn", accounts="all_accounts", requests="requests",
             first_seen="first_seen", last_seen="last_seen")
-        prev = daily.select(p_asn=daily.asn, p_day=daily.day, p_accounts=daily.accounts)
-        seen = daily.inner_join(prev, [daily.asn == prev.p_asn, prev.p_day < daily.day,
-                                       prev.p_day >= daily.day - self.lookback_days])
-        base = seen.group_by(["day", "asn"]).aggregate(baseline=seen.p_accounts.max())
-        j = daily.left_join(base, ["day", "asn"]).select(
-            *daily.columns, baseline=base.baseline.fill_null(0))
+        j = prior_max(daily, "asn", "accounts", self.lookback_days)
         min_accounts = int(ctx.setting("source_min_accounts", self.min_accounts))
         keep = ((j.accounts >= min_accounts) & (j.accounts >= j.baseline * self.jump)
                 & ctx.warmed_up(j.day, 7))
