@@ -35,11 +35,11 @@ UTC = dt.timezone.utc
 NOW_DATASETS = ("access", "issuance")
 
 
-def available_datasets(engine) -> frozenset:
+def available_datasets(engine: Engine) -> frozenset:
     return frozenset(d for d in DATASET_NAMES if engine.has(d))
 
 
-def _span(engine, dataset: str) -> tuple[dt.datetime | None, dt.datetime | None]:
+def _span(engine: Engine, dataset: str) -> tuple[dt.datetime | None, dt.datetime | None]:
     """(first, last) event time of ``dataset``; (None, None) when it is absent or empty."""
     if not engine.has(dataset):
         return None, None
@@ -48,7 +48,7 @@ def _span(engine, dataset: str) -> tuple[dt.datetime | None, dt.datetime | None]
     return as_utc(row["first"]), as_utc(row["last"])
 
 
-def data_bounds(engine) -> tuple[dt.datetime, dt.datetime]:
+def data_bounds(engine: Engine) -> tuple[dt.datetime, dt.datetime]:
     """(first, last) access time: a detection run's data-time now is the last."""
     first, last = _span(engine, "access")
     if first is None or last is None:
@@ -56,7 +56,7 @@ def data_bounds(engine) -> tuple[dt.datetime, dt.datetime]:
     return first, last
 
 
-def data_now(engine) -> dt.datetime | None:
+def data_now(engine: Engine) -> dt.datetime | None:
     """The workspace's data-time now: the latest access event, else the latest issuance event;
     None when it holds neither."""
     for dataset in NOW_DATASETS:

@@ -30,6 +30,7 @@ import ibis
 
 from custodes.detect.rule import lit_time
 from custodes.errors import CustodesError
+from custodes.workspace import Workspace
 
 DEFAULT_KEY_MAX_AGE_DAYS = 365
 #: the rotation age in custodes.yaml, and the name the console read before (deprecated alias)
@@ -37,7 +38,7 @@ KEY_MAX_AGE_SETTING = "detect.key_max_age_days"
 KEY_MAX_AGE_ALIAS = "posture.key_max_age_days"
 
 
-def key_max_age_days(workspace) -> int:
+def key_max_age_days(workspace: Workspace) -> int:
     """The rotation age, from ``detect.key_max_age_days`` or its deprecated alias
     ``posture.key_max_age_days``; both set to different values is an error (the findings and
     the page once read one each: the operator must say which was meant)."""
@@ -57,7 +58,7 @@ def checked_max_age(value, name: str = KEY_MAX_AGE_SETTING) -> int:
     return value
 
 
-def detect_settings(workspace) -> dict:
+def detect_settings(workspace: Workspace) -> dict:
     """The ``detect`` section of custodes.yaml, with the rotation age resolved (alias included)."""
     config = dict(workspace.setting("detect", {}) or {})
     config["key_max_age_days"] = key_max_age_days(workspace)
