@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "notify": "custodes.respond.commands:notify",
     "offboard": "custodes.respond.commands:offboard",
     "serve": "custodes.console.commands:serve",
+    "config": "custodes.config.commands:config",
 }
 
 

@@ -65,6 +65,7 @@ def all_rules(workspace=None) -> list[Rule]:
             path = Path(folder)
             path = path if path.is_absolute() else workspace.root / path
             classes += [(r, str(path)) for r in rules_from_folder(path)]
+            _check_thresholds(workspace, [cls for cls, _ in classes])
     seen: dict[str, str] = {}
     rules = []
     for cls, origin in classes:
@@ -74,6 +75,16 @@ def all_rules(workspace=None) -> list[Rule]:
         seen[cls.id] = origin
         rules.append(cls())
     return rules
+
+
+def _check_thresholds(workspace, classes: list[type[Rule]]) -> None:
+    """``detect:`` against every rule's parameters, the operator's included: the keys only their
+    rules declare could not be checked before their code was loaded (custodes.config)."""
+    from custodes.config import check_detect, rule_parameters
+
+    problems = check_detect(workspace.setting("detect", {}) or {}, rule_parameters(classes))
+    if problems:
+        raise CustodesError("\n".join(f"{workspace.config_path}: {p.text}" for p in problems))
 
 
 def rule_by_id(rules: list[Rule]) -> dict[str, Rule]:

@@ -218,6 +218,10 @@ class Rule:
     #: runner always fetches (time, day, actor_type, record_count, asn, the ``*_key`` columns,
     #: and the group and entity columns).
     counted_columns: ClassVar[tuple[str, ...]] = ()
+    #: The ``detect:`` keys of custodes.yaml this rule reads with ``ctx.setting``, name -> type
+    #: (``custodes.config.types``): any other key there is an error, so a misspelt threshold
+    #: never silently leaves the default in force.
+    parameters: ClassVar[dict[str, Any]] = {}
 
     # Event rules ----------------------------------------------------------------------------
     def rows(self, ctx: Context) -> ibis.Table:

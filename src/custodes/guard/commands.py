@@ -216,7 +216,7 @@ def revoke(jti, sub, kid, ledger_url, at, create, fmt):
               show_default=True, help="uvicorn's HTTP parser (auto: httptools when installed)")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="worker processes (each with its own cache and event files)")
-@workspace_option
+@workspace_option(create=True)
 def serve(keys_path, issuer, audience, ledger_url, max_lifetime, ledger_failure, host, port,
           events_dir, actor_type, cache_ttl, anonymous_per_second, route_header, http_impl,
           workers, workspace):

@@ -53,13 +53,16 @@ def guard_source(workspace) -> Source:
                   quiet_seconds=0, optional=True)
 
 
+_ABSENT = object()
+
+
 def load(workspace) -> dict[str, Source]:
     """The sources by name (``name``, else the dataset, numbered when a dataset repeats), with
     their paths made absolute. No ``sources:`` key: the guard's events directory alone."""
-    config = workspace.config()
-    if "sources" not in config:
+    raw = workspace.setting("sources", _ABSENT)
+    if raw is _ABSENT:
         return {"guard": guard_source(workspace)}
-    raw = config["sources"] or []
+    raw = raw or []
     if not isinstance(raw, list):
         raise CustodesError(f"{workspace.config_path}: sources: expected a list of sources")
     sources = []

@@ -6,6 +6,7 @@ import datetime as dt
 
 import ibis
 
+from custodes.config.types import Positive
 from custodes.detect.rule import Rule
 
 
@@ -25,6 +26,7 @@ class KeyPosture(Rule):
     entity_columns = {"kid": "kid"}
     counts = ("age_days",)
     evidence_rank = 0
+    parameters = {"key_max_age_days": Positive}
 
     def query(self, ctx):
         now = ctx.lit_time(ctx.now)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ibis
 
+from custodes.config.types import Positive
 from custodes.detect.rule import Rule, day_start, keys_table, successful
 from custodes.detect.rules._origins import origin_totals
 
@@ -28,6 +29,7 @@ class SourceManyAccounts(Rule):
     counts = ("requests", "accounts", "baseline", "sources")
     evidence_rank = 1
     min_accounts = 50
+    parameters = {"source_min_accounts": Positive}
     jump = 3
 
     def rows(self, ctx):
