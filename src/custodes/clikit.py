@@ -58,7 +58,7 @@ def open_workspace(given: str | None, create: bool = False, check: bool = True) 
         where = "--workspace" if given else f"${ENV_WORKSPACE}" if os.environ.get(ENV_WORKSPACE) else "the default"
         raise CustodesError(f"workspace {root} ({where}) does not exist: check the path; custodes ingest, "
                             "demo, watch and guard serve create one")
-    workspace = Workspace.open(given, create=create)
+    workspace = Workspace.open(given)  # an existing one is checked to be ours and made private
     if check:
         workspace.config()
     return workspace

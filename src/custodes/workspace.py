@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from custodes.config.problems import refuse
 from custodes.errors import CustodesError
 from custodes.safefile import replace_file
 from custodes.yamlfile import load_yaml
@@ -152,7 +153,7 @@ class Workspace:
         (:mod:`custodes.config`): any problem anywhere in the file is a CustodesError listing
         every one, one line each."""
         raw, problems = self._checked_config()
-        _refuse(self.config_path, problems)
+        refuse(self.config_path, problems)
         return raw
 
     def config_problems(self) -> list[str]:
@@ -170,7 +171,7 @@ class Workspace:
         broken alert sink does not stop detection in ``custodes watch``."""
         raw, problems = self._checked_config()
         section = dotted.split(".")[0]
-        _refuse(self.config_path, [p for p in problems if p.section in (None, section)])
+        refuse(self.config_path, [p for p in problems if p.section in (None, section)])
         node: Any = raw
         for part in dotted.split("."):
             if not isinstance(node, dict) or part not in node:
@@ -197,11 +198,6 @@ class Workspace:
         found = problems(raw)
         self._cache["config"] = (version, raw, found)
         return raw, found
-
-
-def _refuse(path: Path, problems: list) -> None:
-    if problems:
-        raise CustodesError("\n".join(f"{path}: {p.text}" for p in problems))
 
 
 def named(items: list, kind: str, where: str) -> dict[str, Any]:

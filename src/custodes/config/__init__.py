@@ -18,10 +18,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from custodes.config.problems import Problem, from_validation, unknown_key
+from custodes.config.problems import Problem, from_validation, refuse, unknown_key
 from custodes.errors import CustodesError
 
-__all__ = ["Problem", "check", "check_detect", "problems", "rule_parameters"]
+__all__ = ["Problem", "check", "check_detect", "problems", "refuse", "rule_parameters"]
 
 
 def problems(raw: dict[str, Any]) -> list[Problem]:

@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from custodes.errors import CustodesError
+
 #: pydantic's words for a wrong type, in the words the rest of custodes uses
 _TYPE_WORDS = {"list_type": "expected a list", "dict_type": "expected a mapping", "model_type": "expected a mapping",
                "model_attributes_type": "expected a mapping", "string_type": "expected text",
@@ -30,6 +32,12 @@ class Problem:
     an unknown top-level key or the file as a whole), ``text`` the line that says it."""
     section: str | None
     text: str
+
+
+def refuse(path, problems: list[Problem]) -> None:
+    """Raise a CustodesError listing ``problems``, one line each naming the file; nothing when none."""
+    if problems:
+        raise CustodesError("\n".join(f"{path}: {p.text}" for p in problems))
 
 
 def from_validation(exc: ValidationError, root: type[BaseModel], data: Any, prefix: tuple = ()) -> list[Problem]:

@@ -59,7 +59,10 @@ class Guard(Section):
 
 
 def _network(value: str) -> str:
-    ipaddress.ip_network(value.strip(), strict=False)  # ValueError: pydantic names the key
+    try:
+        ipaddress.ip_network(value.strip(), strict=False)
+    except ValueError:
+        raise ValueError("not an IP address or network") from None  # pydantic names the key
     return value
 
 

@@ -54,18 +54,23 @@ def _check(rule: type[Rule], origin: str) -> None:
                             f"expected one of {', '.join(SEVERITIES)}")
     if rule.kind not in ("event", "posture"):
         raise CustodesError(f"{origin}: rule {rule.id} has kind {rule.kind!r}; expected event or posture")
+    from custodes.config.schema import DETECT_KEYS
+
+    if not isinstance(rule.parameters, dict) or not all(isinstance(k, str) for k in rule.parameters):
+        raise CustodesError(f"{origin}: rule {rule.id}: parameters must map names to types")
+    clash = sorted(set(rule.parameters) & set(DETECT_KEYS))
+    if clash:
+        raise CustodesError(f"{origin}: rule {rule.id} declares the parameter {clash[0]!r}, a key of detect: itself")
 
 
 def all_rules(workspace=None) -> list[Rule]:
     """Instances of every rule, built-in first, ids unique."""
     classes = [(r, "built-in") for r in builtin_rules()]
-    if workspace is not None:
-        folder = workspace.setting("detect.rules_dir")
-        if folder:
-            path = Path(folder)
-            path = path if path.is_absolute() else workspace.root / path
-            classes += [(r, str(path)) for r in rules_from_folder(path)]
-            _check_thresholds(workspace, [cls for cls, _ in classes])
+    folder = workspace.setting("detect.rules_dir") if workspace is not None else None
+    if folder:
+        path = Path(folder)
+        path = path if path.is_absolute() else workspace.root / path
+        classes += [(r, str(path)) for r in rules_from_folder(path)]
     seen: dict[str, str] = {}
     rules = []
     for cls, origin in classes:
@@ -74,17 +79,17 @@ def all_rules(workspace=None) -> list[Rule]:
             raise CustodesError(f"{origin}: rule id {cls.id} is already defined ({seen[cls.id]})")
         seen[cls.id] = origin
         rules.append(cls())
+    if folder:
+        _check_thresholds(workspace, rules)
     return rules
 
 
-def _check_thresholds(workspace, classes: list[type[Rule]]) -> None:
+def _check_thresholds(workspace, rules: list[Rule]) -> None:
     """``detect:`` against every rule's parameters, the operator's included: the keys only their
     rules declare could not be checked before their code was loaded (custodes.config)."""
-    from custodes.config import check_detect, rule_parameters
+    from custodes.config import check_detect, refuse, rule_parameters
 
-    problems = check_detect(workspace.setting("detect", {}) or {}, rule_parameters(classes))
-    if problems:
-        raise CustodesError("\n".join(f"{workspace.config_path}: {p.text}" for p in problems))
+    refuse(workspace.config_path, check_detect(workspace.setting("detect", {}) or {}, rule_parameters(rules)))
 
 
 def rule_by_id(rules: list[Rule]) -> dict[str, Rule]:
