@@ -66,13 +66,23 @@ def test_documented_command_and_options_exist(path, options):
 
 
 AREA_DOCS = {name: documented_commands((ROOT / "docs" / name).read_text())
-             for name in ("alerts.md", "respond.md", "watch.md")}
+             for name in ("alerts.md", "respond.md", "watch.md", "config.md")}
 
 
 @pytest.mark.parametrize("path,options", [c for cmds in AREA_DOCS.values() for c in cmds],
                          ids=lambda v: " ".join(v) if isinstance(v, list) else "")
 def test_area_docs_commands_and_options_exist(path, options):
     test_documented_command_and_options_exist(path, options)
+
+
+def test_config_doc_documents_config_check_and_every_section():
+    from custodes.config.schema import SECTIONS
+
+    (path, options), = AREA_DOCS["config.md"]
+    assert path == ["config", "check"] and options == {"--workspace", "--format"}
+    doc = (ROOT / "docs" / "config.md").read_text()
+    for section in SECTIONS:
+        assert f"\n{section}:" in doc, f"docs/config.md's example does not show {section}:"
 
 
 def test_alerts_doc_lists_its_commands():

@@ -17,6 +17,7 @@ Files that hold personal data are created with mode 0600 and directories 0700.
 
 from __future__ import annotations
 
+import copy
 import errno
 import os
 import stat
@@ -154,7 +155,7 @@ class Workspace:
         every one, one line each."""
         raw, problems = self._checked_config()
         refuse(self.config_path, problems)
-        return raw
+        return copy.deepcopy(raw)  # the caller's to change (demo adds its sources); the cache stays as read
 
     def config_problems(self) -> list[str]:
         """Every problem of custodes.yaml, one line each (the file's name first); [] when none."""
@@ -177,7 +178,7 @@ class Workspace:
             if not isinstance(node, dict) or part not in node:
                 return default
             node = node[part]
-        return node
+        return copy.deepcopy(node)
 
     def _checked_config(self) -> tuple[dict[str, Any], list]:
         """The file read and checked once per version of it (a long-running service sees edits)."""

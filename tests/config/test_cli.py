@@ -130,3 +130,20 @@ def test_findings_rule_with_an_unknown_id_is_an_error(workspace, capsys):
     code, out, _ = run(["findings", "--rule", "token.unissued", "--workspace", str(workspace.root),
                         "--format", "json"], capsys)
     assert code == 0 and json.loads(out) == []
+
+
+def test_commands_that_run_no_rule_never_import_the_operators_rules(workspace, capsys):
+    """Checking the thresholds only an operator's rule declares would mean importing the
+    workspace's Python: W could then run code as whoever runs `custodes verify` from cron."""
+    marker = workspace.root / "imported"
+    folder = workspace.root / "rules"
+    folder.mkdir()
+    (folder / "spy.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    configure(workspace, "detect: {rules_dir: rules, spy_threshold: 3}\n")
+    for argv in (["verify"], ["status"], ["quarantine"], ["alerts"]):
+        code, _, err = run([*argv, "--workspace", str(workspace.root)], capsys)
+        assert code == 0, err
+    assert not marker.exists()
+    code, out, _ = run(["config", "check", "--workspace", str(workspace.root)], capsys)
+    assert marker.exists()  # config check does load them (it is asked to check them)
+    assert code == 1 and "detect.spy_threshold: unknown key" in out

@@ -16,23 +16,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from custodes.config.problems import Problem, from_validation, refuse, unknown_key
+from custodes.config.problems import Problem, from_validation, refuse, unknown_key, unknown_top_level
 from custodes.errors import CustodesError
 
 __all__ = ["Problem", "check", "check_detect", "problems", "refuse", "rule_parameters"]
 
 
 def problems(raw: dict[str, Any]) -> list[Problem]:
-    """Everything wrong in a custodes.yaml document (its top level already a mapping)."""
-    from custodes.config.schema import Config
+    """Everything wrong in a custodes.yaml document (its top level already a mapping). Each
+    section is checked on its own, so only the sections the file has are imported."""
+    from custodes.config.schema import SECTIONS, config_model, section_type
 
-    try:
-        Config.model_validate(raw)
-        found = []
-    except ValidationError as exc:
-        found = from_validation(exc, Config, raw)
+    found = []
+    for key, value in raw.items():
+        if key not in SECTIONS:
+            found += unknown_top_level(str(key), config_model())
+            continue
+        kind = section_type(key)
+        try:
+            TypeAdapter(kind).validate_python(value)
+        except ValidationError as exc:
+            found += from_validation(exc, kind, value, prefix=(key,))
     detect = raw.get("detect")
     if isinstance(detect, dict):
         found += check_detect(detect, _builtin_parameters(detect), defer_unknown=bool(detect.get("rules_dir")))

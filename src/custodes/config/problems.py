@@ -50,8 +50,7 @@ def from_validation(exc: ValidationError, root: type[BaseModel], data: Any, pref
             words = "unknown key" + _suggestion(root, data, prefix, loc)
         else:
             words = _TYPE_WORDS.get(err["type"]) or err["msg"].removeprefix("Value error, ")
-        full = (*prefix, *loc)
-        section = None if err["type"] == "extra_forbidden" and len(full) == 1 else str(full[0]) if full else None
+        section = str(prefix[0]) if prefix else None
         said = found.setdefault(path, (section, []))[1]
         if words not in said:
             said.append(words)
@@ -114,7 +113,7 @@ def _branch(members: list, marker: str) -> list:
 def _walk(root, data: Any, loc: tuple, prefix: tuple) -> tuple[str, list, str | None]:
     """Follow ``loc`` through the schema and the data: the path as the YAML spells it, the types
     that may stand there, and the path of the union whose branch it went through (or None)."""
-    path, kinds, union_at = ".".join(prefix), [root], None
+    path, kinds, union_at = ".".join(prefix), _members(root), None
     for part in loc:
         if isinstance(part, int):  # a list item, named by its type or dataset: sinks[1] (email)
             path += f"[{part}]"
@@ -149,18 +148,19 @@ def _deepest_branches(errors: list[dict], root, data) -> list[dict]:
 
 
 def _suggestion(root, data: Any, prefix: tuple, loc: tuple) -> str:
-    """``; did you mean detect.rules_dir?``: the nearest key the model holding the unknown one
-    knows; for an unknown top-level key, also each section's keys (``organisation`` ->
-    ``respond.organization``)."""
+    """``; did you mean detect.rules_dir?``: the nearest key the model holding the unknown one knows."""
     parent, kinds, _ = _walk(root, data, loc[:-1], prefix)
-    key = str(loc[-1])
     known = [name for k in kinds if _is_model(k) for n, info in k.model_fields.items() for name in (n, info.alias) if name]
-    close = nearest(key, known)
-    if close:
-        return f"; did you mean {parent + '.' if parent else ''}{close[0]}?"
-    if parent:
-        return ""
-    nested = {name: f"{section}.{name}" for section, info in root.model_fields.items()
-              for k in _members(info.annotation) if _is_model(k) for name in k.model_fields}
-    close = difflib.get_close_matches(key, list(nested), n=1, cutoff=0.8)
-    return f"; did you mean {nested[close[0]]}?" if close else ""
+    close = nearest(str(loc[-1]), known)
+    return f"; did you mean {parent + '.' if parent else ''}{close[0]}?" if close else ""
+
+
+def unknown_top_level(key: str, config: type[BaseModel]) -> list[Problem]:
+    """An unknown top-level key: the section it misspells, else the section key it belongs
+    under (``organisation`` -> ``respond.organization``). Its section is None: it may be any."""
+    close = nearest(key, list(config.model_fields))
+    if not close:
+        nested = {name: f"{section}.{name}" for section, info in config.model_fields.items()
+                  for k in _members(info.annotation) if _is_model(k) for name in k.model_fields}
+        close = [nested[n] for n in difflib.get_close_matches(key, list(nested), n=1, cutoff=0.8)]
+    return [Problem(None, f"{key}: unknown key" + (f"; did you mean {close[0]}?" if close else ""))]

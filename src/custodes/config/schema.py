@@ -2,7 +2,8 @@
 
 Sections that a capability already checks strictly keep their own model and are reused here
 (``alerts``: :mod:`custodes.alerts.config`, ``sources``: :mod:`custodes.watch.config`,
-``respond``: :mod:`custodes.respond.settings`), so one model says what a key may hold.
+``respond``: :mod:`custodes.respond.settings`), so one model says what a key may hold; they are
+imported only when the file has them (:data:`SECTIONS`).
 ``detect`` is not a model of its own: besides its fixed keys it holds the thresholds the rules
 declare (:attr:`custodes.detect.rule.Rule.parameters`), built in :func:`detect_model`.
 
@@ -14,15 +15,14 @@ by ``custodes config check``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import importlib
 import ipaddress
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Optional
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
-from custodes.alerts.config import AlertsConfig
 from custodes.config.types import NonNegative, Positive, Text
-from custodes.respond.settings import RespondConfig
-from custodes.watch.config import Source
 
 
 class Section(BaseModel):
@@ -76,18 +76,38 @@ class Console(Section):
     trusted_proxies: list[Network] | Network | None = None
 
 
-class Config(Section):
-    """custodes.yaml as a whole. ``detect`` is a plain mapping here: :func:`detect_model` checks it."""
-    engine: Literal["duckdb", "spark"] | None = None
-    seal: Seal | None = None
-    detect: dict[str, Any] | None = None
-    ingest: Ingest | None = None
-    respond: RespondConfig | None = None
-    posture: Posture | None = None
-    guard: Guard | None = None
-    alerts: AlertsConfig | None = None
-    console: Console | None = None
-    sources: list[Source] | None = None
+#: Each top-level key and the type of its value; the sections a capability keeps beside its
+#: code are named "module:attribute" and imported only when the file holds them (importing
+#: custodes.watch or custodes.respond costs a command that uses neither most of a second).
+#: ``detect`` is a plain mapping here: :func:`detect_model` checks it.
+SECTIONS: dict[str, Any] = {
+    "engine": Literal["duckdb", "spark"],
+    "seal": Seal,
+    "detect": dict[str, Any],
+    "ingest": Ingest,
+    "respond": "custodes.respond.settings:RespondConfig",
+    "posture": Posture,
+    "guard": Guard,
+    "alerts": "custodes.alerts.config:AlertsConfig",
+    "console": Console,
+    "sources": "custodes.watch.config:Source[]",
+}
+
+
+def section_type(name: str) -> Any:
+    """The type of section ``name``'s value (None always allowed: an empty section)."""
+    kind = SECTIONS[name]
+    if isinstance(kind, str):
+        module, attr = kind.removesuffix("[]").split(":")
+        kind = getattr(importlib.import_module(module), attr)
+        kind = list[kind] if SECTIONS[name].endswith("[]") else kind
+    return Optional[kind]
+
+
+@functools.cache
+def config_model() -> type[BaseModel]:
+    """custodes.yaml as one model (every section imported): for suggestions and for tools."""
+    return create_model("Config", __base__=Section, **{name: (section_type(name), None) for name in SECTIONS})
 
 
 #: the keys of ``detect:`` that no rule owns
