@@ -49,11 +49,11 @@ def test_a_workspace_that_does_not_exist_is_an_error_and_is_not_created(name, tm
     assert name in READERS, f"custodes {name}: add it to READERS (or to CREATORS)"
     monkeypatch.chdir(tmp_path)
     missing = tmp_path / "custodes-typo"
-    code, out, err = run([*READERS[name], "--workspace", str(missing)], capsys)
+    code, _, err = run([*READERS[name], "--workspace", str(missing)], capsys)
     assert code == 1 and f"workspace {missing} (--workspace) does not exist" in err, err
     assert "Traceback" not in err and not missing.exists()
     monkeypatch.setenv("CUSTODES_WORKSPACE", str(missing))  # what a unit or a cron job sets
-    code, out, err = run(READERS[name], capsys)
+    code, _, err = run(READERS[name], capsys)
     assert code == 1 and "($CUSTODES_WORKSPACE) does not exist" in err and not missing.exists()
 
 

@@ -12,6 +12,7 @@ from custodes.detect.rule import Rule
 from custodes.errors import CustodesError
 from tests.config.conftest import OPERATOR_RULE, configure
 
+
 def lines(raw: dict) -> list[str]:
     return [p.text for p in problems(raw)]
 
