@@ -33,8 +33,8 @@ WORKSPACE_HELP = "workspace directory (default: $CUSTODES_WORKSPACE, else ./cust
 def workspace_option(fn: Callable | None = None, *, create: bool = False) -> Callable:
     """``--workspace DIR`` accepted after the command name too; passes ``workspace: Workspace``,
     its custodes.yaml checked. Only commands that put data in a workspace (``create=True``:
-    ingest, demo, watch, guard serve) create a missing one; every other command refuses it, so a mistyped
-    path fails instead of checking an empty workspace and saying OK."""
+    ingest, demo, watch, guard serve) create a missing one; every other command refuses it, so
+    a mistyped path fails instead of checking an empty workspace and saying OK."""
 
     def decorate(fn: Callable) -> Callable:
         @click.option("--workspace", "workspace_dir", default=None, metavar="DIR", help=WORKSPACE_HELP)

@@ -8,7 +8,7 @@ Secrets stay out of custodes.yaml where the sink allows it (``secret_file``, ``p
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -113,7 +113,7 @@ class FileSink(_Sink):
     path: Path
 
 
-SinkConfig = Annotated[WebhookSink | SlackSink | EmailSink | SyslogSink | FileSink,
+SinkConfig = Annotated[Union[WebhookSink, SlackSink, EmailSink, SyslogSink, FileSink],
                        Field(discriminator="type")]
 
 

@@ -10,6 +10,7 @@ import inspect
 import pkgutil
 from pathlib import Path
 
+from custodes.config.schema import DETECT_KEYS
 from custodes.detect.rule import SEVERITIES, Rule
 from custodes.errors import CustodesError
 
@@ -54,8 +55,6 @@ def _check(rule: type[Rule], origin: str) -> None:
                             f"expected one of {', '.join(SEVERITIES)}")
     if rule.kind not in ("event", "posture"):
         raise CustodesError(f"{origin}: rule {rule.id} has kind {rule.kind!r}; expected event or posture")
-    from custodes.config.schema import DETECT_KEYS
-
     if not isinstance(rule.parameters, dict) or not all(isinstance(k, str) for k in rule.parameters):
         raise CustodesError(f"{origin}: rule {rule.id}: parameters must map names to types")
     clash = sorted(set(rule.parameters) & set(DETECT_KEYS))
