@@ -137,3 +137,10 @@ def test_the_documented_example_configuration_passes(workspace):
 def test_no_configuration_is_fine(workspace):
     assert workspace.config() == {} and check(workspace) == []
     assert Positive is not None and Rule.parameters == {}
+
+
+def test_the_alert_severities_are_detections():
+    from custodes.alerts.config import SEVERITIES as ALERTS
+    from custodes.detect.rule import SEVERITIES
+
+    assert ALERTS == SEVERITIES

@@ -8,15 +8,17 @@ Secrets stay out of custodes.yaml where the sink allows it (``secret_file``, ``p
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from custodes.detect.rule import SEVERITIES
 from custodes.errors import CustodesError
 from custodes.workspace import named
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
+#: lowest first, as custodes.detect.rule.SEVERITIES (not imported: it would bring Ibis into every
+#: command that reads custodes.yaml)
+SEVERITIES = get_args(Severity)
 DEFAULT_MIN_SEVERITY = "high"
 
 
