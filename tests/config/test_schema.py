@@ -144,3 +144,14 @@ def test_the_alert_severities_are_detections():
     from custodes.detect.rule import SEVERITIES
 
     assert ALERTS == SEVERITIES
+
+
+def test_the_configuration_a_replay_and_the_demo_write_passes(tmp_path):
+    """`custodes demo` and the replays write custodes.yaml themselves: it must be one the
+    schema takes (the demo would otherwise stop at its first command)."""
+    from custodes.watch.replay import configuration
+
+    sim = tmp_path / "world"
+    for name in ("access", "issuance"):
+        (sim / name).mkdir(parents=True)
+    assert lines(configuration(sim, tmp_path / "feed", tmp_path / "alerts.jsonl")) == []
