@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from custodes.config.problems import refuse
+from custodes.config.problem import refuse
 from custodes.errors import CustodesError
 from custodes.safefile import replace_file
 from custodes.yamlfile import load_yaml

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
-
-from custodes.config.problems import Problem, from_validation, refuse, unknown_key, unknown_top_level
+from custodes.config.problem import Problem, refuse
 from custodes.errors import CustodesError
 
 __all__ = ["Problem", "check", "check_detect", "problems", "refuse", "rule_parameters"]
@@ -27,6 +25,11 @@ __all__ = ["Problem", "check", "check_detect", "problems", "refuse", "rule_param
 def problems(raw: dict[str, Any]) -> list[Problem]:
     """Everything wrong in a custodes.yaml document (its top level already a mapping). Each
     section is checked on its own, so only the sections the file has are imported."""
+    if not raw:
+        return []
+    from pydantic import TypeAdapter, ValidationError
+
+    from custodes.config.explain import from_validation, unknown_top_level
     from custodes.config.schema import SECTIONS, config_model, section_type
 
     found = []
@@ -49,6 +52,9 @@ def check_detect(detect: dict[str, Any], parameters: dict[str, Any], defer_unkno
     """The ``detect:`` section against its fixed keys and the rules' ``parameters``; with
     ``defer_unknown``, keys neither declares are not reported (the operator's rules, not loaded
     yet, may declare them)."""
+    from pydantic import ValidationError
+
+    from custodes.config.explain import from_validation, unknown_key
     from custodes.config.schema import DETECT_KEYS, detect_model
 
     known = [*DETECT_KEYS, *parameters]

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import click
 
-from custodes.clikit import WORKSPACE_HELP, echo, emit_json, format_option, given_workspace
+from custodes.clikit import (
+    WORKSPACE_HELP,
+    echo,
+    emit_json,
+    format_option,
+    given_workspace,
+)
 from custodes.errors import CustodesError
 
 

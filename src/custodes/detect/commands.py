@@ -95,7 +95,7 @@ def findings(workspace, since, severity, rule_id, fmt):
 def _known_rule(workspace, rule_id: str, findings: list[dict]) -> None:
     """An id no rule has (nor any stored finding, from a rule since removed) is a mistake: an
     empty list would read as "that rule found nothing"."""
-    from custodes.config.problems import nearest
+    from custodes.config.explain import nearest
     from custodes.detect.registry import all_rules
 
     known = sorted({r.id for r in all_rules(workspace)} | {f["rule_id"] for f in findings})

@@ -10,12 +10,11 @@ from __future__ import annotations
 import difflib
 import types
 import typing
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from custodes.errors import CustodesError
+from custodes.config.problem import Problem
 
 #: pydantic's words for a wrong type, in the words the rest of custodes uses
 _TYPE_WORDS = {"list_type": "expected a list", "dict_type": "expected a mapping", "model_type": "expected a mapping",
@@ -24,20 +23,6 @@ _TYPE_WORDS = {"list_type": "expected a list", "dict_type": "expected a mapping"
                "int_from_float": "expected a whole number", "float_type": "expected a number",
                "float_parsing": "expected a number", "bool_type": "expected true or false",
                "bool_parsing": "expected true or false"}
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong in custodes.yaml: ``section`` is the top-level key it is under (None for
-    an unknown top-level key or the file as a whole), ``text`` the line that says it."""
-    section: str | None
-    text: str
-
-
-def refuse(path, problems: list[Problem]) -> None:
-    """Raise a CustodesError listing ``problems``, one line each naming the file; nothing when none."""
-    if problems:
-        raise CustodesError("\n".join(f"{path}: {p.text}" for p in problems))
 
 
 def from_validation(exc: ValidationError, root: type[BaseModel], data: Any, prefix: tuple = ()) -> list[Problem]:
