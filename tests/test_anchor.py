@@ -52,7 +52,7 @@ def test_an_anchor_inside_the_workspace_is_refused(workspace, outside, where):
 
 @pytest.mark.parametrize("text, message", [
     ("seal:\n  anchor: relative.jsonl\n", "absolute path"),
-    ("seal:\n  anchor: {ftp: x}\n", "unknown sink 'ftp'"),
+    ("seal:\n  anchor: {ftp: x}\n", "seal.anchor.ftp: unknown key"),
     ("seal:\n  anchor: {syslog: 'udp://host'}\n", "udp://HOST:PORT"),
     ("seal:\n  anchor: {http: 'file:///etc/passwd'}\n", "not an http"),
 ])

@@ -66,7 +66,7 @@ def test_documented_command_and_options_exist(path, options):
 
 
 AREA_DOCS = {name: documented_commands((ROOT / "docs" / name).read_text())
-             for name in ("alerts.md", "detect.md", "respond.md", "watch.md")}
+             for name in ("alerts.md", "config.md", "detect.md", "respond.md", "watch.md")}
 
 
 @pytest.mark.parametrize("path,options", [c for cmds in AREA_DOCS.values() for c in cmds],
@@ -83,6 +83,16 @@ def test_rules_commands_and_their_options_are_documented_and_exist():
         in_detect = set().union(*(opts for path, opts in AREA_DOCS["detect.md"] if path == words))
         in_readme = set().union(*(opts for path, opts in readme_additions() if path == words))
         assert in_detect == have and in_readme == have, (words, have, in_detect, in_readme)
+
+
+def test_config_doc_documents_config_check_and_every_section():
+    from custodes.config.schema import SECTIONS
+
+    (path, options), = AREA_DOCS["config.md"]
+    assert path == ["config", "check"] and options == {"--workspace", "--format"}
+    doc = (ROOT / "docs" / "config.md").read_text()
+    for section in SECTIONS:
+        assert f"\n{section}:" in doc, f"docs/config.md's example does not show {section}:"
 
 
 def test_alerts_doc_lists_its_commands():

@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "notify": "custodes.respond.commands:notify",
     "offboard": "custodes.respond.commands:offboard",
     "serve": "custodes.console.commands:serve",
+    "config": "custodes.config.commands:config",
 }
 
 

@@ -15,6 +15,7 @@ import contextlib
 import datetime as dt
 import functools
 import json
+import os
 import re
 import shlex
 import sys
@@ -26,22 +27,44 @@ import click
 import click._textwrap
 
 from custodes.timefmt import BadTime, iso, parse_iso  # commands may take iso from here; the library, from timefmt
-from custodes.workspace import Workspace
+from custodes.workspace import ENV_WORKSPACE, Workspace, resolve_workspace_path
+from custodes.errors import CustodesError
 
 WORKSPACE_HELP = "workspace directory (default: $CUSTODES_WORKSPACE, else ./custodes-data)"
 
 
-def workspace_option(fn: Callable) -> Callable:
-    """``--workspace DIR`` accepted after the command name too; passes ``workspace: Workspace``."""
+def workspace_option(fn: Callable | None = None, *, create: bool = False) -> Callable:
+    """``--workspace DIR`` accepted after the command name too; passes ``workspace: Workspace``,
+    its custodes.yaml checked. Only commands that put data in a workspace (``create=True``:
+    ingest, demo, watch, guard serve) create a missing one; every other command refuses it, so
+    a mistyped path fails instead of checking an empty workspace and saying OK."""
 
-    @click.option("--workspace", "workspace_dir", default=None, metavar="DIR", help=WORKSPACE_HELP)
-    @functools.wraps(fn)
-    def wrapper(*args, workspace_dir: str | None = None, **kwargs):
-        ctx = click.get_current_context()
-        given = workspace_dir or (ctx.find_root().params.get("workspace_dir"))
-        return fn(*args, workspace=Workspace.open(given), **kwargs)
+    def decorate(fn: Callable) -> Callable:
+        @click.option("--workspace", "workspace_dir", default=None, metavar="DIR", help=WORKSPACE_HELP)
+        @functools.wraps(fn)
+        def wrapper(*args, workspace_dir: str | None = None, **kwargs):
+            ctx = click.get_current_context()
+            given = workspace_dir or (ctx.find_root().params.get("workspace_dir"))
+            return fn(*args, workspace=open_workspace(given, create=create), **kwargs)
 
-    return wrapper
+        return wrapper
+
+    return decorate(fn) if fn is not None else decorate
+
+
+def open_workspace(given: str | None, create: bool = False, check: bool = True) -> Workspace:
+    """The workspace a command names (``--workspace``, else the environment, else the default),
+    its configuration checked (unless ``check`` is false); a missing one is created only with
+    ``create``."""
+    root = resolve_workspace_path(given)
+    if not create and not root.exists():
+        where = "--workspace" if given else f"${ENV_WORKSPACE}" if os.environ.get(ENV_WORKSPACE) else "the default"
+        raise CustodesError(f"workspace {root} ({where}) does not exist: check the path; custodes ingest, "
+                            "demo, watch and guard serve create one")
+    workspace = Workspace.open(given)  # an existing one is checked to be ours and made private
+    if check:
+        workspace.config()
+    return workspace
 
 
 # Help text ----------------------------------------------------------------------------------
@@ -208,14 +231,14 @@ def parse_time_option(value: str | None, option: str) -> dt.datetime | None:
         raise click.BadParameter(f"{e}, nor epoch seconds", param_hint=option) from None
 
 
-def given_workspace(ctx: click.Context, own: str | None) -> Workspace:
+def given_workspace(ctx: click.Context, own: str | None, check: bool = True) -> Workspace:
     """The workspace of a subcommand: its own ``--workspace``, else the nearest enclosing
     command's (``custodes incidents --workspace W ack ID``), else the root's or the default."""
     node = ctx.parent
     while own is None and node is not None:
         own = node.params.get("workspace_dir")
         node = node.parent
-    return Workspace.open(own)
+    return open_workspace(own, check=check)
 
 
 def subcommand_workspace_option(fn: Callable) -> Callable:

@@ -227,7 +227,7 @@ def console_login(workspace: Workspace) -> None:
 
 
 @click.command()
-@workspace_option
+@workspace_option(create=True)
 @click.option("--customers", type=click.IntRange(min=100), default=None, help="customers to simulate (default: the demo world)")
 @click.option("--days", type=click.IntRange(min=14), default=None, help="days to simulate (default: the demo world)")
 @click.option("--seed", type=int, default=7, show_default=True)

@@ -17,17 +17,18 @@ Files that hold personal data are created with mode 0600 and directories 0700.
 
 from __future__ import annotations
 
+import copy
 import errno
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from custodes.config.problem import refuse
 from custodes.errors import CustodesError
 from custodes.safefile import replace_file
+from custodes.yamlfile import load_yaml
 
 DEFAULT_WORKSPACE = "./custodes-data"
 ENV_WORKSPACE = "CUSTODES_WORKSPACE"
@@ -100,6 +101,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 @dataclass(frozen=True)
 class Workspace:
     root: Path
+    #: what was read once (the configuration, keyed by the file's version); not part of identity
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def open(cls, given: str | os.PathLike | None = None, create: bool = True) -> Workspace:
@@ -147,26 +150,55 @@ class Workspace:
         return self.root / "custodes.yaml"
 
     def config(self) -> dict[str, Any]:
-        """The operator's configuration, or {} when there is none. Strict: a file that is not
-        a YAML mapping is an error, never silently ignored."""
-        path = self.config_path
-        if not path.exists():
-            return {}
+        """The operator's configuration, or {} when there is none, checked against its schema
+        (:mod:`custodes.config`): any problem anywhere in the file is a CustodesError listing
+        every one, one line each."""
+        raw, problems = self._checked_config()
+        refuse(self.config_path, problems)
+        return copy.deepcopy(raw)  # the caller's to change (demo adds its sources); the cache stays as read
+
+    def config_problems(self) -> list[str]:
+        """Every problem of custodes.yaml, one line each (the file's name first); [] when none."""
         try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise CustodesError(f"{path}: not valid YAML: {exc}") from None
-        if not isinstance(data, dict):
-            raise CustodesError(f"{path}: expected a mapping at the top level")
-        return data
+            _, problems = self._checked_config()
+        except CustodesError as exc:
+            return [str(exc)]
+        return [f"{self.config_path}: {p.text}" for p in problems]
 
     def setting(self, dotted: str, default: Any = None) -> Any:
-        node: Any = self.config()
+        """One key of the configuration (``"seal.anchor"``), or ``default`` when it is not set.
+        A problem in the key's section (or an unknown top-level key, which may be the section
+        misspelt) is an error; problems of other sections are theirs to report, so that one
+        broken alert sink does not stop detection in ``custodes watch``."""
+        raw, problems = self._checked_config()
+        section = dotted.split(".")[0]
+        refuse(self.config_path, [p for p in problems if p.section in (None, section)])
+        node: Any = raw
         for part in dotted.split("."):
             if not isinstance(node, dict) or part not in node:
                 return default
             node = node[part]
-        return node
+        return copy.deepcopy(node)
+
+    def _checked_config(self) -> tuple[dict[str, Any], list]:
+        """The file read and checked once per version of it (a long-running service sees edits)."""
+        from custodes.config import problems
+
+        path = self.config_path
+        try:
+            st = path.stat()
+            version = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        except FileNotFoundError:
+            version = None
+        cached = self._cache.get("config")
+        if cached is not None and cached[0] == version:
+            return cached[1], cached[2]
+        raw = {} if version is None else (load_yaml(path, "configuration") or {})
+        if not isinstance(raw, dict):
+            raise CustodesError(f"{path}: expected a mapping at the top level")
+        found = problems(raw)
+        self._cache["config"] = (version, raw, found)
+        return raw, found
 
 
 def named(items: list, kind: str, where: str) -> dict[str, Any]:

@@ -11,6 +11,16 @@ import sys
 import time
 
 import httpx
+import pytest
+
+from custodes.workspace import Workspace
+
+
+@pytest.fixture(autouse=True)
+def existing_workspace(tmp_path):
+    """`custodes serve` needs a workspace that exists (only ingest, demo, watch and guard serve
+    create one): every test here starts from an empty one."""
+    return Workspace.open(tmp_path / "ws")
 
 
 def run(*args, stdin: str | None = None, timeout=60):

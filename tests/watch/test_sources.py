@@ -181,7 +181,8 @@ def test_the_default_source_is_where_guard_serve_writes():
 
 
 @pytest.mark.parametrize("sources,message", [
-    ([{"dataset": "access", "path": "/x", "quiet": 0}], "sources[0] (access).quiet: Extra inputs are not permitted"),
+    ([{"dataset": "access", "path": "/x", "quiet": 0}],
+     "sources[0] (access).quiet: unknown key; did you mean sources[0] (access).quiet_seconds?"),
     ([{"dataset": "access", "pathh": "/x"}], "sources[0] (access).path: Field required"),
     ([{"dataset": "acess", "path": "/x"}], "sources[0] (acess).dataset: Input should be 'access'"),
     ([{"dataset": "access", "path": "/x", "quiet_seconds": -1}], "sources[0] (access).quiet_seconds"),

@@ -76,6 +76,8 @@ def findings(workspace: Workspace, since, severity, rule_id, fmt):
     since_t = parse_time_option(since, "--since")
     minimum = _severity_filter(severity)
     items = _require(workspace, load_findings(workspace))
+    if rule_id:
+        _known_rule(workspace, rule_id, items)
     if since_t is not None:
         items = [f for f in items if f["last_seen"] >= iso(since_t)]
     if minimum:
@@ -92,6 +94,19 @@ def findings(workspace: Workspace, since, severity, rule_id, fmt):
         for f in sorted(items, key=lambda f: (f["last_seen"], f["finding_id"]), reverse=True):
             echo(f"{f['severity']:<8} {f['last_seen']}  {f['rule_id']:<30} {f['title']}")
         note(plural(len(items), "finding"))
+
+
+def _known_rule(workspace: Workspace, rule_id: str, findings: list[dict]) -> None:
+    """An id no rule has (nor any stored finding, from a rule since removed) is a mistake: an
+    empty list would read as "that rule found nothing"."""
+    from custodes.config.explain import nearest
+    from custodes.detect.registry import all_rules
+
+    known = sorted({r.id for r in all_rules(workspace)} | {f["rule_id"] for f in findings})
+    if rule_id not in known:
+        close = nearest(rule_id, known)
+        hint = f"; did you mean {close[0]}?" if close else "; see custodes findings for the rules that found something"
+        raise click.BadParameter(f"no rule has the id {rule_id!r}{hint}", param_hint="--rule")
 
 
 @click.group(invoke_without_command=True)

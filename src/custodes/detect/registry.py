@@ -10,6 +10,7 @@ import inspect
 import pkgutil
 from pathlib import Path
 
+from custodes.config.schema import DETECT_KEYS
 from custodes.detect.rule import SEVERITIES, Rule
 from custodes.errors import CustodesError
 from custodes.workspace import Workspace
@@ -60,6 +61,11 @@ def _check(rule: type[Rule], origin: str) -> None:
         raise CustodesError(f"{origin}: rule {rule.id} has has_rows {rule.has_rows!r}; expected True or False")
     if not isinstance(rule.version, int) or isinstance(rule.version, bool) or rule.version < 1:
         raise CustodesError(f"{origin}: rule {rule.id} has version {rule.version!r}; expected a whole number from 1")
+    if not isinstance(rule.parameters, dict) or not all(isinstance(k, str) for k in rule.parameters):
+        raise CustodesError(f"{origin}: rule {rule.id}: parameters must map names to types")
+    clash = sorted(set(rule.parameters) & set(DETECT_KEYS))
+    if clash:
+        raise CustodesError(f"{origin}: rule {rule.id} declares the parameter {clash[0]!r}, a key of detect: itself")
 
 
 def operator_rules_dir(workspace: Workspace | None) -> Path | None:
@@ -77,7 +83,10 @@ def all_rules(workspace: Workspace | None = None) -> list[Rule]:
     folder = operator_rules_dir(workspace)
     if folder is not None:
         classes += [(r, str(folder)) for r in rules_from_folder(folder)]
-    return checked(classes)
+    rules = checked(classes)
+    if folder is not None:
+        _check_thresholds(workspace, rules)
+    return rules
 
 
 def checked(classes: list[tuple[type[Rule], str]]) -> list[Rule]:
@@ -91,6 +100,14 @@ def checked(classes: list[tuple[type[Rule], str]]) -> list[Rule]:
         seen[cls.id] = origin
         rules.append(cls())
     return rules
+
+
+def _check_thresholds(workspace: Workspace, rules: list[Rule]) -> None:
+    """``detect:`` against every rule's parameters, the operator's included: the keys only their
+    rules declare could not be checked before their code was loaded (custodes.config)."""
+    from custodes.config import check_detect, refuse, rule_parameters
+
+    refuse(workspace.config_path, check_detect(workspace.setting("detect", {}) or {}, rule_parameters(rules)))
 
 
 def rule_by_id(rules: list[Rule]) -> dict[str, Rule]:

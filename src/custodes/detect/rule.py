@@ -220,6 +220,10 @@ class Rule:
     #: Raised when the rule's logic changes: the detect state's fingerprint holds every rule's
     #: id and version, and a changed fingerprint makes the next run recompute every day.
     version: ClassVar[int] = 1
+    #: The ``detect:`` keys of custodes.yaml this rule reads with ``ctx.setting``, name -> type
+    #: (``custodes.config.types``): any other key there is an error, so a misspelt threshold
+    #: never silently leaves the default in force.
+    parameters: ClassVar[dict[str, Any]] = {}
 
     # Event rules ----------------------------------------------------------------------------
     def rows(self, ctx: Context) -> ibis.Table:

@@ -230,7 +230,7 @@ def revoke(jti: str | None, sub: str | None, kid: str | None, ledger_url: str, a
               show_default=True, help="uvicorn's HTTP parser (auto: httptools when installed)")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="worker processes (each with its own cache and event files)")
-@workspace_option
+@workspace_option(create=True)
 def serve(keys_path: str, issuer: str | None, audience: str | None, ledger_url: str | None, max_lifetime: str,
           ledger_failure: str, host: str, port: int, events_dir: str | None, actor_type: str, cache_ttl: float,
           anonymous_per_second: int, route_header: str, http_impl: str, workers: int,

@@ -25,7 +25,7 @@ from custodes.workspace import Workspace
               help="report format: text for people, json for scripts (stdout holds nothing else)")
 @click.option("--batch-rows", type=click.IntRange(1_000, 10_000_000), default=None,
               help="rows per batch in memory (default 262144)")
-@workspace_option
+@workspace_option(create=True)
 def ingest(workspace: Workspace, dataset, paths, input_format, map_file, fmt, batch_rows):
     """Load files, directories or globs into DATASET; the same file twice adds nothing."""
     from custodes.errors import CustodesError

@@ -30,7 +30,7 @@ def _address(ctx, param, value):
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="log lines on stderr: text, or one JSON object a line")
 @format_option()
-@workspace_option
+@workspace_option(create=True)
 def watch(workspace: Workspace, once, interval, metrics, log_format, fmt):
     """Ingest what is new in every source, detect, alert; every --interval seconds until SIGTERM."""
     from custodes.watch.logs import configure

@@ -11,10 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from custodes.contract import DATASET_NAMES
-from custodes.errors import CustodesError
 from custodes.workspace import Workspace, named
 
 Format = Literal["parquet", "csv", "jsonl", "ocsf"]
@@ -53,25 +52,18 @@ def guard_source(workspace: Workspace) -> Source:
                   quiet_seconds=0, optional=True)
 
 
+_ABSENT = object()
+
+
 def load(workspace: Workspace) -> dict[str, Source]:
     """The sources by name (``name``, else the dataset, numbered when a dataset repeats), with
     their paths made absolute. No ``sources:`` key: the guard's events directory alone."""
-    config = workspace.config()
-    if "sources" not in config:
+    raw = workspace.setting("sources", _ABSENT)
+    if raw is _ABSENT:
         return {"guard": guard_source(workspace)}
-    raw = config["sources"] or []
-    if not isinstance(raw, list):
-        raise CustodesError(f"{workspace.config_path}: sources: expected a list of sources")
     sources = []
-    for i, item in enumerate(raw):
-        try:
-            source = Source.model_validate(item)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            dataset = item.get("dataset") if isinstance(item, dict) else None
-            where = f"sources[{i}]" + (f" ({dataset})" if isinstance(dataset, str) else "")
-            where += "".join(f".{p}" if isinstance(p, str) else f"[{p}]" for p in err["loc"])
-            raise CustodesError(f"{workspace.config_path}: {where}: {err['msg']}") from None
+    for item in raw or []:  # checked with the whole file (custodes.config), one line per key
+        source = Source.model_validate(item)
         updates = {"path": _resolve(workspace, source.path)}
         if source.map is not None:
             updates["map"] = Path(_resolve(workspace, source.map))

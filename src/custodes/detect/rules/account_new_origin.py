@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from custodes.config.types import Positive
 from custodes.detect.rule import Rule
 from custodes.detect.rules._origins import NOVELTY_DAYS, FromNewOrigins, new_origin_requests, origin_totals
 from custodes.text import plural
@@ -35,6 +36,7 @@ class NewOrigin(FromNewOrigins, Rule):
     counts = ("requests", "accounts", "established", "share_new")
     evidence_rank = 1
     min_accounts = 20
+    parameters = {"origin_min_accounts": Positive}
 
     def rows(self, ctx):
         return new_origin_requests(ctx)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ibis
 
 from custodes.detect.daily import days_from, prior_max
+from custodes.config.types import Positive
 from custodes.detect.rule import Rule, successful
 from custodes.text import plural
 
@@ -29,6 +30,7 @@ class BulkVolume(Rule):
     counts = ("requests", "records", "baseline")
     evidence_rank = 2
     min_records = 1000
+    parameters = {"bulk_min_records": Positive}
 
     def rows(self, ctx):
         return self._exports(ctx, ctx.events("access", self.lookback_days))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ibis
 
 from custodes.detect import posture
+from custodes.config.types import Positive
 from custodes.detect.rule import Rule
 from custodes.text import plural
 
@@ -26,6 +27,7 @@ class KeyPosture(Rule):
     entity_columns = {"kid": "kid"}
     counts = ("age_days",)
     evidence_rank = 0
+    parameters = {"key_max_age_days": Positive}
 
     def query(self, ctx):
         max_age = posture.checked_max_age(ctx.setting("key_max_age_days", posture.DEFAULT_KEY_MAX_AGE_DAYS))

@@ -7,6 +7,7 @@ import datetime as dt
 
 import ibis
 
+from custodes.config.types import Positive
 from custodes.detect.rule import Rule
 from custodes.detect.rules._origins import NOVELTY_DAYS, FromNewOrigins, new_origin_requests, origin_totals
 from custodes.text import percent, plural
@@ -37,6 +38,7 @@ class LowAndSlow(FromNewOrigins, Rule):
     counts = ("requests", "accounts", "active_days", "share_new")
     evidence_rank = 1
     min_accounts = 100
+    parameters = {"slow_min_accounts": Positive}
 
     def rows(self, ctx):
         return new_origin_requests(ctx, extra_lookback=SPAN)

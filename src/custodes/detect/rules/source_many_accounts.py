@@ -5,6 +5,7 @@ from __future__ import annotations
 import ibis
 
 from custodes.detect.daily import prior_max
+from custodes.config.types import Positive
 from custodes.detect.rule import Rule, day_start, keys_table, successful
 from custodes.detect.rules._origins import origin_totals
 from custodes.text import plural
@@ -30,6 +31,7 @@ class SourceManyAccounts(Rule):
     counts = ("requests", "accounts", "baseline", "sources")
     evidence_rank = 1
     min_accounts = 50
+    parameters = {"source_min_accounts": Positive}
     jump = 3
 
     def rows(self, ctx):
