@@ -26,6 +26,7 @@ READERS = {
     "offboard": ["offboard", "e-1"],
     "serve": ["serve", "--list-users"],
     "config": ["config", "check"],
+    "rules": ["rules", "list"],
 }
 #: commands that put data in a workspace and create a missing one, and those that use none
 CREATORS = {"ingest", "demo", "watch"}  # and `guard serve`, under guard

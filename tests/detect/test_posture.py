@@ -107,5 +107,5 @@ def test_the_rotation_age_set_twice_differently_is_an_error_not_a_choice(tmp_pat
 @pytest.mark.parametrize("value", ["365", 0, -1, True, 1.5])
 def test_a_rotation_age_that_is_not_a_whole_number_of_days_is_refused(tmp_path, value):
     ws = _workspace(tmp_path / "ws", {"detect": {"key_max_age_days": value}})
-    with pytest.raises(CustodesError, match="detect.key_max_age_days must be a whole number of days"):
+    with pytest.raises(CustodesError, match=r"detect\.key_max_age_days(:| must)"):
         detect(ws, full=True)

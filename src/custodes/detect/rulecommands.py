@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import click
 
-from custodes.clikit import WORKSPACE_HELP, echo, emit_json, format_option, note, terminal_safe
+from custodes.clikit import WORKSPACE_HELP, echo, emit_json, format_option, note, open_workspace, terminal_safe
 from custodes.detect import ruledocs, ruletest
 from custodes.errors import CustodesError
-from custodes.workspace import Workspace, resolve_workspace_path
 from custodes.text import plural
+from custodes.workspace import ENV_WORKSPACE, Workspace, resolve_workspace_path
 
 RULES_DIR_HELP = "a folder of rule modules (*.py) with their fixtures in DIR/fixtures/<rule id>/<name>/"
 
@@ -27,11 +28,8 @@ def _workspace(own: str | None) -> Workspace | None:
     created: listing or testing rules needs no workspace, but one named and absent is a typo."""
     ctx = click.get_current_context()
     given = own or ctx.find_root().params.get("workspace_dir")
-    root = resolve_workspace_path(given)
-    if root.is_dir():
-        return Workspace.open(root, create=False)
-    if given:
-        raise CustodesError(f"workspace {root} does not exist")
+    if given or os.environ.get(ENV_WORKSPACE) or resolve_workspace_path(None).is_dir():
+        return open_workspace(given)  # named and absent: the one error every command gives
     return None
 
 
