@@ -94,3 +94,17 @@ def test_bad_triage_input_is_one_line_not_a_traceback(workspace):
     until = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     r = run(workspace, "suppress", "--rule", "token.unissued", "--reason", "x", "--until", until, check=False)
     assert r.returncode == 2 and "not in the future" in r.stderr
+
+
+def test_a_suppression_of_a_rule_nobody_has_is_refused(workspace):
+    """`suppress --rule token.unisued` used to be stored and silence nothing, while its author
+    believed the pen test's findings were silenced (and those of the real attack went on
+    alerting, or, worse, the author stopped looking). An unknown id is a usage error with the
+    nearest one; nothing is stored."""
+    save(workspace, [finding("f-1")])
+    r = run(workspace, "suppress", "--rule", "token.unisued", "--reason", "pen test", "--for", "7d", check=False)
+    assert r.returncode == 2 and "no rule has the id 'token.unisued'; did you mean token.unissued?" in r.stderr
+    listed = run(workspace, "suppress", "--list", "--format", "json")
+    assert json.loads(listed.stdout) == []
+    ok = run(workspace, "suppress", "--rule", "token.unissued", "--reason", "pen test", "--for", "7d", check=False)
+    assert ok.returncode == 0, ok.stderr

@@ -77,7 +77,7 @@ def findings(workspace: Workspace, since, severity, rule_id, fmt):
     minimum = _severity_filter(severity)
     items = _require(workspace, load_findings(workspace))
     if rule_id:
-        _known_rule(workspace, rule_id, items)
+        known_rule(workspace, rule_id, items)
     if since_t is not None:
         items = [f for f in items if f["last_seen"] >= iso(since_t)]
     if minimum:
@@ -96,9 +96,9 @@ def findings(workspace: Workspace, since, severity, rule_id, fmt):
         note(plural(len(items), "finding"))
 
 
-def _known_rule(workspace: Workspace, rule_id: str, findings: list[dict]) -> None:
+def known_rule(workspace: Workspace, rule_id: str, findings: list[dict]) -> None:
     """An id no rule has (nor any stored finding, from a rule since removed) is a mistake: an
-    empty list would read as "that rule found nothing"."""
+    empty list would read as "that rule found nothing", a suppression would silence nothing."""
     from custodes.config.explain import nearest
     from custodes.detect.registry import all_rules
 

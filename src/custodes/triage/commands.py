@@ -174,6 +174,11 @@ def suppress(workspace: Workspace, rule_id, entity, reason, duration, until, lis
         raise click.UsageError("give how long: --for DURATION or --until TIME")
     now = dt.datetime.now(dt.timezone.utc)
     expires = now + parse_duration(duration) if duration else parse_time_option(until, "--until")
+    if rule_id is not None:  # a misspelt id would silence nothing while its author thinks it does
+        from custodes.detect.commands import known_rule
+        from custodes.detect.store import load_findings
+
+        known_rule(workspace, rule_id, load_findings(workspace))
     pair = None
     if entity is not None:
         key, sep, value = entity.partition("=")
