@@ -270,3 +270,23 @@ def test_read_fixture_requires_an_expectation(tmp_path):
     (case / "access.jsonl").write_text("")
     with pytest.raises(CustodesError, match="fixture without expect.yaml"):
         ruletest.fixtures_in(tmp_path)
+
+
+def test_a_fixture_config_is_checked_as_custodes_yaml_is():
+    """`config: {bulk_min_record: 100}` (misspelt) would leave the default threshold in force:
+    the fixture would test another rule than its author wrote it for. It fails, naming the key
+    and the nearest one, as custodes.yaml would."""
+    import dataclasses
+
+    from custodes.detect import ruletest
+
+    suite = ruletest.load_suite().select(["export.bulk_volume"])
+    fixture = next(f for f in suite.fixtures if f.name == "positive")
+    config = {k.replace("bulk_min_records", "bulk_min_record"): v for k, v in fixture.expect.config.items()}
+    assert config != fixture.expect.config  # the fixture sets the threshold this test misspells
+    misspelt = dataclasses.replace(fixture, expect=fixture.expect.model_copy(update={"config": config}))
+    outcome = ruletest.run_fixture(suite.rules[0], misspelt)
+    assert not outcome.ok
+    assert any("detect.bulk_min_record: unknown key; did you mean detect.bulk_min_records?" in p
+               for p in outcome.problems), outcome.problems
+    assert ruletest.run_fixture(suite.rules[0], fixture).ok

@@ -202,6 +202,9 @@ def run_fixture(rule: Rule, fixture: Fixture, backend: str = "duckdb") -> Outcom
     """Ingest the fixture's events into a throwaway workspace, run ``rule`` over all of it,
     and compare its findings with the fixture's expectation."""
     outcome = Outcome(fixture.rule_id, fixture.name, str(fixture.path))
+    outcome.problems += _config_problems(rule, fixture)
+    if outcome.problems:
+        return outcome
     with tempfile.TemporaryDirectory(prefix="custodes-ruletest-") as tmp:
         ws = Workspace.open(Path(tmp) / "ws")
         outcome.problems += _load(ws, fixture)
@@ -215,6 +218,15 @@ def run_fixture(rule: Rule, fixture: Fixture, backend: str = "duckdb") -> Outcom
     outcome.missing = [_shown_expected(expected[i]) for i in missing]
     outcome.unexpected = [_shown(found[i]) for i in unexpected]
     return outcome
+
+
+def _config_problems(rule: Rule, fixture: Fixture) -> list[str]:
+    """The fixture's ``config`` checked as custodes.yaml's ``detect:`` is (custodes.config): a
+    misspelt threshold would leave the default in force and test something else than it says."""
+    from custodes.config import check_detect
+
+    return [f"{fixture.path / EXPECT_FILE}: config: {p.text}"
+            for p in check_detect(fixture.expect.config, rule.parameters)]
 
 
 def _load(ws: Workspace, fixture: Fixture) -> list[str]:
