@@ -17,6 +17,7 @@ import contextlib
 import errno
 import hashlib
 import os
+import re
 import secrets
 import stat
 from collections.abc import Iterator
@@ -63,6 +64,19 @@ class _Sink:
     @property
     def sha256(self) -> str:
         return self._hash.hexdigest()
+
+
+#: The name :func:`_create_temp` gives: a dot, the target's name, 16 hex digits, ``.tmp``.
+_TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.[0-9a-f]{16}\.tmp$")
+#: The name custodes gave before (``.NAME.tmp-PID``): a workspace written by an older version may hold one.
+_OLD_TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.tmp-\d+$")
+
+
+def temp_target(name: str) -> str | None:
+    """The name of the file that a temporary file called ``name`` was to replace (what a write
+    killed before its rename leaves; names up to 180 characters); None for any other name."""
+    found = _TEMP_NAME.match(name) or _OLD_TEMP_NAME.match(name)
+    return found.group("target") if found else None
 
 
 def _create_temp(target: Path) -> tuple[int, Path]:
@@ -147,17 +161,19 @@ def output_file(path: Path, *, force: bool = False, text: bool = True) -> Iterat
     fsync_dir(target.parent, strict=False)
 
 
-def replace_file(path: Path, data: bytes) -> None:
+def replace_file(path: Path, data: bytes, sync: bool = True) -> None:
     """Replace one of custodes's own files so that a crash leaves the old or the new content,
     never a torn one: a random temporary name (not a predictable one another user could claim
-    first), fsync, rename."""
+    first), fsync, rename. ``sync=False`` skips the fsync, for derived data that is recomputed
+    when a power cut tears it."""
     target = Path(path)
     fd, tmp = _create_temp(target)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if sync:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

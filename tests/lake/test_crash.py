@@ -127,3 +127,23 @@ def test_real_kill_9_at_random_moments(workspace, files):
     assert final.returncode == 0, final.stderr
     assert _count(workspace) == (total, total)
     assert verify(workspace).ok
+
+
+def test_an_entry_or_head_write_killed_before_its_rename_is_cleared_not_reported_inserted(workspace, files):
+    """kill -9 between writing a manifest entry (or the seals' head) to its temporary file and
+    renaming it leaves that file behind. It is not evidence of tampering: verify passes over it,
+    and the next ingest removes it. The names are the ones the atomic write really uses."""
+    from custodes.lake import manifest
+    from custodes.safefile import _create_temp
+
+    ingest(workspace, "access", [write_csv(files / "a.csv", [access_row(i) for i in range(10)])])
+    torn = []
+    for target in (manifest.entry_path(workspace, 2), manifest.head_path(workspace)):
+        fd, tmp = _create_temp(target)  # what replace_file holds when the kill comes
+        os.write(fd, b'{"seq": 2')
+        os.close(fd)
+        torn.append(tmp)
+    assert verify(workspace).ok and not verify(workspace).inserted
+    ingest(workspace, "access", [write_csv(files / "b.csv", [access_row(i) for i in range(10, 20)])])
+    assert not any(p.exists() for p in torn)
+    assert verify(workspace).ok and seq_high_water(workspace) == 2

@@ -20,12 +20,18 @@ from custodes import anchor
 from custodes.errors import CustodesError
 from custodes.lake import seal
 from custodes.lake.store import stored_seq
+from custodes.safefile import fsync_dir, temp_target
 from custodes.workspace import Workspace, atomic_write_bytes, private_dir
-from custodes.safefile import fsync_dir
 
 ENTRY_VERSION = 1
-#: What ``atomic_write_bytes`` leaves of an entry when it is killed between writing and renaming.
-TORN_ENTRY_RE = re.compile(r"^\.\d{10}\.json\.tmp-\d+$")
+ENTRY_NAME_RE = re.compile(r"^\d{10}\.json$")
+
+
+def torn_entry(name: str) -> bool:
+    """Whether ``name`` is what ``atomic_write_bytes`` leaves of an entry when it is killed
+    between writing and renaming."""
+    target = temp_target(name)
+    return target is not None and ENTRY_NAME_RE.match(target) is not None
 
 
 def manifest_dir(ws: Workspace) -> Path:
@@ -110,7 +116,7 @@ def recover(ws: Workspace, above: int, named: set[str]) -> list[Path]:
             if not is_file:
                 continue
             if path.parent == manifests:
-                doomed = TORN_ENTRY_RE.match(path.name)  # an entry's atomic write killed mid-way
+                doomed = torn_entry(path.name)  # an entry's atomic write killed mid-way
             else:
                 seq = stored_seq(path.name)
                 doomed = staged(path.name) or (seq is not None and seq > above
@@ -118,9 +124,10 @@ def recover(ws: Workspace, above: int, named: set[str]) -> list[Path]:
             if doomed:
                 path.unlink(missing_ok=True)
                 removed.append(path)
-    for path in ws.seals.glob(".head.json.tmp-*") if ws.seals.is_dir() else ():
-        path.unlink(missing_ok=True)  # the head's atomic write killed mid-way
-        removed.append(path)
+    for path in ws.seals.iterdir() if ws.seals.is_dir() else ():
+        if temp_target(path.name) == head_path(ws).name:  # the head's atomic write killed mid-way
+            path.unlink(missing_ok=True)
+            removed.append(path)
     return removed
 
 

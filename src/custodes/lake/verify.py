@@ -111,7 +111,6 @@ def _check_files(ws: Workspace, sealed: dict[str, dict], report: VerifyReport, w
 
 
 _DAY_DIR = re.compile(r"^date=\d{4}-\d{2}-\d{2}$")
-_ENTRY_NAME = re.compile(r"^\d{10}\.json$")
 
 
 def _check_inserted(ws: Workspace, sealed: dict[str, dict], report: VerifyReport) -> None:
@@ -150,7 +149,7 @@ def _layout_dir(ws: Workspace, path: Path) -> bool:
 
 def _layout_file(ws: Workspace, path: Path) -> bool:
     if path.parent == manifest.manifest_dir(ws):
-        return bool(_ENTRY_NAME.match(path.name) or manifest.TORN_ENTRY_RE.match(path.name))
+        return bool(manifest.ENTRY_NAME_RE.match(path.name) or manifest.torn_entry(path.name))
     if path == ws.lake / ".lock":
         return True
     return manifest.staged(path.name) and not path.is_symlink()
