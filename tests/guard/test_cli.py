@@ -120,11 +120,11 @@ def test_jwks_with_private_key_material_is_refused(tmp_path):
 
 
 def test_verify_start_up_stays_light(world):
-    """No DuckDB, Spark, Ibis or pyarrow on verify's path: it runs per token at the edge."""
+    """No DuckDB, Spark, Ibis, pyarrow, nor the server (Starlette, prometheus_client) on verify's path: it runs per token at the edge."""
     code = ("import sys; from custodes.cli import main\n"
             "try:\n    main(['guard', 'verify', '--keys', sys.argv[1], sys.argv[2]])\n"
             "except SystemExit:\n    pass\n"
-            "heavy = [m for m in ('duckdb', 'pyspark', 'ibis', 'pyarrow', 'uvicorn', 'redis')"
+            "heavy = [m for m in ('duckdb', 'pyspark', 'ibis', 'pyarrow', 'uvicorn', 'redis', 'starlette', 'prometheus_client')"
             " if m in sys.modules]\nprint('HEAVY', heavy, file=sys.stderr)")
     r = subprocess.run([sys.executable, "-c", code, world["keys"], world["tokens"][0]],
                        capture_output=True, text=True, timeout=60)

@@ -17,7 +17,7 @@ import click
 
 from custodes.clikit import echo, format_option, note, parse_time_option, safe_dumps, workspace_option
 from custodes.errors import CustodesError, UsageError
-from custodes.guard.server import ROUTE_HEADERS
+from custodes.guard.routeheaders import ROUTE_HEADERS
 from custodes.text import plural
 from custodes.workspace import Workspace
 

@@ -34,6 +34,7 @@ from custodes.guard.events import AccessLog
 from custodes.guard.ledger.base import LedgerUnavailable
 from custodes.guard.metrics import GuardMetrics
 from custodes.guard.policy import Verifier
+from custodes.guard.routeheaders import ROUTE_HEADERS
 
 
 def _text(value: bytes | None) -> str | None:
@@ -51,11 +52,6 @@ def _src_ip(scope: Scope) -> str:
     return str(client[0]) if client else "0.0.0.0"
 
 
-#: --route-header -> the (URI, method) headers read, in order
-ROUTE_HEADERS = {"auto": ((b"x-original-uri", b"x-original-method"),
-                          (b"x-forwarded-uri", b"x-forwarded-method")),
-                 "x-original-uri": ((b"x-original-uri", b"x-original-method"),),
-                 "x-forwarded-uri": ((b"x-forwarded-uri", b"x-forwarded-method"),)}
 
 
 def _original_request(scope: Scope, route_header: str) -> tuple[str, str]:
