@@ -81,8 +81,3 @@ def shown(value, name: str | None = None) -> str:
     if isinstance(value, float):
         return f"{value:,.0f}" if value.is_integer() else f"{value:,.2f}".rstrip("0")
     return str(value)
-
-
-def facts(mapping: dict | None) -> str:
-    """``key value`` pairs of a dict, each value :func:`shown`: one line of evidence."""
-    return ", ".join(f"{k} {shown(v, k)}" for k, v in (mapping or {}).items())

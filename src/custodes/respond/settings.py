@@ -17,9 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from custodes.workspace import Workspace
 
 
-LANGUAGES = ("ko", "en")
-
-
 class Localized(BaseModel):
     """A text in each language; a language left out falls back to the other."""
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -34,7 +34,6 @@ class Candidate:
     format: str | None
     reason: str  # quiet | rotated | growing | waiting | moved | unknown format
     record: Record | None
-    renamed_from: str | None = None
 
     def first_seen(self, now: float) -> float:
         return self.record.first_seen if self.record else now
@@ -50,7 +49,6 @@ class Plan:
     wait: list[Candidate] = field(default_factory=list)
     moved: list[Candidate] = field(default_factory=list)
     ignore: list[Candidate] = field(default_factory=list)
-    unchanged: int = 0
     gone: list[str] = field(default_factory=list)
 
 
@@ -96,20 +94,18 @@ def plan(source: Source, name: str, records: dict[str, Record], now: float) -> P
     for path, (f, seen) in listed.items():
         record = records.get(path)
         if record is not None and record.seen == seen and record.status in ("loaded", "ignored"):
-            out.unchanged += 1
-            continue
+            continue  # unchanged since watch loaded or ignored it
         old = by_inode.get(seen.inode)
         renamed = old is not None and old.path != path and inode_at.get(old.path) != seen.inode
         if renamed and old.status == "loaded" and old.seen == seen:
-            out.moved.append(Candidate(f, seen, None, "moved", old, renamed_from=old.path))
+            out.moved.append(Candidate(f, seen, None, "moved", old))
             continue
         try:
             fmt = source.format or format_of(f, None)
         except CustodesError:  # recorded as ignored: the warning comes once, or when the file changes
             out.ignore.append(Candidate(f, seen, None, "unknown format", record))
             continue
-        candidate = Candidate(f, seen, fmt, _why(source, fmt, seen, record, renamed, rotated, now), record,
-                              old.path if renamed else None)
+        candidate = Candidate(f, seen, fmt, _why(source, fmt, seen, record, renamed, rotated, now), record)
         (out.wait if candidate.reason == "waiting" else out.take).append(candidate)
     return out
 

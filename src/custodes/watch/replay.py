@@ -33,7 +33,6 @@ from custodes.simulate.reference import REFERENCE_FILES
 from custodes.timefmt import iso, parse_iso
 from custodes.workspace import Workspace, private_dir
 
-UTC = dt.timezone.utc
 EVENT_DATASETS = ("access", "issuance")
 HIGH = ("high", "critical")
 
