@@ -13,7 +13,6 @@ cache. The files are derived data: a file that cannot be read is recomputed, nev
 from __future__ import annotations
 
 import io
-import os
 import shutil
 from pathlib import Path
 
@@ -22,7 +21,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from custodes.workspace import private_dir, private_open
+from custodes.safefile import replace_file
+from custodes.workspace import private_dir
 
 #: Bumped when what a cached file holds changes meaning: older files are then ignored.
 VERSION = 1
@@ -54,18 +54,14 @@ class DayCache:
     def write(self, name: str, table: pa.Table, first_day: int, last_day: int) -> None:
         """Store ``table`` (with a ``day`` column) as the days ``first_day``..``last_day``,
         one file each, a day without rows as an empty file (it was computed: nothing there)."""
-        folder = private_dir(self.root / name)
+        private_dir(self.root / name)
         days = table["day"]
         for day in range(first_day, last_day + 1):
             rows = table.filter(pc.equal(days, day))
             buffer = io.BytesIO()
             pq.write_table(rows, buffer)
-            path = self._path(name, day)
-            tmp = folder / f".{path.name}.tmp-{os.getpid()}"
             # Derived data: no fsync (a torn file fails to read and is recomputed).
-            with private_open(tmp, "wb") as fh:
-                fh.write(buffer.getvalue())
-            os.replace(tmp, path)
+            replace_file(self._path(name, day), buffer.getvalue(), sync=False)
 
     def prune(self, before_day: int) -> None:
         """Forget days no look-back reaches any more."""
