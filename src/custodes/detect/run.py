@@ -206,9 +206,9 @@ def evaluate(engine: Engine, rules: list[Rule] | None = None, *, since: dt.datet
     available = available_datasets(engine)
     if "access" not in available:
         raise CustodesError("no access data: ingest the access dataset first (custodes ingest access FILE)")
-    first, now = bounds or data_bounds(engine)
+    bounds = bounds or data_bounds(engine)
     if pending == ():
-        pending = ledger_pending(engine, now, available, config)
+        pending = ledger_pending(engine, bounds[1], available, config)
     findings = []
     for rule in rules:
         missing = missing_for(rule, available)
@@ -216,10 +216,15 @@ def evaluate(engine: Engine, rules: list[Rule] | None = None, *, since: dt.datet
             notify(f"skipping {rule.id}: needs the {', '.join(missing)} {noun(len(missing), 'dataset')}, "
                    f"absent from the workspace")
             continue
-        ctx = Context(engine, now, since if rule.kind == "event" else None, config,
-                      available, day_number(first), pending, cache, recent)
-        findings += run_rule(rule, ctx)
+        findings += run_rule(rule, _context(engine, rule, since, config, available, bounds, pending, cache, recent))
     return findings
+
+
+def _context(engine: Engine, rule: Rule, since: dt.datetime | None, config: dict, available: frozenset,
+             bounds: tuple[dt.datetime, dt.datetime], pending, cache, recent) -> Context:
+    """What ``rule`` runs with: ``since`` applies to event rules only (posture is state at now)."""
+    return Context(engine, bounds[1], since if rule.kind == "event" else None, config,
+                   available, day_number(bounds[0]), pending, cache, recent)
 
 
 # The workspace run ------------------------------------------------------------------------------
@@ -306,8 +311,8 @@ def _detect(workspace: Workspace, engine: Engine, full: bool, notify: Callable[[
         plan = since_by_rule.get(rule.id) if rule.kind == "event" else None
         if plan != "nothing":
             since = day_start(plan) if isinstance(plan, int) else None
-            fresh += evaluate(engine, [rule], since=since, config=config, bounds=bounds, pending=pending,
-                              cache=cache, recent=recent)
+            # the run's datasets, bounds and horizon as found once above (evaluate would look again per rule)
+            fresh += run_rule(rule, _context(engine, rule, since, config, available, bounds, pending, cache, recent))
         if incremental:
             kept += [f for f in previous if f["rule_id"] == rule.id and _still_valid(f, plan)]
         progress.done()
